@@ -1,0 +1,116 @@
+# trading-monitoring: `make up` deploys a stack (dev by default), `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+STACK ?= dev
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PULUMI_HOME_BIN := $(HOME)/.pulumi/bin
+# Local file state backend inside the repo; override with PULUMI_BACKEND_URL.
+PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+DEV_PASSPHRASE := trading-monitoring-dev-only-not-a-secret
+export PATH := $(PULUMI_HOME_BIN):$(PATH)
+export PULUMI_BACKEND_URL
+export PULUMI_SKIP_UPDATE_CHECK := true
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help venv tools up preview destroy test lint typecheck pytest synth bench clean pulumi-cli docker-check stack
+
+help:
+	@echo "make up [STACK=dev]       deploy a stack (installs .venv and the Pulumi CLI if missing)"
+	@echo "make preview STACK=prod   show what 'up' would change"
+	@echo "make destroy STACK=dev    tear a stack down"
+	@echo "make test                 ruff, mypy and pytest (installs what the tests need)"
+	@echo "make synth STACK=dev      render the plan and every config file offline into out/STACK"
+	@echo "make bench                run the benchmarks in benchmarks/"
+
+# --- Python environment -------------------------------------------------------------------
+$(VENV)/.installed: requirements.lock
+	@command -v python3 >/dev/null || { echo "python3 is required (3.11 or newer)."; exit 1; }
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.lock
+	touch $@
+
+venv: $(VENV)/.installed
+
+# --- Real Prometheus / Alertmanager binaries for the tests (Debian packages) -----------------
+tools:
+	@if command -v promtool >/dev/null && command -v amtool >/dev/null \
+	    && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null; then \
+	  echo "prometheus, promtool, prometheus-alertmanager and amtool are installed."; \
+	else \
+	  command -v apt-get >/dev/null || { echo "The tests need Debian's prometheus and prometheus-alertmanager packages, and apt-get is not available here: install them by hand."; exit 1; }; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    prometheus prometheus-alertmanager >/dev/null; \
+	fi
+
+define with_passphrase
+	@[ -n "$$PULUMI_CONFIG_PASSPHRASE$$PULUMI_CONFIG_PASSPHRASE_FILE" ] || export PULUMI_CONFIG_PASSPHRASE="$(DEV_PASSPHRASE)"; \
+	  $(1)
+endef
+
+
+# --- Deploy ---------------------------------------------------------------------------------
+pulumi-cli:
+	@if ! command -v pulumi >/dev/null; then \
+	  echo "Installing the Pulumi CLI with the official installer (https://get.pulumi.com)..."; \
+	  curl -fsSL https://get.pulumi.com | sh >/dev/null \
+	    || { echo "The Pulumi CLI is missing and could not be installed: install it from https://www.pulumi.com/docs/install/ and run make again."; exit 1; }; \
+	fi
+
+docker-check:
+	@if [ "$(STACK)" = dev ]; then \
+	  docker info >/dev/null 2>&1 || { echo "Docker is not reachable: start the Docker engine (or check DOCKER_HOST) and run make again."; exit 1; }; \
+	fi
+
+stack: venv pulumi-cli
+	@if [ -z "$$PULUMI_CONFIG_PASSPHRASE" ] && [ -z "$$PULUMI_CONFIG_PASSPHRASE_FILE" ]; then \
+	  if [ "$(STACK)" != dev ]; then \
+	    echo "Set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) for stack '$(STACK)': the dev-only default is refused outside dev."; exit 1; \
+	  fi; \
+	  echo "################################################################################"; \
+	  echo "# WARNING: using the DEV-ONLY Pulumi passphrase '$(DEV_PASSPHRASE)'."; \
+	  echo "# It protects nothing. Set PULUMI_CONFIG_PASSPHRASE for any shared or prod stack."; \
+	  echo "################################################################################"; \
+	fi
+	@mkdir -p .pulumi-state
+	$(call with_passphrase,pulumi login "$(PULUMI_BACKEND_URL)" >/dev/null && \
+	  { pulumi stack select "$(STACK)" 2>/dev/null || pulumi stack init "$(STACK)"; })
+
+up: docker-check stack
+	$(call with_passphrase,pulumi up --stack "$(STACK)" --yes)
+
+preview: stack
+	$(call with_passphrase,pulumi preview --stack "$(STACK)" --diff)
+
+destroy: stack
+	$(call with_passphrase,pulumi destroy --stack "$(STACK)" --yes)
+
+# --- Tests ----------------------------------------------------------------------------------
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy
+
+pytest: venv tools
+	@$(PY) -m pytest; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose."; fi; \
+	  exit $$status
+
+test: lint typecheck pytest
+
+synth: venv
+	$(PY) -m infra synth --stack "$(STACK)" --out "out/$(STACK)"
+
+bench: venv tools
+	$(PY) benchmarks/exporter_scrape.py
+	$(PY) benchmarks/alert_latency.py
+	$(PY) benchmarks/synth_scale.py
+
+clean:
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""The typed inputs of every renderer in `monitoring/` and `dashboards/` (no Pulumi here).
+
+`infra/config.py` validates stack config and builds one `ContentSettings`; tests build their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Market:
+    code: str  # label value used everywhere: "kr", "us", ...
+    name: str  # human name: "Korea (KRX)"
+    calendar: str | None  # exchange_calendars code ("XKRX"); None: use `sessions`
+    timezone: str  # IANA zone, e.g. "Asia/Seoul"
+    sessions: tuple[str, ...] = ()  # "09:00-11:30" local time, used when calendar is None
+    adapter_target: str | None = None  # "host:port" of the market adapter's /metrics, if any
+
+
+@dataclass(frozen=True)
+class Targets:
+    """host:port of every scrape target, as Prometheus reaches it on the target platform."""
+
+    prometheus: tuple[str, ...]
+    alertmanagers: tuple[str, ...]
+    exporter: tuple[str, ...]
+    node_exporter: tuple[str, ...]
+    cadvisor: tuple[str, ...]
+    grafana: tuple[str, ...]
+    loki: tuple[str, ...]
+    alloy: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Receivers:
+    """Which notification channels exist. Secrets are never here: only where they are read from.
+
+    Alertmanager reads Slack, PagerDuty and SMTP secrets from files under `secrets_dir`.
+    Webhook and heartbeat URLs have no `*_file` field in Alertmanager 0.25, so they are passed
+    to `render_alertmanager_config` separately and the rendered file is a secret as a whole.
+    """
+
+    slack_channel: str | None = None  # e.g. "#trading-alerts"; Slack enabled when set
+    slack_critical_channel: str | None = None
+    email_to: str | None = None  # email enabled when set
+    email_from: str = "alertmanager@localhost"
+    email_smarthost: str = "localhost:587"
+    email_auth_username: str | None = None
+    pagerduty: bool = False  # routing key read from secrets_dir/pagerduty_routing_key
+    webhook: bool = False  # generic webhook for all alerts
+    heartbeat: bool = False  # dead man's switch URL that receives the Watchdog
+    secrets_dir: str = "/etc/alertmanager/secrets"
+
+
+@dataclass(frozen=True)
+class ContentSettings:
+    markets: tuple[Market, ...]
+    targets: Targets
+    receivers: Receivers = field(default_factory=Receivers)
+    scrape_interval: str = "15s"
+    scrape_timeout: str = "10s"
+    evaluation_interval: str = "15s"
+    retention_time: str = "15d"
+    retention_size: str = "0"  # "0" = no size limit
+    environment: str = "dev"  # external label `env`
+    external_labels: tuple[tuple[str, str], ...] = ()
+    replica_label: str | None = None  # set for HA Prometheus pairs; dropped from alerts
+    group_wait: str = "30s"
+    group_interval: str = "5m"
+    repeat_interval: str = "4h"
+    grafana_url: str = "http://localhost:3000"  # for dashboard links in annotations
+    runbook_base_url: str = (
+        "https://github.com/trading-monitoring/trading-monitoring/blob/main/docs/runbooks.md"
+    )
+    remote_write_url: str | None = None
+    rule_files_dir: str = "/etc/prometheus/rules"
