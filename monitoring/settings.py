@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -75,3 +76,8 @@ class ContentSettings:
     )
     remote_write_url: str | None = None
     rule_files_dir: str = "/etc/prometheus/rules"
+    # "static": scrape `targets` as listed (Docker). "kubernetes": discover DaemonSet pods
+    # (node-exporter, Alloy) and kubelet cAdvisor through kubernetes_sd_configs.
+    discovery: Literal["static", "kubernetes"] = "static"
+    kubernetes_namespace: str = "monitoring"
+    node_exporter_namespace: str = "monitoring-node"
