@@ -1,0 +1,21 @@
+"""Fixed Grafana dashboard uids: alerts link to them, `dashboards/` builds them."""
+
+from __future__ import annotations
+
+OVERVIEW = "tm-overview"
+API = "tm-api"
+DATABASE = "tm-database"
+TRADING = "tm-trading"
+DATA_QUALITY = "tm-data-quality"
+SYSTEM = "tm-system"
+LOGS = "tm-logs"
+META = "tm-meta"
+MARKET_PREFIX = "tm-market-"
+
+
+def market_uid(market_code: str) -> str:
+    """Uid of one market's dashboard, e.g. `tm-market-kr`."""
+    return f"{MARKET_PREFIX}{market_code}"
+
+
+FIXED: tuple[str, ...] = (OVERVIEW, API, DATABASE, TRADING, DATA_QUALITY, SYSTEM, LOGS, META)
