@@ -1,0 +1,556 @@
+"""Stack config, read once into typed, validated objects (no resources are created here).
+
+`load_stack_config()` reads every `trading-monitoring:*` key, rejects unknown keys and bad
+values with ONE error that names the key, the value and what is allowed, and returns a
+`StackConfig`. `content_settings(config)` turns it into the `ContentSettings` every renderer
+reads, with the scrape targets of the chosen platform (Docker container names or Kubernetes
+service DNS).
+
+Secret keys (set with `pulumi config set --secret KEY VALUE`) are held as `SecretStr` and only
+ever leave this module wrapped in `pulumi.Output.secret`. Error messages never show them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from infra.docker.settings import DockerSettings
+from infra.kubernetes import settings as k8s_settings
+from infra.kubernetes.settings import KubernetesSettings, SettingError
+from infra.targets import CONTAINER_PORTS
+from monitoring.settings import ContentSettings, Market, Receivers, Targets
+
+NAMESPACE = "trading-monitoring"
+
+# Secret keys of the common content; the Kubernetes target adds its own (registry, DSN).
+SLACK_API_URL = "slackApiUrl"
+PAGERDUTY_ROUTING_KEY = "pagerdutyRoutingKey"
+SMTP_PASSWORD = "smtpPassword"
+WEBHOOK_URL = "webhookUrl"
+HEARTBEAT_URL = "heartbeatUrl"
+EXPORTER_DATABASE_DSN = k8s_settings.EXPORTER_DSN_KEY
+SECRET_KEYS: tuple[str, ...] = (
+    SLACK_API_URL,
+    PAGERDUTY_ROUTING_KEY,
+    SMTP_PASSWORD,
+    WEBHOOK_URL,
+    HEARTBEAT_URL,
+    *k8s_settings.SECRET_KEYS,
+)
+
+_DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
+_SIZE = re.compile(r"^(0|\d+(B|KB|MB|GB|TB|PB|EB))$")
+_MARKET_CODE = re.compile(r"^[a-z]{2,8}$")
+_CALENDAR = re.compile(r"^[A-Z0-9]{3,5}$")
+_SESSION = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
+_IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+_ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+
+
+class ConfigError(ValueError):
+    """Bad stack config. The message names every bad key, its value and what is allowed."""
+
+
+class _Model(BaseModel):
+    """camelCase config keys; unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+def _duration(key: str, value: str) -> str:
+    """`key` is "" inside a field validator: pydantic's location already names the field."""
+    if not value or not _DURATION.match(value):
+        raise SettingError(key, value, 'a Prometheus duration such as "15s", "1m", "15d"')
+    return value
+
+
+def _url(key: str, value: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise SettingError(key, value, "an http:// or https:// URL with a host")
+    return value
+
+
+class MarketConfig(_Model):
+    code: str
+    name: str
+    calendar: str | None = None  # exchange_calendars code, e.g. "XKRX"
+    timezone: str
+    sessions: tuple[str, ...] = ()  # "09:00-11:30" local time; used when calendar is unset
+    adapter_target: str | None = None  # host:port of the market adapter's /metrics
+
+    @model_validator(mode="after")
+    def _check(self) -> MarketConfig:
+        if not _MARKET_CODE.match(self.code):
+            raise SettingError("code", self.code, "2-8 lowercase letters, e.g. 'kr'")
+        if not self.name.strip():
+            raise SettingError("name", self.name, "a non-empty display name")
+        if self.calendar is not None and not _CALENDAR.match(self.calendar):
+            raise SettingError("calendar", self.calendar, "an exchange_calendars code, e.g. XKRX")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise SettingError(
+                "timezone", self.timezone, "an IANA time zone, e.g. Asia/Seoul"
+            ) from None
+        for session in self.sessions:
+            if not _SESSION.match(session) or session[:5] >= session[6:]:
+                raise SettingError("sessions", session, '"HH:MM-HH:MM" with start before end')
+        if self.calendar is None and not self.sessions:
+            raise SettingError("sessions", [], "at least one session when calendar is unset")
+        if self.adapter_target is not None and not _HOST_PORT.match(self.adapter_target):
+            raise SettingError("adapterTarget", self.adapter_target, "host:port")
+        return self
+
+    def to_market(self) -> Market:
+        return Market(
+            code=self.code,
+            name=self.name,
+            calendar=self.calendar,
+            timezone=self.timezone,
+            sessions=self.sessions,
+            adapter_target=self.adapter_target,
+        )
+
+
+class ReceiversConfig(_Model):
+    """Which channels get alerts. Each enabled channel needs its secret key set."""
+
+    slack_channel: str | None = None
+    slack_critical_channel: str | None = None
+    email_to: str | None = None
+    email_from: str = "alertmanager@localhost"
+    smtp_smarthost: str = "localhost:587"
+    smtp_username: str | None = None
+    pagerduty: bool = False
+    webhook: bool = False
+    heartbeat: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> ReceiversConfig:
+        for key, channel in (
+            ("slackChannel", self.slack_channel),
+            ("slackCriticalChannel", self.slack_critical_channel),
+        ):
+            if channel is not None and not _SLACK_CHANNEL.match(channel):
+                raise SettingError(key, channel, 'a Slack channel such as "#trading-alerts"')
+        if self.slack_critical_channel is not None and self.slack_channel is None:
+            raise SettingError(
+                "slackCriticalChannel", self.slack_critical_channel, "only with slackChannel set"
+            )
+        for key, address in (("emailTo", self.email_to), ("emailFrom", self.email_from)):
+            if address is not None and not _EMAIL.match(address):
+                raise SettingError(key, address, "an email address")
+        if not _HOST_PORT.match(self.smtp_smarthost):
+            raise SettingError("smtpSmarthost", self.smtp_smarthost, "host:port of the SMTP relay")
+        if self.smtp_username is not None and not self.smtp_username.strip():
+            raise SettingError("smtpUsername", self.smtp_username, "a non-empty name or unset")
+        return self
+
+    def required_secrets(self) -> dict[str, str]:
+        """secret key -> the receiver setting that needs it."""
+        needed: dict[str, str] = {}
+        if self.slack_channel is not None:
+            needed[SLACK_API_URL] = "receivers.slackChannel"
+        if self.pagerduty:
+            needed[PAGERDUTY_ROUTING_KEY] = "receivers.pagerduty"
+        if self.email_to is not None and self.smtp_username is not None:
+            needed[SMTP_PASSWORD] = "receivers.smtpUsername"
+        if self.webhook:
+            needed[WEBHOOK_URL] = "receivers.webhook"
+        if self.heartbeat:
+            needed[HEARTBEAT_URL] = "receivers.heartbeat"
+        return needed
+
+
+class ImagesConfig(_Model):
+    """Every image, pinned by tag (never `latest`) or by digest."""
+
+    prometheus: str = "prom/prometheus:v3.5.0"
+    alertmanager: str = "prom/alertmanager:v0.28.1"
+    grafana: str = "grafana/grafana:11.6.5"
+    loki: str = "grafana/loki:3.5.3"
+    alloy: str = "grafana/alloy:v1.10.2"
+    node_exporter: str = "prom/node-exporter:v1.9.1"
+    cadvisor: str = "gcr.io/cadvisor/cadvisor:v0.52.1"
+    python_base: str = "python:3.11.13-slim-bookworm"  # base image of the exporter build
+
+    @model_validator(mode="after")
+    def _check(self) -> ImagesConfig:
+        for field_name in type(self).model_fields:
+            _check_image(to_camel(field_name), getattr(self, field_name))
+        return self
+
+
+def _check_image(key: str, ref: str) -> None:
+    allowed = 'a pinned image "repo:tag" (not latest) or "repo@sha256:<digest>"'
+    name, _, digest = ref.partition("@")
+    if digest and not _DIGEST.match(digest):
+        raise SettingError(key, ref, allowed)
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        repo, tag = name[:colon], name[colon + 1 :]
+        if not _TAG.match(tag) or tag == "latest":
+            raise SettingError(key, ref, allowed)
+    elif not digest:
+        raise SettingError(key, ref, allowed)
+    else:
+        repo = name
+    if not _IMAGE.match(repo):
+        raise SettingError(key, ref, allowed)
+
+
+class StackConfig(_Model):
+    """Every non-secret key of a stack, validated."""
+
+    target: Literal["docker", "kubernetes"]
+    environment: str
+    markets: tuple[MarketConfig, ...]
+    scrape_interval: str = "15s"
+    scrape_timeout: str = "10s"
+    evaluation_interval: str = "15s"
+    retention_time: str = "15d"
+    retention_size: str = "0"
+    log_retention_time: str = "168h"  # Loki compactor retention
+    receivers: ReceiversConfig = Field(default_factory=ReceiversConfig)
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+    grafana_admin_user: str = "tm-admin"
+    runbook_base_url: str = (
+        "https://github.com/trading-monitoring/trading-monitoring/blob/main/docs/runbooks.md"
+    )
+    docker: DockerSettings | None = None
+    kubernetes: KubernetesSettings | None = None
+
+    @field_validator("scrape_interval", "scrape_timeout", "evaluation_interval", "retention_time")
+    @classmethod
+    def _durations(cls, value: str, info: Any) -> str:
+        return _duration("", value)  # the error location already names the key
+
+    @model_validator(mode="after")
+    def _check(self) -> StackConfig:
+        if not _ENVIRONMENT.match(self.environment):
+            raise SettingError("environment", self.environment, "lowercase letters, digits, '-'")
+        if not self.markets:
+            raise SettingError("markets", [], "at least one market")
+        codes = [m.code for m in self.markets]
+        for code in codes:
+            if codes.count(code) > 1:
+                raise SettingError("markets", code, "unique market codes")
+        if not re.match(r"^\d+h$", self.log_retention_time) or self.log_retention_time == "0h":
+            raise SettingError(
+                "logRetentionTime", self.log_retention_time, 'whole hours, e.g. "168h" (>= 24h)'
+            )
+        if int(self.log_retention_time[:-1]) < 24:
+            raise SettingError("logRetentionTime", self.log_retention_time, "at least 24h")
+        if not _SIZE.match(self.retention_size):
+            raise SettingError(
+                "retentionSize", self.retention_size, '"0" (no limit) or a size such as "20GB"'
+            )
+        if _seconds(self.scrape_timeout) > _seconds(self.scrape_interval):
+            raise SettingError(
+                "scrapeTimeout", self.scrape_timeout, f"<= scrapeInterval ({self.scrape_interval})"
+            )
+        if not _USER.match(self.grafana_admin_user) or self.grafana_admin_user.lower() == "admin":
+            raise SettingError(
+                "grafanaAdminUser",
+                self.grafana_admin_user,
+                "3-64 letters/digits/._- and not 'admin' (the name every scanner tries)",
+            )
+        _url("runbookBaseUrl", self.runbook_base_url)
+        if self.target == "kubernetes" and self.kubernetes is None:
+            raise SettingError("kubernetes", None, "an object when target is kubernetes")
+        return self
+
+    @property
+    def docker_settings(self) -> DockerSettings:
+        """The Docker settings (defaults when the `docker` key is unset)."""
+        return self.docker if self.docker is not None else DockerSettings()
+
+
+def _seconds(duration: str) -> float:
+    units = {"y": 31536000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(
+        int(num) * units[unit] for num, unit in re.findall(r"(\d+)(ms|y|w|d|h|m|s)", duration)
+    )
+
+
+class StackSecrets(BaseModel):
+    """The secret keys that are set. `SecretStr` keeps them out of repr and logs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    values: dict[str, SecretStr] = Field(default_factory=dict)
+
+    def get(self, key: str) -> SecretStr | None:
+        return self.values.get(key)
+
+    def has(self, key: str) -> bool:
+        return key in self.values
+
+
+# Keys whose value is a structured object/list (JSON in the raw config map).
+_STRUCTURED = ("markets", "receivers", "images", "docker", "kubernetes")
+_KNOWN_KEYS: tuple[str, ...] = tuple(
+    sorted(
+        {(info.alias or name) for name, info in StackConfig.model_fields.items()} | set(SECRET_KEYS)
+    )
+)
+
+
+def raw_stack_config() -> tuple[dict[str, str], set[str]]:
+    """This program's keys (without namespace) from the Pulumi runtime, and which are secret."""
+    from pulumi.runtime import config as runtime_config
+
+    prefix = f"{NAMESPACE}:"
+    values: dict[str, str] = {}
+    for full_key, value in runtime_config.CONFIG.get().items():
+        if full_key.startswith(prefix):
+            values[full_key[len(prefix) :]] = value
+    env = runtime_config.get_config_env()
+    for full_key, value in env.items():
+        if full_key.startswith(prefix):
+            values.setdefault(full_key[len(prefix) :], value)
+    secret = {
+        key[len(prefix) :]
+        for key in runtime_config._SECRET_KEYS.get()
+        | set(runtime_config.get_config_secret_keys_env())
+        if key.startswith(prefix)
+    }
+    return values, secret
+
+
+def load_stack_config(
+    raw: Mapping[str, str] | None = None,
+) -> tuple[StackConfig, StackSecrets]:
+    """Validate the stack config (the Pulumi runtime's, or `raw`: key without namespace -> str).
+
+    Raises ConfigError with one line per problem.
+    """
+    if raw is None:
+        raw, _ = raw_stack_config()
+    problems: list[str] = []
+    unknown = sorted(set(raw) - set(_KNOWN_KEYS))
+    for key in unknown:
+        shown = "[secret]" if key in SECRET_KEYS else raw[key]
+        problems.append(
+            f"{NAMESPACE}:{key} = {shown!r} is not a known key: allowed keys are "
+            + ", ".join(_KNOWN_KEYS)
+        )
+    document: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in SECRET_KEYS or key in unknown:
+            continue
+        if key in _STRUCTURED:
+            try:
+                document[key] = json.loads(value) if isinstance(value, str) else value
+            except json.JSONDecodeError:
+                problems.append(
+                    f"{NAMESPACE}:{key} = {value!r} is invalid: allowed a YAML object or list "
+                    "(set it in Pulumi.<stack>.yaml or with `pulumi config set --path`)"
+                )
+        else:
+            document[key] = value
+    if problems:
+        raise ConfigError("\n".join(problems))
+    try:
+        config = StackConfig.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from None
+    secrets = _load_secrets(raw, config)
+    return config, secrets
+
+
+def _load_secrets(raw: Mapping[str, str], config: StackConfig) -> StackSecrets:
+    problems: list[str] = []
+    values: dict[str, SecretStr] = {}
+    for key in SECRET_KEYS:
+        value = raw.get(key)
+        if value is None or value == "":
+            continue
+        allowed = _check_secret(key, value)
+        if allowed is not None:
+            problems.append(f"{NAMESPACE}:{key} = '[secret]' is invalid: allowed {allowed}")
+        values[key] = SecretStr(value)
+    for key, needed_by in config.receivers.required_secrets().items():
+        if key not in values:
+            problems.append(
+                f"{NAMESPACE}:{key} is not set: required by {needed_by}; set it with "
+                f"`pulumi config set --secret {key} <value>` or disable {needed_by}"
+            )
+    if config.target == "kubernetes" and config.kubernetes is not None:
+        if k8s_settings.REGISTRY_PASSWORD_KEY not in values:
+            problems.append(
+                f"{NAMESPACE}:{k8s_settings.REGISTRY_PASSWORD_KEY} is not set: required by "
+                "kubernetes.registry; set it with "
+                f"`pulumi config set --secret {k8s_settings.REGISTRY_PASSWORD_KEY} <value>`"
+            )
+        if (
+            config.kubernetes.exporter_database.mode == "dsn"
+            and EXPORTER_DATABASE_DSN not in values
+        ):
+            problems.append(
+                f"{NAMESPACE}:{EXPORTER_DATABASE_DSN} is not set: required by "
+                "kubernetes.exporterDatabase.mode = 'dsn'; set it with "
+                f"`pulumi config set --secret {EXPORTER_DATABASE_DSN} <value>`"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return StackSecrets(values=values)
+
+
+def _check_secret(key: str, value: str) -> str | None:
+    """None when valid, else what is allowed (the value itself is never echoed)."""
+    if any(ch.isspace() for ch in value):
+        return "a value without whitespace"
+    if key in (SLACK_API_URL, WEBHOOK_URL, HEARTBEAT_URL):
+        parsed = urlparse(value)
+        if parsed.scheme != "https" or not parsed.hostname:
+            return "an https:// URL with a host"
+    if key == PAGERDUTY_ROUTING_KEY and not re.match(r"^[A-Za-z0-9]{20,64}$", value):
+        return "a PagerDuty Events v2 routing key (20-64 letters/digits)"
+    return None
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `trading-monitoring:<key.path> = <value> is invalid: allowed ...`."""
+    lines = []
+    for err in exc.errors():
+        loc = [str(part) for part in err["loc"]]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, SettingError):
+            path = ".".join(part for part in (*loc, cause.key) if part)
+            lines.append(
+                f"{NAMESPACE}:{path} = {cause.value!r} is invalid: allowed {cause.allowed}"
+            )
+            continue
+        path = ".".join(loc)
+        if err["type"] == "missing":
+            lines.append(f"{NAMESPACE}:{path} is not set: required (see Pulumi.dev.yaml)")
+        elif err["type"] == "extra_forbidden":
+            lines.append(
+                f"{NAMESPACE}:{path} = {err.get('input')!r} is not a known key: "
+                "allowed the keys listed in the README config table"
+            )
+        else:
+            allowed = err["msg"].replace("Input should be ", "allowed ")
+            lines.append(f"{NAMESPACE}:{path} = {err.get('input')!r} is invalid: {allowed}")
+    return "\n".join(lines)
+
+
+def content_settings(config: StackConfig) -> ContentSettings:
+    """The renderers' input, with the scrape targets of the chosen platform."""
+    receivers = config.receivers
+    if config.target == "kubernetes":
+        assert config.kubernetes is not None  # checked by StackConfig
+        targets = kubernetes_targets(config.kubernetes)
+        discovery: Literal["static", "kubernetes"] = "kubernetes"
+        grafana_url = config.kubernetes.grafana_provider_url()
+        namespace = config.kubernetes.namespace
+        node_namespace = config.kubernetes.node_exporter_namespace
+        replica_label = "replica" if config.kubernetes.replicas.prometheus > 1 else None
+        remote_write = config.kubernetes.remote_write_url
+    else:
+        targets = docker_targets(config.docker_settings)
+        discovery = "static"
+        grafana_url = f"http://127.0.0.1:{config.docker_settings.ports.grafana}"
+        namespace, node_namespace = "monitoring", "monitoring-node"
+        replica_label, remote_write = None, None
+    return ContentSettings(
+        markets=tuple(m.to_market() for m in config.markets),
+        targets=targets,
+        receivers=Receivers(
+            slack_channel=receivers.slack_channel,
+            slack_critical_channel=receivers.slack_critical_channel,
+            email_to=receivers.email_to,
+            email_from=receivers.email_from,
+            email_smarthost=receivers.smtp_smarthost,
+            email_auth_username=receivers.smtp_username,
+            pagerduty=receivers.pagerduty,
+            webhook=receivers.webhook,
+            heartbeat=receivers.heartbeat,
+        ),
+        scrape_interval=config.scrape_interval,
+        scrape_timeout=config.scrape_timeout,
+        evaluation_interval=config.evaluation_interval,
+        retention_time=config.retention_time,
+        retention_size=config.retention_size,
+        environment=config.environment,
+        replica_label=replica_label,
+        grafana_url=grafana_url,
+        runbook_base_url=config.runbook_base_url,
+        remote_write_url=remote_write,
+        discovery=discovery,
+        kubernetes_namespace=namespace,
+        node_exporter_namespace=node_namespace,
+    )
+
+
+def docker_targets(docker: DockerSettings) -> Targets:
+    """Container names on the stack's Docker network (each container's network alias)."""
+    prefix = docker.name_prefix
+
+    def one(service: str) -> tuple[str, ...]:
+        return (f"{prefix}-{service.replace('_', '-')}:{CONTAINER_PORTS[service]}",)
+
+    return Targets(
+        prometheus=one("prometheus"),
+        alertmanagers=one("alertmanager"),
+        exporter=one("exporter"),
+        node_exporter=one("node_exporter"),
+        cadvisor=one("cadvisor"),
+        grafana=one("grafana"),
+        loki=one("loki"),
+        alloy=one("alloy"),
+    )
+
+
+def kubernetes_targets(k8s: KubernetesSettings) -> Targets:
+    """Service DNS names. Prometheus and Alertmanager are StatefulSets named `prometheus` and
+    `alertmanager` whose governing headless Service has the same name, so each pod is
+    `<name>-<i>.<name>.<namespace>.svc.<domain>`. node-exporter, Alloy and cAdvisor are
+    discovered (ContentSettings.discovery = "kubernetes"); their entries are the Services."""
+
+    def service(name: str, port_key: str) -> tuple[str, ...]:
+        return (f"{k8s.service_host(name)}:{CONTAINER_PORTS[port_key]}",)
+
+    def pods(name: str, count: int) -> tuple[str, ...]:
+        return tuple(
+            f"{name}-{i}.{k8s.service_host(name)}:{CONTAINER_PORTS[name]}" for i in range(count)
+        )
+
+    node_host = f"node-exporter.{k8s.node_exporter_namespace}.svc.{k8s.cluster_domain}"
+    return Targets(
+        prometheus=pods("prometheus", k8s.replicas.prometheus),
+        alertmanagers=pods("alertmanager", k8s.replicas.alertmanager),
+        exporter=service("exporter", "exporter"),
+        node_exporter=(f"{node_host}:{CONTAINER_PORTS['node_exporter']}",),
+        cadvisor=(),
+        grafana=service("grafana", "grafana"),
+        loki=service("loki", "loki"),
+        alloy=service("alloy", "alloy"),
+    )

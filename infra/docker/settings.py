@@ -1,0 +1,102 @@
+"""Dev-only (local Docker) stack settings: one validated pydantic model, no Pulumi here.
+
+Read from the structured config key `trading-monitoring:docker` (camelCase keys).
+Resource sizes reuse the Kubernetes quantity syntax ("250m", "512Mi") so both stacks read alike:
+Docker gets the limits (`cpus`, `memory`) and the memory request as a soft reservation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from infra.kubernetes.settings import ComputeResources, SettingError, cpu_millicores, memory_bytes
+
+CONFIG_KEY = "docker"
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+def _res(cpu_req: str, mem_req: str, cpu_lim: str, mem_lim: str) -> ComputeResources:
+    return ComputeResources(
+        cpu_request=cpu_req, memory_request=mem_req, cpu_limit=cpu_lim, memory_limit=mem_lim
+    )
+
+
+class DockerResources(_Model):
+    """Per-container sizes (each replaces its default as a whole)."""
+
+    prometheus: ComputeResources = _res("250m", "512Mi", "1", "1Gi")
+    alertmanager: ComputeResources = _res("50m", "64Mi", "250m", "128Mi")
+    grafana: ComputeResources = _res("100m", "128Mi", "500m", "512Mi")
+    loki: ComputeResources = _res("100m", "256Mi", "500m", "512Mi")
+    alloy: ComputeResources = _res("50m", "64Mi", "250m", "256Mi")
+    node_exporter: ComputeResources = _res("20m", "16Mi", "200m", "64Mi")
+    cadvisor: ComputeResources = _res("50m", "64Mi", "300m", "256Mi")
+    exporter: ComputeResources = _res("50m", "64Mi", "500m", "256Mi")
+
+
+class HostPorts(_Model):
+    """Ports published on 127.0.0.1 of the Docker host (only these, only on loopback)."""
+
+    grafana: int = 3000
+    prometheus: int = 9090
+    alertmanager: int = 9093
+    loki: int = 3100
+    exporter: int = 9188
+
+    @model_validator(mode="after")
+    def _check(self) -> HostPorts:
+        seen: dict[int, str] = {}
+        for key in ("grafana", "prometheus", "alertmanager", "loki", "exporter"):
+            port = getattr(self, key)
+            if not 1024 <= port <= 65535:
+                raise SettingError(key, port, "a port from 1024 to 65535")
+            if port in seen:
+                raise SettingError(key, port, f"a port not already used by ports.{seen[port]}")
+            seen[port] = key
+        return self
+
+
+class DockerSettings(_Model):
+    """Everything the dev (Docker) target needs beyond ContentSettings."""
+
+    # Prefix of every container, volume and network name (several stacks can share one engine).
+    name_prefix: str = "tm"
+    ports: HostPorts = Field(default_factory=HostPorts)
+    resources: DockerResources = Field(default_factory=DockerResources)
+    # Host path of the Docker socket, read-only for cAdvisor and Alloy (container logs).
+    docker_socket: str = "/var/run/docker.sock"
+    # The exporter reads a demo SQLite database it creates itself, unless the secret key
+    # `exporterDatabaseDsn` points it at a real one.
+    exporter_demo_database: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> DockerSettings:
+        if not _NAME.match(self.name_prefix):
+            raise SettingError(
+                "namePrefix", self.name_prefix, "letters, digits, '_', '.', '-' (max 63)"
+            )
+        if not self.docker_socket.startswith("/"):
+            raise SettingError("dockerSocket", self.docker_socket, "an absolute host path")
+        return self
+
+
+def docker_memory_mb(resources: ComputeResources) -> tuple[int, int]:
+    """(limit, reservation) in MB, as `docker.Container(memory=, memory_reservation=)` wants."""
+    limit = int(memory_bytes("memoryLimit", resources.memory_limit)) // 2**20
+    reservation = int(memory_bytes("memoryRequest", resources.memory_request)) // 2**20
+    return max(limit, 6), max(min(reservation, limit), 6)
+
+
+def docker_cpus(resources: ComputeResources) -> str:
+    """CPU limit as `docker.Container(cpus=...)` wants: a decimal number of CPUs, e.g. "0.5"."""
+    millicores = cpu_millicores("cpuLimit", resources.cpu_limit)
+    return format((millicores / 1000).normalize(), "f")
