@@ -1,0 +1,76 @@
+"""tm-market-<code>: one dashboard per market, all from this one template."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as db
+
+from dashboards import levels, sections
+from dashboards.layout import MARKET_TAG, new_dashboard
+from dashboards.panels import OPEN_CLOSED, Q, prometheus_variable, row, single
+from monitoring import dashboard_uids
+from monitoring.settings import Market
+
+
+def market_selector(market: Market) -> str:
+    return f'market="{market.code}"'
+
+
+def _schedule(market: Market) -> str:
+    if market.calendar:
+        return f"exchange calendar {market.calendar}"
+    return "sessions " + ", ".join(market.sessions) if market.sessions else "no sessions"
+
+
+def market_dashboard(market: Market) -> db.Dashboard:
+    sel = market_selector(market)
+    return (
+        new_dashboard(
+            dashboard_uids.market_uid(market.code),
+            f"Market: {market.name}",
+            f"Market `{market.code}` ({_schedule(market)}, {market.timezone}): data, API, orders "
+            "and positions. Times are shown in the market's time zone.",
+            [MARKET_TAG, market.code],
+            [prometheus_variable()],
+            timezone=market.timezone,
+        )
+        .with_row(row("Status"))
+        .with_panel(
+            single(
+                "Session",
+                [Q(f"max(trading_market_open{{{sel}}})")],
+                "none",
+                mappings=OPEN_CLOSED,
+            )
+        )
+        .with_panel(sections.last_bar(sel))
+        .with_panel(
+            single(
+                "Data age",
+                [Q(f"time() - max(trading_ohlcv_last_update_timestamp_seconds{{{sel}}})")],
+                "s",
+                levels=levels.DATA_AGE_SECONDS,
+            )
+        )
+        .with_panel(sections.position_limit_now(sel))
+        .with_row(row("Data"))
+        .with_panel(
+            single("OHLCV rows", [Q(f"sum(trading_ohlcv_rows{{{sel}}})")], "short", sparkline=True)
+        )
+        .with_panel(
+            single("Tickers", [Q(f"sum(trading_tickers{{{sel}}})")], "short", sparkline=True)
+        )
+        .with_panel(sections.market_sessions(sel))
+        .with_panel(sections.collection_runs(sel))
+        .with_panel(sections.collection_failure_ratio(sel))
+        .with_row(row("API"))
+        .with_panel(sections.api_request_rate(sel, "endpoint"))
+        .with_panel(sections.api_failure_ratio(sel, "endpoint"))
+        .with_panel(sections.api_latency(sel, "endpoint"))
+        .with_panel(sections.api_rate_limit(sel, "endpoint"))
+        .with_row(row("Trading"))
+        .with_panel(sections.orders_rate(sel, "side"))
+        .with_panel(sections.order_failure_ratio(sel, "side"))
+        .with_panel(sections.open_positions(sel))
+        .with_panel(sections.exposure(sel))
+        .with_panel(sections.position_limit_usage(sel))
+    )

@@ -1,0 +1,271 @@
+"""tm-meta: is the monitoring itself working (Prometheus, Alertmanager, Grafana, Loki, Alloy,
+the exporter)? A quiet Alertmanager means nothing if these panels are red."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as db
+
+from dashboards import levels
+from dashboards.layout import new_dashboard
+from dashboards.panels import (
+    ANY_IS_BAD,
+    OK_FAILED,
+    UP_DOWN,
+    Q,
+    graph,
+    instant_table,
+    prometheus_variable,
+    row,
+    single,
+    states,
+)
+from monitoring import dashboard_uids
+
+RATE = "$__rate_interval"
+
+
+def _failures(expr: str) -> str:
+    """A failure rate that shows 0, not "No data", while nothing has failed yet."""
+    return f"({expr}) or vector(0)"
+
+
+def meta() -> db.Dashboard:
+    return (
+        new_dashboard(
+            dashboard_uids.META,
+            "Meta-monitoring",
+            "Health of Prometheus, Alertmanager, Grafana, Loki, Alloy and the trading exporter.",
+            ["meta"],
+            [prometheus_variable()],
+        )
+        .with_row(row("Scrape targets"))
+        .with_panel(
+            single(
+                "Targets down",
+                [Q("count(up == 0) or vector(0)")],
+                "short",
+                levels=ANY_IS_BAD,
+                width=4,
+                height=8,
+            )
+        )
+        .with_panel(
+            states(
+                "Targets up",
+                [Q("up", "{{job}} {{instance}}")],
+                UP_DOWN,
+                description="1 when the last scrape of the target succeeded.",
+                width=20,
+                height=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Scrape duration",
+                [Q("max by (job) (scrape_duration_seconds)", "{{job}}")],
+                "s",
+                min_value=0,
+            )
+        )
+        .with_panel(
+            graph(
+                "Samples scraped",
+                [Q("sum by (job) (scrape_samples_scraped)", "{{job}}")],
+                "short",
+                min_value=0,
+            )
+        )
+        .with_row(row("Prometheus"))
+        .with_panel(
+            graph(
+                "Rule evaluation failures",
+                [
+                    Q(
+                        _failures(
+                            "sum by (rule_group) "
+                            f"(rate(prometheus_rule_evaluation_failures_total[{RATE}]))"
+                        ),
+                        "{{rule_group}}",
+                    )
+                ],
+                "ops",
+                levels=ANY_IS_BAD,
+                min_value=0,
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Rule group duration",
+                [
+                    Q(
+                        "max by (rule_group) (prometheus_rule_group_last_duration_seconds)",
+                        "{{rule_group}}",
+                    )
+                ],
+                "s",
+                description="Should stay well below the evaluation interval.",
+                min_value=0,
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Alerts sent to Alertmanager",
+                [
+                    Q(f"sum(rate(prometheus_notifications_sent_total[{RATE}]))", "sent"),
+                    Q(
+                        _failures(f"sum(rate(prometheus_notifications_errors_total[{RATE}]))"),
+                        "errors",
+                    ),
+                    Q(
+                        _failures(f"sum(rate(prometheus_notifications_dropped_total[{RATE}]))"),
+                        "dropped",
+                    ),
+                ],
+                "ops",
+                min_value=0,
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Head series",
+                [Q("max by (instance) (prometheus_tsdb_head_series)", "{{instance}}")],
+                "short",
+                min_value=0,
+                width=8,
+            )
+        )
+        .with_panel(
+            states(
+                "Config reloads",
+                [
+                    Q("prometheus_config_last_reload_successful", "prometheus {{instance}}"),
+                    Q("alertmanager_config_last_reload_successful", "alertmanager {{instance}}"),
+                ],
+                OK_FAILED,
+                description="1 when the last configuration reload succeeded.",
+                width=16,
+            )
+        )
+        .with_row(row("Alertmanager"))
+        .with_panel(
+            graph(
+                "Notifications per integration",
+                [
+                    Q(
+                        f"sum by (integration) (rate(alertmanager_notifications_total[{RATE}]))",
+                        "{{integration}}",
+                    )
+                ],
+                "ops",
+                min_value=0,
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Failed notifications",
+                [
+                    Q(
+                        _failures(
+                            "sum by (integration) "
+                            f"(rate(alertmanager_notifications_failed_total[{RATE}]))"
+                        ),
+                        "{{integration}}",
+                    )
+                ],
+                "ops",
+                levels=ANY_IS_BAD,
+                min_value=0,
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Active alerts",
+                [Q('sum by (state) (alertmanager_alerts{state="active"})', "{{state}}")],
+                "short",
+                min_value=0,
+                width=8,
+            )
+        )
+        .with_row(row("Logs pipeline"))
+        .with_panel(
+            graph(
+                "Loki lines received",
+                [Q(f"sum(rate(loki_distributor_lines_received_total[{RATE}]))", "lines")],
+                "short",
+                description="Log lines per second accepted by Loki's distributor.",
+                min_value=0,
+            )
+        )
+        .with_panel(
+            graph(
+                "Alloy entries dropped",
+                [
+                    Q(
+                        _failures(f"sum(rate(loki_write_dropped_entries_total[{RATE}]))"),
+                        "dropped",
+                    )
+                ],
+                "short",
+                description="Log entries Alloy's loki.write gave up on.",
+                levels=ANY_IS_BAD,
+                min_value=0,
+            )
+        )
+        .with_row(row("Trading exporter"))
+        .with_panel(
+            states(
+                "Collector success",
+                [
+                    Q(
+                        "max by (collector) (trading_exporter_collector_success)",
+                        "{{collector}}",
+                    )
+                ],
+                OK_FAILED,
+                width=24,
+            )
+        )
+        .with_panel(
+            graph(
+                "Collector duration",
+                [
+                    Q(
+                        "max by (collector) (trading_exporter_collector_duration_seconds)",
+                        "{{collector}}",
+                    )
+                ],
+                "s",
+                min_value=0,
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Time since collector success",
+                [
+                    Q(
+                        "time() - max by (collector) "
+                        "(trading_exporter_collector_last_success_timestamp_seconds)",
+                        "{{collector}}",
+                    )
+                ],
+                "s",
+                levels=levels.COLLECTOR_AGE_SECONDS,
+                min_value=0,
+                width=8,
+            )
+        )
+        .with_panel(
+            instant_table(
+                "Exporter build",
+                [Q("trading_exporter_build_info")],
+                "none",
+                width=8,
+            )
+        )
+    )

@@ -1,0 +1,78 @@
+"""tm-overview: is anything on fire, in which market."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as db
+
+from dashboards import sections
+from dashboards.layout import new_dashboard
+from dashboards.panels import (
+    ANY_IS_BAD,
+    ANY_IS_SUSPECT,
+    MARKET_VAR_SELECTOR,
+    UP_DOWN,
+    Q,
+    market_variable,
+    prometheus_variable,
+    row,
+    single,
+)
+from monitoring import dashboard_uids
+
+SEL = MARKET_VAR_SELECTOR
+
+
+def overview() -> db.Dashboard:
+    return (
+        new_dashboard(
+            dashboard_uids.OVERVIEW,
+            "Trading overview",
+            "Firing alerts, scrape health and the key signals of every market.",
+            ["overview"],
+            [prometheus_variable(), market_variable()],
+        )
+        .with_row(row("Health"))
+        .with_panel(
+            single(
+                "Critical alerts firing",
+                [Q('count(ALERTS{alertstate="firing", severity="critical"}) or vector(0)')],
+                "short",
+                levels=ANY_IS_BAD,
+            )
+        )
+        .with_panel(
+            single(
+                "Warnings firing",
+                [Q('count(ALERTS{alertstate="firing", severity="warning"}) or vector(0)')],
+                "short",
+                levels=ANY_IS_SUSPECT,
+            )
+        )
+        .with_panel(
+            single(
+                "Scrape targets down",
+                [Q("count(up == 0) or vector(0)")],
+                "short",
+                description="Targets whose last scrape failed (see Meta-monitoring).",
+                levels=ANY_IS_BAD,
+            )
+        )
+        .with_panel(
+            single(
+                "Exporter database check",
+                [Q("min(trading_exporter_database_up)")],
+                "none",
+                mappings=UP_DOWN,
+            )
+        )
+        .with_row(row("Markets"))
+        .with_panel(sections.market_sessions(SEL))
+        .with_panel(sections.data_age(SEL))
+        .with_panel(sections.api_failure_ratio(SEL, "market"))
+        .with_panel(sections.collection_failure_ratio(SEL))
+        .with_row(row("Trading"))
+        .with_panel(sections.orders_rate(SEL, "market"))
+        .with_panel(sections.order_failure_ratio(SEL, "market"))
+        .with_panel(sections.position_limit_usage(SEL, width=12))
+        .with_panel(sections.exposure(SEL, width=12))
+    )

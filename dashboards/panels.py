@@ -1,0 +1,382 @@
+"""Small typed helpers over grafana-foundation-sdk builders: datasources, variables, panels.
+
+Every panel built here references a datasource *variable* (never a concrete uid), carries a
+unit and an explicit thresholds config (a single neutral step when no level is meaningful, so
+Grafana's default "red at 80" never shows up on a panel by accident).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import (
+    logs,
+    loki,
+    prometheus,
+    stat,
+    statetimeline,
+    table,
+    timeseries,
+)
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as dm
+
+# Datasource uids the infra engineer provisions; used as the variables' default values.
+PROMETHEUS_UID = "prometheus"
+LOKI_UID = "loki"
+
+PROMETHEUS_VAR = "datasource"
+LOKI_VAR = "loki"
+PROMETHEUS = dm.DataSourceRef(type_val="prometheus", uid="${" + PROMETHEUS_VAR + "}")
+LOKI = dm.DataSourceRef(type_val="loki", uid="${" + LOKI_VAR + "}")
+
+# Label selector used by panels on dashboards with a `market` variable.
+MARKET_VAR_SELECTOR = 'market=~"$market"'
+
+GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
+
+
+# --- Thresholds -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Warning and critical levels of a panel, the same numbers the alert rules use.
+
+    `high_is_bad`: True for usage, latency and age (bad above the level); False for free space
+    or success ratios (bad below the level).
+    """
+
+    warning: float
+    critical: float
+    high_is_bad: bool = True
+
+    def __post_init__(self) -> None:
+        ordered = self.warning < self.critical if self.high_is_bad else self.warning > self.critical
+        if not ordered:
+            raise ValueError(
+                f"Levels(warning={self.warning}, critical={self.critical}, "
+                f"high_is_bad={self.high_is_bad}): warning must come before critical"
+            )
+
+
+# Explicit steps for panels whose colours are not an alert's levels: (from value, colour).
+Steps = tuple[tuple[float | None, str], ...]
+ANY_IS_BAD: Steps = ((None, GREEN), (1, RED))  # counts where one is already too many
+ANY_IS_SUSPECT: Steps = ((None, GREEN), (1, ORANGE))
+NEGATIVE_IS_BAD: Steps = ((None, RED), (0, GREEN))  # P&L
+
+
+def thresholds(levels: Levels | Steps | None, base: str = GREEN) -> db.ThresholdsConfig:
+    """Absolute thresholds for `levels`; one neutral step when there are none."""
+    if levels is None:
+        steps = [dm.Threshold(value=None, color=base)]
+    elif isinstance(levels, tuple):
+        steps = [dm.Threshold(value=value, color=color) for value, color in levels]
+    elif levels.high_is_bad:
+        steps = [
+            dm.Threshold(value=None, color=GREEN),
+            dm.Threshold(value=levels.warning, color=ORANGE),
+            dm.Threshold(value=levels.critical, color=RED),
+        ]
+    else:
+        steps = [
+            dm.Threshold(value=None, color=RED),
+            dm.Threshold(value=levels.critical, color=ORANGE),
+            dm.Threshold(value=levels.warning, color=GREEN),
+        ]
+    return db.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+def value_texts(mapping: dict[str, tuple[str, str]]) -> list[dm.ValueMapping]:
+    """Value mappings, e.g. {"1": ("Open", "green"), "0": ("Closed", "blue")}."""
+    return [
+        dm.ValueMap(
+            options={
+                value: dm.ValueMappingResult(text=text, color=color, index=i)
+                for i, (value, (text, color)) in enumerate(mapping.items())
+            }
+        )
+    ]
+
+
+UP_DOWN = value_texts({"1": ("Up", GREEN), "0": ("Down", RED)})
+OPEN_CLOSED = value_texts({"1": ("Open", GREEN), "0": ("Closed", BLUE)})
+OK_FAILED = value_texts({"1": ("OK", GREEN), "0": ("Failed", RED)})
+
+
+# --- Variables ------------------------------------------------------------------------------
+
+
+def prometheus_variable() -> db.DatasourceVariable:
+    return (
+        db.DatasourceVariable(PROMETHEUS_VAR)
+        .label("Prometheus")
+        .type("prometheus")
+        .current(dm.VariableOption(text="Prometheus", value=PROMETHEUS_UID, selected=True))
+        .allow_custom_value(False)
+    )
+
+
+def loki_variable() -> db.DatasourceVariable:
+    return (
+        db.DatasourceVariable(LOKI_VAR)
+        .label("Loki")
+        .type("loki")
+        .current(dm.VariableOption(text="Loki", value=LOKI_UID, selected=True))
+        .allow_custom_value(False)
+    )
+
+
+def query_variable(
+    name: str, label: str, query: str, datasource: dm.DataSourceRef = PROMETHEUS
+) -> db.QueryVariable:
+    """A multi-value variable with "All" selected, refreshed when the time range changes."""
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .datasource(datasource)
+        .query(query)
+        .multi(True)
+        .include_all(True)
+        .current(dm.VariableOption(text=["All"], value=["$__all"], selected=True))
+        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+def market_variable() -> db.QueryVariable:
+    return query_variable("market", "Market", "label_values(trading_market_open, market)")
+
+
+Target = cogbuilder.Builder[cogvariants.Dataquery]
+
+# --- Queries --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Q:
+    """One PromQL or LogQL query of a panel."""
+
+    expr: str
+    legend: str = ""
+    instant: bool = False
+
+
+def _prometheus_targets(queries: Sequence[Q]) -> list[Target]:
+    targets: list[Target] = []
+    for index, q in enumerate(queries):
+        target = (
+            prometheus.Dataquery()
+            .expr(q.expr)
+            .ref_id(chr(ord("A") + index))
+            .datasource(PROMETHEUS)
+            .legend_format(q.legend or "__auto")
+        )
+        targets.append(target.instant() if q.instant else target.range())
+    return targets
+
+
+def _loki_targets(queries: Sequence[Q]) -> list[Target]:
+    targets: list[Target] = []
+    for index, q in enumerate(queries):
+        target = loki.Dataquery().expr(q.expr).ref_id(chr(ord("A") + index)).datasource(LOKI)
+        if q.legend:
+            target = target.legend_format(q.legend)
+        targets.append(target)
+    return targets
+
+
+Source = Literal["prometheus", "loki"]
+
+
+def _targets(queries: Sequence[Q], source: Source) -> list[Target]:
+    if not queries:
+        raise ValueError("a panel needs at least one query")
+    return _loki_targets(queries) if source == "loki" else _prometheus_targets(queries)
+
+
+def _datasource(source: Source) -> dm.DataSourceRef:
+    return LOKI if source == "loki" else PROMETHEUS
+
+
+# --- Panels ---------------------------------------------------------------------------------
+
+
+def graph(
+    title: str,
+    queries: Sequence[Q],
+    unit: str,
+    *,
+    description: str = "",
+    levels: Levels | Steps | None = None,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    stacked: bool = False,
+    source: Source = "prometheus",
+    width: int = 12,
+    height: int = 8,
+) -> timeseries.Panel:
+    """A time series; alert levels are drawn as dashed lines."""
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .description(description)
+        .datasource(_datasource(source))
+        .targets(_targets(queries, source))
+        .unit(unit)
+        .thresholds(thresholds(levels))
+        .span(width)
+        .height(height)
+        .fill_opacity(10)
+        .legend(
+            common_builders.VizLegendOptions()
+            .display_mode(common.LegendDisplayMode.LIST)
+            .placement(common.LegendPlacement.BOTTOM)
+            .show_legend(True)
+        )
+        .tooltip(
+            common_builders.VizTooltipOptions()
+            .mode(common.TooltipDisplayMode.MULTI)
+            .sort(common.SortOrder.DESCENDING)
+        )
+    )
+    if levels is not None:
+        panel = panel.thresholds_style(
+            common_builders.GraphThresholdsStyleConfig().mode(
+                common.GraphThresholdsStyleMode.DASHED
+            )
+        )
+    if stacked:
+        panel = panel.stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
+    if min_value is not None:
+        panel = panel.min(min_value)
+    if max_value is not None:
+        panel = panel.max(max_value)
+    return panel
+
+
+def single(
+    title: str,
+    queries: Sequence[Q],
+    unit: str,
+    *,
+    description: str = "",
+    levels: Levels | Steps | None = None,
+    mappings: list[dm.ValueMapping] | None = None,
+    sparkline: bool = False,
+    width: int = 6,
+    height: int = 4,
+) -> stat.Panel:
+    """A stat showing the last value of each series, coloured by its thresholds."""
+    panel = (
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .datasource(PROMETHEUS)
+        .targets(_targets(queries, "prometheus"))
+        .unit(unit)
+        .thresholds(thresholds(levels))
+        .span(width)
+        .height(height)
+        .color_mode(
+            common.BigValueColorMode.BACKGROUND
+            if levels or mappings
+            else common.BigValueColorMode.VALUE
+        )
+        .graph_mode(common.BigValueGraphMode.AREA if sparkline else common.BigValueGraphMode.NONE)
+        .text_mode(common.BigValueTextMode.AUTO)
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+    if mappings:
+        panel = panel.mappings(mappings)
+    return panel
+
+
+def states(
+    title: str,
+    queries: Sequence[Q],
+    mappings: list[dm.ValueMapping],
+    *,
+    description: str = "",
+    width: int = 12,
+    height: int = 6,
+) -> statetimeline.Panel:
+    """A state timeline for 0/1 series (market sessions, targets up)."""
+    return (
+        statetimeline.Panel()
+        .title(title)
+        .description(description)
+        .datasource(PROMETHEUS)
+        .targets(_targets(queries, "prometheus"))
+        .unit("bool")
+        .thresholds(thresholds(None))
+        .mappings(mappings)
+        .span(width)
+        .height(height)
+        .show_value(common.VisibilityMode.NEVER)
+        .merge_values(True)
+    )
+
+
+def instant_table(
+    title: str,
+    queries: Sequence[Q],
+    unit: str,
+    *,
+    description: str = "",
+    levels: Levels | Steps | None = None,
+    width: int = 12,
+    height: int = 8,
+) -> table.Panel:
+    """A table of instant values, one row per series (labels as columns)."""
+    instant_queries = [Q(q.expr, q.legend, instant=True) for q in queries]
+    return (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(PROMETHEUS)
+        .targets(_targets(instant_queries, "prometheus"))
+        .unit(unit)
+        .thresholds(thresholds(levels))
+        .span(width)
+        .height(height)
+        .with_transformation(
+            dm.DataTransformerConfig(id_val="labelsToFields", options={"mode": "columns"})
+        )
+        .with_transformation(dm.DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(
+            dm.DataTransformerConfig(
+                id_val="organize", options={"excludeByName": {"Time": True, "__name__": True}}
+            )
+        )
+    )
+
+
+def log_lines(
+    title: str, query: str, *, description: str = "", width: int = 24, height: int = 14
+) -> logs.Panel:
+    """Raw log lines from Loki (a logs panel has no unit)."""
+    return (
+        logs.Panel()
+        .title(title)
+        .description(description)
+        .datasource(LOKI)
+        .targets(_targets([Q(query)], "loki"))
+        .span(width)
+        .height(height)
+        .show_time(True)
+        .wrap_log_message(True)
+        .enable_log_details(True)
+        .sort_order(common.LogsSortOrder.DESCENDING)
+    )
+
+
+def row(title: str) -> db.Row:
+    return db.Row(title)

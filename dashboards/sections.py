@@ -1,0 +1,266 @@
+"""Panels shared by several dashboards, parameterised by a market label selector.
+
+`sel` is a PromQL label matcher: `market=~"$market"` on dashboards with a market variable,
+`market="kr"` on a market's own dashboard. `by` is the grouping of the series shown.
+"""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
+
+from dashboards import levels
+from dashboards.panels import OPEN_CLOSED, Q, graph, instant_table, single, states
+
+RATE = "$__rate_interval"
+
+
+def _rate(metric: str, sel: str, by: str) -> str:
+    return f"sum by ({by}) (rate({metric}{{{sel}}}[{RATE}]))"
+
+
+def _ratio(failures: str, total: str, sel: str, by: str) -> str:
+    return f"{_rate(failures, sel, by)} / {_rate(total, sel, by)}"
+
+
+def _legend(by: str) -> str:
+    return " ".join("{{" + label.strip() + "}}" for label in by.split(","))
+
+
+# --- Market status and data freshness --------------------------------------------------------
+
+
+def market_sessions(sel: str, width: int = 12) -> statetimeline.Panel:
+    return states(
+        "Market sessions",
+        [Q(f"max by (market) (trading_market_open{{{sel}}})", "{{market}}")],
+        OPEN_CLOSED,
+        description="1 while the market is in session (exchange calendar or configured hours).",
+        width=width,
+    )
+
+
+def data_age(sel: str, width: int = 12) -> table.Panel:
+    return instant_table(
+        "Data age per market",
+        [Q(f"time() - max by (market) (trading_ohlcv_last_update_timestamp_seconds{{{sel}}})")],
+        "s",
+        description="Seconds since the newest OHLCV bar; the stale-data alert uses these levels "
+        "while the market is open.",
+        levels=levels.DATA_AGE_SECONDS,
+        width=width,
+    )
+
+
+def data_age_graph(sel: str, width: int = 12) -> timeseries.Panel:
+    return graph(
+        "Data age",
+        [
+            Q(
+                f"time() - max by (market) (trading_ohlcv_last_update_timestamp_seconds{{{sel}}})",
+                "{{market}}",
+            )
+        ],
+        "s",
+        description="Seconds since the newest OHLCV bar per market.",
+        levels=levels.DATA_AGE_SECONDS,
+        min_value=0,
+        width=width,
+    )
+
+
+def last_bar(sel: str, width: int = 6) -> stat.Panel:
+    return single(
+        "Newest bar",
+        [
+            Q(
+                f"max by (market) (trading_ohlcv_last_update_timestamp_seconds{{{sel}}}) * 1000",
+                "{{market}}",
+            )
+        ],
+        "dateTimeFromNow",
+        description="Time of the newest OHLCV bar stored.",
+        width=width,
+    )
+
+
+# --- Data collection -------------------------------------------------------------------------
+
+
+def collection_runs(sel: str, by: str = "market", width: int = 12) -> timeseries.Panel:
+    return graph(
+        "Collection runs",
+        [
+            Q(_rate("trading_collection_successes_total", sel, by), _legend(by) + " ok"),
+            Q(_rate("trading_collection_failures_total", sel, by), _legend(by) + " failed"),
+        ],
+        "ops",
+        description="Data-collection runs per second that succeeded and failed.",
+        min_value=0,
+        width=width,
+    )
+
+
+def collection_failure_ratio(sel: str, by: str = "market", width: int = 12) -> timeseries.Panel:
+    return graph(
+        "Collection failure ratio",
+        [
+            Q(
+                _ratio(
+                    "trading_collection_failures_total",
+                    "trading_collection_attempts_total",
+                    sel,
+                    by,
+                ),
+                _legend(by),
+            )
+        ],
+        "percentunit",
+        description="Failed data-collection runs / runs started.",
+        levels=levels.COLLECTION_FAILURE_RATIO,
+        min_value=0,
+        max_value=1,
+        width=width,
+    )
+
+
+# --- Broker/data API -------------------------------------------------------------------------
+
+
+def api_request_rate(sel: str, by: str, width: int = 12) -> timeseries.Panel:
+    return graph(
+        "API requests",
+        [Q(_rate("trading_api_requests_total", sel, by), _legend(by))],
+        "reqps",
+        description="Broker/data API requests per second.",
+        min_value=0,
+        stacked=True,
+        width=width,
+    )
+
+
+def api_failure_ratio(sel: str, by: str, width: int = 12) -> timeseries.Panel:
+    return graph(
+        "API failure ratio",
+        [
+            Q(
+                _ratio("trading_api_failures_total", "trading_api_requests_total", sel, by),
+                _legend(by),
+            )
+        ],
+        "percentunit",
+        description="Failed API requests / requests.",
+        levels=levels.API_FAILURE_RATIO,
+        min_value=0,
+        max_value=1,
+        width=width,
+    )
+
+
+def api_latency(sel: str, by: str, width: int = 12) -> timeseries.Panel:
+    buckets = _rate("trading_api_request_duration_seconds_bucket", sel, f"le, {by}")
+    return graph(
+        "API latency p50 / p95 / p99",
+        [
+            Q(f"histogram_quantile({q}, {buckets})", f"p{round(q * 100)} {_legend(by)}")
+            for q in (0.5, 0.95, 0.99)
+        ],
+        "s",
+        description="Quantiles of the API request latency histogram; levels are the p95 alert's.",
+        levels=levels.API_LATENCY_P95_SECONDS,
+        min_value=0,
+        width=width,
+    )
+
+
+def api_rate_limit(sel: str, by: str, width: int = 12) -> timeseries.Panel:
+    return graph(
+        "API rate-limit usage",
+        [Q(f"max by ({by}) (trading_api_rate_limit_usage_ratio{{{sel}}})", _legend(by))],
+        "percentunit",
+        description="Share of the rate limit used in the current window.",
+        levels=levels.API_RATE_LIMIT_USAGE,
+        min_value=0,
+        max_value=1,
+        width=width,
+    )
+
+
+# --- Trading ---------------------------------------------------------------------------------
+
+
+def orders_rate(sel: str, by: str, width: int = 12) -> timeseries.Panel:
+    return graph(
+        "Orders",
+        [Q(_rate("trading_orders_total", sel, by), _legend(by))],
+        "ops",
+        description="Orders submitted per second.",
+        min_value=0,
+        stacked=True,
+        width=width,
+    )
+
+
+def order_failure_ratio(sel: str, by: str, width: int = 12) -> timeseries.Panel:
+    return graph(
+        "Order failure ratio",
+        [Q(_ratio("trading_orders_failed_total", "trading_orders_total", sel, by), _legend(by))],
+        "percentunit",
+        description="Orders rejected or failed / orders submitted.",
+        levels=levels.ORDER_FAILURE_RATIO,
+        min_value=0,
+        max_value=1,
+        width=width,
+    )
+
+
+def open_positions(sel: str, width: int = 8) -> timeseries.Panel:
+    return graph(
+        "Open positions",
+        [Q(f"sum by (market) (trading_open_positions{{{sel}}})", "{{market}}")],
+        "short",
+        min_value=0,
+        width=width,
+    )
+
+
+def exposure(sel: str, width: int = 8) -> timeseries.Panel:
+    return graph(
+        "Gross exposure",
+        [Q(f"sum by (market) (trading_position_exposure{{{sel}}})", "{{market}}")],
+        "short",
+        description="Gross exposure of open positions, in the account's base currency.",
+        min_value=0,
+        width=width,
+    )
+
+
+def position_limit_usage(sel: str, width: int = 8) -> timeseries.Panel:
+    return graph(
+        "Position limit usage",
+        [Q(f"max by (market) (trading_position_limit_usage_ratio{{{sel}}})", "{{market}}")],
+        "percentunit",
+        description="Largest position as a share of its limit.",
+        levels=levels.POSITION_LIMIT_USAGE,
+        min_value=0,
+        max_value=1,
+        width=width,
+    )
+
+
+def positions_now(sel: str, width: int = 6) -> stat.Panel:
+    return single(
+        "Open positions now",
+        [Q(f"sum(trading_open_positions{{{sel}}})")],
+        "short",
+        width=width,
+    )
+
+
+def position_limit_now(sel: str, width: int = 6) -> stat.Panel:
+    return single(
+        "Largest position vs limit",
+        [Q(f"max(trading_position_limit_usage_ratio{{{sel}}})")],
+        "percentunit",
+        levels=levels.POSITION_LIMIT_USAGE,
+        width=width,
+    )

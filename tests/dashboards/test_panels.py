@@ -1,0 +1,227 @@
+"""Every panel: a datasource variable, a unit, thresholds, a query that parses."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import promql_parser
+import pytest
+
+from dashboards import Dashboard, expand_variables, iter_panels, panel_queries
+from dashboards import levels as alert_levels
+from dashboards.panels import LOKI_UID, PROMETHEUS_UID, Levels
+
+# Datasource type -> (variable name, the provisioned datasource uid it defaults to).
+DATASOURCE_VARIABLES = {"prometheus": ("datasource", PROMETHEUS_UID), "loki": ("loki", LOKI_UID)}
+PANELS_WITHOUT_UNIT = {"logs"}  # raw log lines have no unit
+MARKETS_VALUE = "kr|us|cn|hk|jp|vn"
+
+
+def _variables(model: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {v["name"]: v for v in model["templating"]["list"]}
+
+
+def _variable_values(model: dict[str, Any]) -> dict[str, str]:
+    """What Grafana substitutes with "All" selected (a regex alternation) or a text box empty."""
+    values: dict[str, str] = {}
+    for name, var in _variables(model).items():
+        if var["type"] == "datasource":
+            values[name] = var["current"]["value"]
+        elif var["type"] == "query":
+            values[name] = MARKETS_VALUE if name == "market" else "a|b"
+        else:
+            values[name] = str(var.get("query", ""))
+    return values
+
+
+def test_every_panel_uses_a_datasource_variable(dashboards: list[Dashboard]) -> None:
+    for d in dashboards:
+        variables = _variables(d.model)
+        for panel in iter_panels(d.model):
+            ref = panel["datasource"]
+            name, default_uid = DATASOURCE_VARIABLES[ref["type"]]
+            assert ref["uid"] == "${" + name + "}", (d.uid, panel["title"])
+            var = variables[name]
+            assert var["type"] == "datasource" and var["query"] == ref["type"], d.uid
+            assert var["current"]["value"] == default_uid, d.uid
+            for target in panel["targets"]:
+                assert target["datasource"] == ref, (d.uid, panel["title"])
+
+
+def _datasource_uids(node: object) -> list[str]:
+    """Every `datasource.uid` anywhere in a JSON tree."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        ref = node.get("datasource")
+        if isinstance(ref, dict) and "uid" in ref:
+            found.append(str(ref["uid"]))
+        for value in node.values():
+            found += _datasource_uids(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _datasource_uids(value)
+    return found
+
+
+def test_no_concrete_datasource_uid_anywhere(dashboards: list[Dashboard]) -> None:
+    """Only variable references; the variables default to the provisioned uids."""
+    for d in dashboards:
+        uids = _datasource_uids(d.model)
+        assert uids, d.uid
+        assert {u for u in uids if not u.startswith("${")} == set(), d.uid
+
+
+def test_no_secrets_in_dashboards(dashboards: list[Dashboard]) -> None:
+    text = json.dumps([d.model for d in dashboards]).lower()
+    for word in ("password", "token", "apikey", "api_key", "secret", "basicauth"):
+        assert word not in text, word
+
+
+def test_every_panel_has_a_unit_thresholds_and_a_query(dashboards: list[Dashboard]) -> None:
+    for d in dashboards:
+        for panel in iter_panels(d.model):
+            where = (d.uid, panel["title"])
+            assert panel["targets"], where
+            assert all(t["expr"].strip() and t["refId"] for t in panel["targets"]), where
+            ref_ids = [t["refId"] for t in panel["targets"]]
+            assert len(ref_ids) == len(set(ref_ids)), where
+            if panel["type"] in PANELS_WITHOUT_UNIT:
+                continue
+            defaults = panel["fieldConfig"]["defaults"]
+            assert defaults.get("unit"), where
+            steps = defaults["thresholds"]["steps"]
+            assert steps[0]["value"] is None, where  # the base step
+            values = [s["value"] for s in steps[1:]]
+            assert values == sorted(values), where
+
+
+def _levels_steps(levels: Levels) -> list[tuple[float | None, str]]:
+    if levels.high_is_bad:
+        return [(None, "green"), (levels.warning, "orange"), (levels.critical, "red")]
+    return [(None, "red"), (levels.critical, "orange"), (levels.warning, "green")]
+
+
+# Metric (or expression fragment) -> the alert levels its panels must show.
+LEVELS_BY_SIGNAL: dict[str, Levels] = {
+    "trading_api_failures_total": alert_levels.API_FAILURE_RATIO,
+    "trading_api_rate_limit_usage_ratio": alert_levels.API_RATE_LIMIT_USAGE,
+    "trading_api_request_duration_seconds_bucket": alert_levels.API_LATENCY_P95_SECONDS,
+    "trading_collection_attempts_total": alert_levels.COLLECTION_FAILURE_RATIO,
+    "trading_orders_failed_total": alert_levels.ORDER_FAILURE_RATIO,
+    "trading_position_limit_usage_ratio": alert_levels.POSITION_LIMIT_USAGE,
+    "time() - max by (market) (trading_ohlcv_last_update": alert_levels.DATA_AGE_SECONDS,
+    "time() - max(trading_database_last_backup": alert_levels.BACKUP_AGE_SECONDS,
+    'node_cpu_seconds_total{mode="idle"': alert_levels.HOST_CPU_USAGE,
+    "node_memory_MemAvailable_bytes": alert_levels.HOST_MEMORY_USAGE,
+    "node_filesystem_avail_bytes": alert_levels.HOST_DISK_USAGE,
+}
+
+
+def test_panels_show_the_alert_levels(dashboards: list[Dashboard]) -> None:
+    checked: set[str] = set()
+    for d in dashboards:
+        for panel in iter_panels(d.model):
+            exprs = " ".join(t["expr"] for t in panel["targets"])
+            matching = [s for s in LEVELS_BY_SIGNAL if s in exprs]
+            if panel["type"] == "table" and "topk" in exprs:
+                continue  # counts of failures, not ratios
+            if not matching or panel["title"].startswith("Load"):
+                continue
+            signal = matching[0]
+            steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+            got = [(s["value"], s["color"]) for s in steps]
+            assert got == _levels_steps(LEVELS_BY_SIGNAL[signal]), (d.uid, panel["title"])
+            checked.add(signal)
+    assert checked == set(LEVELS_BY_SIGNAL)
+
+
+RATIO_TITLE = re.compile(r"\b(ratio|usage)\b", re.IGNORECASE)
+
+
+def test_ratios_are_percentunit(dashboards: list[Dashboard]) -> None:
+    for d in dashboards:
+        for panel in iter_panels(d.model):
+            if panel["type"] in PANELS_WITHOUT_UNIT:
+                continue
+            unit = panel["fieldConfig"]["defaults"]["unit"]
+            exprs = " ".join(t["expr"] for t in panel["targets"])
+            if RATIO_TITLE.search(panel["title"]):
+                assert unit == "percentunit", (d.uid, panel["title"])
+            if "_timestamp_seconds" in exprs and "time() -" not in exprs:
+                assert unit == "dateTimeFromNow" and "* 1000" in exprs, (d.uid, panel["title"])
+
+
+def test_market_variable_where_markets_are_shown(dashboards: list[Dashboard]) -> None:
+    for d in dashboards:
+        variables = _variables(d.model)
+        exprs = [q.expr for q in panel_queries(d.model)]
+        if any("$market" in e for e in exprs):
+            market = variables["market"]
+            assert market["query"] == "label_values(trading_market_open, market)"
+            assert market["multi"] is True and market["includeAll"] is True
+            assert market["datasource"]["uid"] == "${datasource}"
+
+
+def test_every_variable_used_is_defined(dashboards: list[Dashboard]) -> None:
+    for d in dashboards:
+        values = _variable_values(d.model)
+        for q in panel_queries(d.model):
+            expand_variables(q.expr, values)  # raises on an undefined variable
+        for var in _variables(d.model).values():
+            if var["type"] == "query":
+                expand_variables(var["query"], values)
+
+
+def test_every_prometheus_query_parses(dashboards: list[Dashboard]) -> None:
+    count = 0
+    for d in dashboards:
+        values = _variable_values(d.model)
+        for q in panel_queries(d.model):
+            if q.datasource_type != "prometheus":
+                continue
+            expr = expand_variables(q.expr, values)
+            assert "$" not in expr, expr
+            promql_parser.parse(expr)
+            count += 1
+    assert count > 50
+
+
+LOGQL_SELECTOR = re.compile(r'\{\s*\w+\s*(=~|=|!=|!~)\s*"[^"]*"')
+
+
+def test_loki_queries_have_a_non_empty_stream_selector(dashboards: list[Dashboard]) -> None:
+    logs = next(d for d in dashboards if d.uid == "tm-logs")
+    values = {**_variable_values(logs.model), "container": ".+", "search": ""}
+    queries = [q for q in panel_queries(logs.model) if q.datasource_type == "loki"]
+    assert queries
+    for q in queries:
+        expr = expand_variables(q.expr, values)
+        match = LOGQL_SELECTOR.search(expr)
+        assert match, expr
+        # Loki refuses selectors that match the empty string only (`=~".*"`).
+        assert '=~".*"' not in expr, expr
+        assert expr.count("(") == expr.count(")"), expr
+
+
+@pytest.mark.parametrize(
+    ("expr", "values", "expected"),
+    [
+        ('x{market=~"$market"}', {"market": "kr|us"}, 'x{market=~"kr|us"}'),
+        ('x{market=~"${market}"}', {"market": "kr"}, 'x{market=~"kr"}'),
+        ('x{market=~"${market:regex}"}', {"market": "kr"}, 'x{market=~"kr"}'),
+        ("rate(x[$__rate_interval])", {}, "rate(x[1m])"),
+        ("rate(x[$__rate_interval])", {"__rate_interval": "5m"}, "rate(x[5m])"),
+        ("x[$__range] / $__range_s", {}, "x[1h] / 3600"),
+        ('count_over_time({a="b"}[$__interval])', {}, 'count_over_time({a="b"}[15s])'),
+        ("$marketing", {"market": "kr", "marketing": "m"}, "m"),
+    ],
+)
+def test_expand_variables(expr: str, values: dict[str, str], expected: str) -> None:
+    assert expand_variables(expr, values) == expected
+
+
+def test_expand_variables_names_a_missing_variable() -> None:
+    with pytest.raises(ValueError, match=r"\$endpoint"):
+        expand_variables('x{endpoint=~"$endpoint"}', {"market": "kr"})
