@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from monitoring.thresholds import AlertThresholds
+
 
 @dataclass(frozen=True)
 class Market:
@@ -81,3 +83,8 @@ class ContentSettings:
     discovery: Literal["static", "kubernetes"] = "static"
     kubernetes_namespace: str = "monitoring"
     node_exporter_namespace: str = "monitoring-node"
+    # Alert thresholds, `for` durations and SLO objectives (monitoring/thresholds.py).
+    thresholds: AlertThresholds = field(default_factory=AlertThresholds)
+    # Kubernetes: skip TLS verification of kubelets whose serving certificate is not signed by
+    # the cluster CA (kind, minikube). Prefer signed kubelet certificates.
+    kubelet_insecure_skip_verify: bool = False

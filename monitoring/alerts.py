@@ -1,0 +1,637 @@
+"""Our alert and recording rules, as data built from `ContentSettings.thresholds`.
+
+Every expression names only metrics from `exporter/catalog.py`, a standard exporter
+(`monitoring/standard_metrics.py`) or a recording rule below; `tests/monitoring` proves it.
+Aggregations keep `job` so that inhibition can mute the data alerts of a target that is down.
+"""
+
+from __future__ import annotations
+
+from monitoring import dashboard_uids as uids
+from monitoring import jobs
+from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
+from monitoring.settings import ContentSettings
+from monitoring.slo import slo_rule_groups
+
+MARKET_DASHBOARD = uids.market_uid("{{ $labels.market }}")
+# Filesystems worth alerting on: not in-memory or image layers.
+REAL_FILESYSTEMS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|autofs"'
+
+
+def _num(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def recording_rules(settings: ContentSettings) -> tuple[RuleGroup, ...]:
+    t = settings.thresholds
+    trading = (
+        RecordingRule(
+            "market:trading_collection_success:ratio_rate5m",
+            "sum by (job, market) (rate(trading_collection_successes_total[5m]))"
+            " / sum by (job, market) (rate(trading_collection_attempts_total[5m]))",
+        ),
+        RecordingRule(
+            "market:trading_collection_success:ratio_rate1h",
+            "sum by (job, market) (rate(trading_collection_successes_total[1h]))"
+            " / sum by (job, market) (rate(trading_collection_attempts_total[1h]))",
+        ),
+        RecordingRule(
+            "market_endpoint:trading_api_requests:rate5m",
+            "sum by (job, market, endpoint) (rate(trading_api_requests_total[5m]))",
+        ),
+        RecordingRule(
+            "market_endpoint:trading_api_failures:ratio_rate5m",
+            "sum by (job, market, endpoint) (rate(trading_api_failures_total[5m]))"
+            " / sum by (job, market, endpoint) (rate(trading_api_requests_total[5m]))",
+        ),
+        RecordingRule(
+            "market:trading_api_failures:ratio_rate5m",
+            "sum by (job, market) (rate(trading_api_failures_total[5m]))"
+            " / sum by (job, market) (rate(trading_api_requests_total[5m]))",
+        ),
+        RecordingRule(
+            "market_endpoint:trading_api_request_duration_seconds:p95_rate5m",
+            "histogram_quantile(0.95, sum by (job, market, endpoint, le)"
+            " (rate(trading_api_request_duration_seconds_bucket[5m])))",
+        ),
+        RecordingRule(
+            "market:trading_api_request_duration_seconds:p95_rate5m",
+            "histogram_quantile(0.95, sum by (job, market, le)"
+            " (rate(trading_api_request_duration_seconds_bucket[5m])))",
+        ),
+        RecordingRule(
+            "market:trading_orders:rate5m",
+            "sum by (job, market) (rate(trading_orders_total[5m]))",
+        ),
+        RecordingRule(
+            "market:trading_orders_failed:ratio_rate5m",
+            "sum by (job, market) (rate(trading_orders_failed_total[5m]))"
+            " / sum by (job, market) (rate(trading_orders_total[5m]))",
+        ),
+        # 1 while the market is open and its newest bar is older than the freshness limit,
+        # 0 while open and fresh, absent while closed: the data-freshness SLI.
+        RecordingRule(
+            "market:trading_ohlcv_stale:bool",
+            "max by (market) (time() - trading_ohlcv_last_update_timestamp_seconds"
+            f" > bool {t.data_freshness_max_age_seconds})"
+            " and on (market) max by (market) (trading_market_open) == 1",
+        ),
+    )
+    node = (
+        RecordingRule(
+            "instance:node_memory_utilisation:ratio",
+            "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes",
+        ),
+        RecordingRule(
+            "instance:node_cpu_utilisation:rate5m",
+            '1 - avg without (cpu, mode) (rate(node_cpu_seconds_total{mode="idle"}[5m]))',
+        ),
+        RecordingRule(
+            "instance_mountpoint:node_filesystem_avail:ratio",
+            f"node_filesystem_avail_bytes{{{REAL_FILESYSTEMS}}}"
+            f" / node_filesystem_size_bytes{{{REAL_FILESYSTEMS}}}",
+        ),
+    )
+    return (
+        RuleGroup("trading-recording", "recording.yml", trading),
+        RuleGroup("node-recording", "recording.yml", node),
+    )
+
+
+def _data_quality(settings: ContentSettings) -> tuple[AlertRule, ...]:
+    t = settings.thresholds
+    stale = (
+        "(time() - max by (job, market) (trading_ohlcv_last_update_timestamp_seconds)) > {age}"
+        " and on (market) max by (market) (trading_market_open) == 1"
+    )
+    return (
+        AlertRule(
+            name="LowDataCollectionRate",
+            expr=(
+                "market:trading_collection_success:ratio_rate1h"
+                f" < {_num(t.collection_success_ratio_min)}"
+            ),
+            for_=t.collection_for,
+            severity="warning",
+            category="data_quality",
+            summary="Data collection success is low in {{ $labels.market }}",
+            description=(
+                "Only {{ $value | humanizePercentage }} of data-collection runs in"
+                " {{ $labels.market }} succeeded over the last hour"
+                f" (minimum {_num(t.collection_success_ratio_min * 100)}%)."
+            ),
+            dashboard_uid=MARKET_DASHBOARD,
+        ),
+        AlertRule(
+            name="NullMarketDetected",
+            expr="trading_ohlcv_rows_missing_market > 0",
+            for_=t.data_integrity_for,
+            severity="warning",
+            category="data_quality",
+            summary="OHLCV rows without a market",
+            description=(
+                "{{ $value }} OHLCV rows have a NULL or empty market; they are invisible to"
+                " every per-market view."
+            ),
+            dashboard_uid=uids.DATA_QUALITY,
+        ),
+        AlertRule(
+            name="CrossMarketContamination",
+            expr="trading_tickers_in_multiple_markets > 0",
+            for_=t.data_integrity_for,
+            severity="warning",
+            category="data_quality",
+            summary="Tickers stored under more than one market",
+            description="{{ $value }} tickers appear in more than one market.",
+            dashboard_uid=uids.DATA_QUALITY,
+        ),
+        AlertRule(
+            name="StaleMarketData",
+            expr=stale.format(age=t.stale_data_warning_seconds),
+            for_=t.stale_data_for,
+            severity="warning",
+            category="data_quality",
+            summary="Market data of {{ $labels.market }} is stale while the market is open",
+            description=(
+                "The newest OHLCV bar of {{ $labels.market }} is {{ $value | humanizeDuration }}"
+                f" old (limit {t.stale_data_warning_seconds}s) during the trading session."
+            ),
+            dashboard_uid=MARKET_DASHBOARD,
+        ),
+        AlertRule(
+            name="StaleMarketData",
+            expr=stale.format(age=t.stale_data_critical_seconds),
+            for_=t.stale_data_for,
+            severity="critical",
+            category="data_quality",
+            summary="Market data of {{ $labels.market }} is stale while the market is open",
+            description=(
+                "The newest OHLCV bar of {{ $labels.market }} is {{ $value | humanizeDuration }}"
+                f" old (limit {t.stale_data_critical_seconds}s) during the trading session."
+            ),
+            dashboard_uid=MARKET_DASHBOARD,
+        ),
+        AlertRule(
+            name="MarketDataMissing",
+            expr=(
+                "max by (job, market) (trading_market_open)"
+                " unless on (market) (trading_ohlcv_rows > 0)"
+            ),
+            for_=t.market_data_missing_for,
+            severity="warning",
+            category="data_quality",
+            summary="No OHLCV data at all for market {{ $labels.market }}",
+            description=(
+                "Market {{ $labels.market }} is configured but the database holds no OHLCV rows"
+                " for it."
+            ),
+            dashboard_uid=MARKET_DASHBOARD,
+        ),
+    )
+
+
+def _api(settings: ContentSettings) -> tuple[AlertRule, ...]:
+    t = settings.thresholds
+    error_rate = "market_endpoint:trading_api_failures:ratio_rate5m > {ratio}"
+    rules = []
+    levels: tuple[tuple[Severity, float, str], ...] = (
+        ("warning", t.api_error_ratio_warning, t.api_error_warning_for),
+        ("critical", t.api_error_ratio_critical, t.api_error_critical_for),
+    )
+    for severity, ratio, for_ in levels:
+        rules.append(
+            AlertRule(
+                name="HighAPIErrorRate",
+                expr=error_rate.format(ratio=_num(ratio)),
+                for_=for_,
+                severity=severity,
+                category="api",
+                summary="API errors on {{ $labels.market }}/{{ $labels.endpoint }}",
+                description=(
+                    "{{ $value | humanizePercentage }} of API requests to"
+                    " {{ $labels.endpoint }} in {{ $labels.market }} failed over 5 minutes"
+                    f" (limit {_num(ratio * 100)}%)."
+                ),
+                dashboard_uid=uids.API,
+            )
+        )
+    rules += [
+        AlertRule(
+            name="APIRateLimitApproaching",
+            expr=(
+                "max by (job, market, endpoint) (trading_api_rate_limit_usage_ratio)"
+                f" > {_num(t.api_rate_limit_ratio)}"
+            ),
+            for_=t.api_rate_limit_for,
+            severity="warning",
+            category="api",
+            summary="API rate limit nearly used on {{ $labels.market }}/{{ $labels.endpoint }}",
+            description=(
+                "{{ $value | humanizePercentage }} of the rate limit of {{ $labels.endpoint }}"
+                " in {{ $labels.market }} is used"
+                f" (limit {_num(t.api_rate_limit_ratio * 100)}%)."
+            ),
+            dashboard_uid=uids.API,
+        ),
+        AlertRule(
+            name="HighAPILatency",
+            expr=(
+                "market_endpoint:trading_api_request_duration_seconds:p95_rate5m"
+                f" > {_num(t.api_latency_p95_seconds)}"
+            ),
+            for_=t.api_latency_for,
+            severity="warning",
+            category="api",
+            summary="Slow API responses on {{ $labels.market }}/{{ $labels.endpoint }}",
+            description=(
+                "p95 latency of {{ $labels.endpoint }} in {{ $labels.market }} is"
+                " {{ $value | humanizeDuration }}"
+                f" (limit {_num(t.api_latency_p95_seconds)}s)."
+            ),
+            dashboard_uid=uids.API,
+        ),
+    ]
+    return tuple(rules)
+
+
+def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
+    t = settings.thresholds
+    return (
+        AlertRule(
+            name="SlowDatabaseQuery",
+            expr=(
+                "trading_exporter_collector_duration_seconds"
+                f" > {_num(t.collector_duration_seconds)}"
+            ),
+            for_=t.collector_duration_for,
+            severity="warning",
+            category="performance",
+            summary="Exporter collector {{ $labels.collector }} queries the database slowly",
+            description=(
+                "The last run of collector {{ $labels.collector }} took"
+                " {{ $value | humanizeDuration }}"
+                f" (limit {_num(t.collector_duration_seconds)}s)."
+            ),
+            dashboard_uid=uids.DATABASE,
+        ),
+        AlertRule(
+            name="HighMemoryUsage",
+            expr=f"instance:node_memory_utilisation:ratio > {_num(t.memory_usage_ratio)}",
+            for_=t.memory_for,
+            severity="warning",
+            category="performance",
+            summary="Memory usage is high on {{ $labels.instance }}",
+            description=(
+                "{{ $value | humanizePercentage }} of the memory of {{ $labels.instance }}"
+                f" is in use (limit {_num(t.memory_usage_ratio * 100)}%)."
+            ),
+            dashboard_uid=uids.SYSTEM,
+        ),
+        AlertRule(
+            name="ContainerMemoryNearLimit",
+            expr=(
+                'container_memory_working_set_bytes{image!=""}'
+                ' / container_spec_memory_limit_bytes{image!=""}'
+                f" > {_num(t.container_memory_limit_ratio)}"
+                ' and container_spec_memory_limit_bytes{image!=""} > 0'
+            ),
+            for_=t.container_memory_for,
+            severity="warning",
+            category="performance",
+            summary="Container {{ $labels.name }} is close to its memory limit",
+            description=(
+                "Container {{ $labels.name }} ({{ $labels.image }}) on {{ $labels.instance }}"
+                " uses {{ $value | humanizePercentage }} of its memory limit"
+                f" (limit {_num(t.container_memory_limit_ratio * 100)}%)."
+            ),
+            dashboard_uid=uids.SYSTEM,
+        ),
+        AlertRule(
+            name="RapidDatabaseGrowth",
+            expr=(
+                "deriv(trading_database_size_bytes[1h]) * 86400"
+                f" > {_num(t.database_growth_bytes_per_day)}"
+            ),
+            for_=t.database_growth_for,
+            severity="warning",
+            category="performance",
+            summary="The trading database grows fast",
+            description=(
+                "The database grows by {{ $value | humanize1024 }}B per day"
+                f" (limit {_num(t.database_growth_bytes_per_day)} bytes per day)."
+            ),
+            dashboard_uid=uids.DATABASE,
+        ),
+    )
+
+
+def _system(settings: ContentSettings) -> tuple[AlertRule, ...]:
+    t = settings.thresholds
+    rules = [
+        AlertRule(
+            name="TargetDown",
+            expr=f'up{{job!="{jobs.EXPORTER}"}} == 0',
+            for_=t.target_down_for,
+            severity="warning",
+            category="system",
+            summary="Scrape target {{ $labels.job }}/{{ $labels.instance }} is down",
+            description=(
+                "Prometheus cannot scrape {{ $labels.instance }} of job {{ $labels.job }}"
+                "{{ with $labels.market }} (market {{ . }}){{ end }}."
+            ),
+            dashboard_uid=uids.META,
+        ),
+    ]
+    levels: tuple[tuple[Severity, float], ...] = (
+        ("warning", t.disk_free_ratio_warning),
+        ("critical", t.disk_free_ratio_critical),
+    )
+    for severity, ratio in levels:
+        rules.append(
+            AlertRule(
+                name="LowDiskSpace",
+                expr=f"instance_mountpoint:node_filesystem_avail:ratio < {_num(ratio)}",
+                for_=t.disk_for,
+                severity=severity,
+                category="system",
+                summary="Disk space is low on {{ $labels.instance }} {{ $labels.mountpoint }}",
+                description=(
+                    "Only {{ $value | humanizePercentage }} of {{ $labels.mountpoint }} on"
+                    f" {{{{ $labels.instance }}}} is free (minimum {_num(ratio * 100)}%)."
+                ),
+                dashboard_uid=uids.SYSTEM,
+            )
+        )
+    rules.append(
+        AlertRule(
+            name="DatabaseBackupTooOld",
+            expr=(
+                "time() - trading_database_last_backup_timestamp_seconds"
+                f" > {t.backup_max_age_seconds}"
+            ),
+            for_=t.backup_for,
+            severity="warning",
+            category="system",
+            summary="The newest database backup is too old",
+            description=(
+                "The newest successful backup is {{ $value | humanizeDuration }} old"
+                f" (limit {t.backup_max_age_seconds}s)."
+            ),
+            dashboard_uid=uids.DATABASE,
+        )
+    )
+    return tuple(rules)
+
+
+def _trading(settings: ContentSettings) -> tuple[AlertRule, ...]:
+    t = settings.thresholds
+    rules = [
+        AlertRule(
+            name="HighOrderFailureRate",
+            expr=f"market:trading_orders_failed:ratio_rate5m > {_num(t.order_failure_ratio)}",
+            for_=t.order_failure_for,
+            severity="warning",
+            category="trading",
+            summary="Orders fail in {{ $labels.market }}",
+            description=(
+                "{{ $value | humanizePercentage }} of orders in {{ $labels.market }} failed over"
+                f" 5 minutes (limit {_num(t.order_failure_ratio * 100)}%)."
+            ),
+            dashboard_uid=uids.TRADING,
+        )
+    ]
+    levels: tuple[tuple[Severity, float, str], ...] = (
+        ("warning", t.position_limit_ratio_warning, ">"),
+        ("critical", t.position_limit_ratio_critical, ">="),
+    )
+    for severity, ratio, op in levels:
+        rules.append(
+            AlertRule(
+                name="PositionLimitApproaching",
+                expr=(
+                    f"max by (job, market) (trading_position_limit_usage_ratio) {op} {_num(ratio)}"
+                ),
+                for_=t.position_limit_for,
+                severity=severity,
+                category="trading",
+                summary="A position in {{ $labels.market }} is near its limit",
+                description=(
+                    "The largest position in {{ $labels.market }} uses"
+                    " {{ $value | humanizePercentage }} of its limit"
+                    f" (threshold {_num(ratio * 100)}%)."
+                ),
+                dashboard_uid=uids.TRADING,
+            )
+        )
+    return tuple(rules)
+
+
+def _error_ratio(metric: str, selector: str, by: str) -> str:
+    return f"sum by ({by}) (rate({metric}{{{selector}}}[5m])) / sum by ({by}) (rate({metric}[5m]))"
+
+
+def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
+    t = settings.thresholds
+    exporter_up = f'up{{job="{jobs.EXPORTER}"}}'
+    return (
+        AlertRule(
+            name="Watchdog",
+            expr="vector(1)",
+            severity="none",
+            category="meta",
+            summary="Alerting pipeline heartbeat",
+            description=(
+                "Always firing. It proves that Prometheus evaluates rules and Alertmanager"
+                " delivers; the dead man's switch pages when it stops arriving."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="ExporterDown",
+            expr=f"{exporter_up} == 0 or absent({exporter_up})",
+            for_=t.target_down_for,
+            severity="critical",
+            category="meta",
+            summary="The trading exporter cannot be scraped",
+            description=(
+                "Prometheus has no successful scrape of the trading exporter: every data-quality,"
+                " API and trading alert is blind."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="ExporterDatabaseDown",
+            expr="trading_exporter_database_up == 0",
+            for_=t.target_down_for,
+            severity="critical",
+            category="meta",
+            summary="The exporter cannot read the trading database",
+            description=(
+                "The exporter on {{ $labels.instance }} failed its database check; its trading"
+                " metrics are stale."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="ExporterCollectorFailing",
+            expr="trading_exporter_collector_success == 0",
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Exporter collector {{ $labels.collector }} fails",
+            description=(
+                "The last run of collector {{ $labels.collector }} on {{ $labels.instance }}"
+                " failed; its metrics keep their last cached values."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="PrometheusConfigReloadFailed",
+            expr="prometheus_config_last_reload_successful == 0",
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Prometheus {{ $labels.instance }} failed to reload its configuration",
+            description=(
+                "Prometheus {{ $labels.instance }} runs an old configuration because the last"
+                " reload failed."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="PrometheusRuleEvaluationFailures",
+            expr="increase(prometheus_rule_evaluation_failures_total[5m]) > 0",
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Prometheus fails to evaluate rule group {{ $labels.rule_group }}",
+            description=(
+                "{{ $value | humanize }} rule evaluations of {{ $labels.rule_group }} failed on"
+                " {{ $labels.instance }} in 5 minutes: its alerts may not fire."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="PrometheusNotificationsFailing",
+            expr="rate(prometheus_notifications_errors_total[5m]) > 0",
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Prometheus {{ $labels.instance }} cannot send alerts to an Alertmanager",
+            description=(
+                "Sending alerts from {{ $labels.instance }} to {{ $labels.alertmanager }} fails"
+                " ({{ $value | humanize }} errors/s)."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="AlertmanagerConfigReloadFailed",
+            expr="alertmanager_config_last_reload_successful == 0",
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Alertmanager {{ $labels.instance }} failed to reload its configuration",
+            description=(
+                "Alertmanager {{ $labels.instance }} runs an old configuration because the last"
+                " reload failed."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="AlertmanagerNotificationsFailing",
+            expr=(
+                "sum by (job, instance, integration)"
+                " (rate(alertmanager_notifications_failed_total[5m])) > 0"
+            ),
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Alertmanager fails to deliver {{ $labels.integration }} notifications",
+            description=(
+                "Alertmanager {{ $labels.instance }} fails to send {{ $labels.integration }}"
+                " notifications ({{ $value | humanize }} failures/s)."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="GrafanaRequestErrors",
+            expr=(
+                _error_ratio(
+                    "grafana_http_request_duration_seconds_count",
+                    'status_code=~"5.."',
+                    "job, instance",
+                )
+                + f" > {_num(t.component_error_ratio)}"
+            ),
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Grafana {{ $labels.instance }} answers with server errors",
+            description=(
+                "{{ $value | humanizePercentage }} of Grafana requests on {{ $labels.instance }}"
+                f" fail with 5xx (limit {_num(t.component_error_ratio * 100)}%)."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="LokiRequestErrors",
+            expr=(
+                _error_ratio(
+                    "loki_request_duration_seconds_count",
+                    'status_code=~"5.."',
+                    "job, instance, route",
+                )
+                + f" > {_num(t.component_error_ratio)}"
+            ),
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Loki route {{ $labels.route }} answers with server errors",
+            description=(
+                "{{ $value | humanizePercentage }} of Loki requests to {{ $labels.route }} on"
+                f" {{{{ $labels.instance }}}} fail with 5xx"
+                f" (limit {_num(t.component_error_ratio * 100)}%)."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="AlloyUnhealthyComponents",
+            expr=(
+                "sum by (job, instance)"
+                ' (alloy_component_controller_running_components{health_type!="healthy"}) > 0'
+            ),
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Alloy on {{ $labels.instance }} has unhealthy components",
+            description=(
+                "{{ $value }} Alloy components on {{ $labels.instance }} are unhealthy: logs may"
+                " not reach Loki."
+            ),
+            dashboard_uid=uids.LOGS,
+        ),
+    )
+
+
+def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
+    return (
+        RuleGroup("data-quality", "data_quality.yml", _data_quality(settings)),
+        RuleGroup("api", "api.yml", _api(settings)),
+        RuleGroup("performance", "performance.yml", _performance(settings)),
+        RuleGroup("system", "system.yml", _system(settings)),
+        RuleGroup("trading", "trading.yml", _trading(settings)),
+        RuleGroup("meta", "meta.yml", _meta(settings)),
+    )
+
+
+def all_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
+    return recording_rules(settings) + alert_rule_groups(settings) + slo_rule_groups(settings)
+
+
+def alert_names(settings: ContentSettings) -> tuple[str, ...]:
+    names: list[str] = []
+    for group in all_rule_groups(settings):
+        for rule in group.rules:
+            if isinstance(rule, AlertRule) and rule.name not in names:
+                names.append(rule.name)
+    return tuple(names)

@@ -1,0 +1,503 @@
+"""The notification model: receivers, one route tree, inhibition and mute times.
+
+One definition (`notification_model`) renders both `alertmanager.yml` (`alertmanager_config`)
+and the Grafana alerting inputs (`grafana_model`). Secrets never appear here: Alertmanager reads
+Slack, PagerDuty and SMTP secrets from files under `settings.receivers.secrets_dir`; webhook and
+heartbeat URLs are arguments of the renderer; Grafana integrations name the secret infra fills.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from monitoring.market_hours import TimeInterval, closed_interval_name, closed_intervals
+from monitoring.settings import ContentSettings
+
+# Secret file names under settings.receivers.secrets_dir (and Grafana secret names).
+SLACK_API_URL = "slack_api_url"
+PAGERDUTY_ROUTING_KEY = "pagerduty_routing_key"
+SMTP_PASSWORD = "smtp_password"
+# Secrets passed to the renderer (Alertmanager 0.25 has no webhook `url_file`).
+WEBHOOK_URL: Final = "webhook_url"
+HEARTBEAT_URL: Final = "heartbeat_url"
+
+# Receiver names.
+TEAM = "team"  # warnings and everything unrouted: Slack channel + email
+ONCALL = "oncall"  # critical: PagerDuty + critical Slack channel + email
+WEBHOOK = "webhook"  # generic webhook: a copy of every warning and critical alert
+HEARTBEAT = "heartbeat"  # dead man's switch: only the Watchdog
+BLACKHOLE = "blackhole"  # severity "none" other than the Watchdog
+
+GROUP_BY: tuple[str, ...] = ("alertname", "category", "market")
+# Market-scoped warnings of these categories are muted while the market is closed.
+MUTED_WHEN_CLOSED: tuple[str, ...] = ("data_quality",)
+HEARTBEAT_REPEAT = "1m"
+
+# Go templates, valid for both Alertmanager and Grafana notification data.
+TITLE_TEMPLATE = (
+    '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}]'
+    " {{ .CommonLabels.alertname }}{{ with .CommonLabels.market }} ({{ . }}){{ end }}"
+)
+TEXT_TEMPLATE = (
+    "{{ range .Alerts }}*{{ .Labels.severity }}* {{ .Annotations.summary }}\n"
+    "{{ .Annotations.description }}\n"
+    "Runbook: {{ .Annotations.runbook_url }} | Dashboard: {{ .Annotations.dashboard_url }}\n"
+    "{{ end }}"
+)
+TEMPLATE_NAME = "trading-monitoring"
+
+
+MatchOp = Literal["=", "!=", "=~", "!~"]
+
+
+@dataclass(frozen=True)
+class Matcher:
+    label: str
+    op: MatchOp
+    value: str
+
+    def render(self) -> str:
+        return f'{self.label}{self.op}"{self.value}"'
+
+
+@dataclass(frozen=True)
+class Slack:
+    channel: str
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+
+
+@dataclass(frozen=True)
+class PagerDuty:
+    pass
+
+
+@dataclass(frozen=True)
+class Webhook:
+    secret: Literal["webhook_url", "heartbeat_url"]
+    send_resolved: bool = True
+
+
+Integration = Slack | Email | PagerDuty | Webhook
+
+
+@dataclass(frozen=True)
+class Receiver:
+    name: str
+    integrations: tuple[Integration, ...] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    receiver: str | None  # None: inherit the parent's
+    matchers: tuple[Matcher, ...] = ()
+    continue_: bool = False
+    group_by: tuple[str, ...] | None = None
+    group_wait: str | None = None
+    group_interval: str | None = None
+    repeat_interval: str | None = None
+    mute_time_intervals: tuple[str, ...] = ()
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    source: tuple[Matcher, ...]
+    target: tuple[Matcher, ...]
+    equal: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NamedTimeInterval:
+    name: str
+    intervals: tuple[TimeInterval, ...]
+
+
+@dataclass(frozen=True)
+class NotificationModel:
+    receivers: tuple[Receiver, ...]
+    route: Route
+    inhibit_rules: tuple[InhibitRule, ...]
+    time_intervals: tuple[NamedTimeInterval, ...] = field(default=())
+
+    def receiver(self, name: str) -> Receiver:
+        return next(r for r in self.receivers if r.name == name)
+
+
+def _receivers(settings: ContentSettings) -> tuple[Receiver, ...]:
+    r = settings.receivers
+    team: list[Integration] = []
+    oncall: list[Integration] = []
+    if r.slack_channel:
+        team.append(Slack(r.slack_channel))
+    if r.slack_critical_channel or r.slack_channel:
+        oncall.append(Slack(r.slack_critical_channel or r.slack_channel or ""))
+    if r.pagerduty:
+        oncall.append(PagerDuty())
+    if r.email_to:
+        team.append(Email(r.email_to))
+        oncall.append(Email(r.email_to))
+    return (
+        Receiver(TEAM, tuple(team)),
+        Receiver(ONCALL, tuple(oncall)),
+        Receiver(WEBHOOK, (Webhook(WEBHOOK_URL),) if r.webhook else ()),
+        Receiver(HEARTBEAT, (Webhook(HEARTBEAT_URL, send_resolved=False),) if r.heartbeat else ()),
+        Receiver(BLACKHOLE),
+    )
+
+
+def notification_model(settings: ContentSettings) -> NotificationModel:
+    routes: list[Route] = [
+        Route(
+            HEARTBEAT,
+            (Matcher("alertname", "=", "Watchdog"),),
+            group_by=("alertname",),
+            group_wait="0s",
+            group_interval=HEARTBEAT_REPEAT,
+            repeat_interval=HEARTBEAT_REPEAT,
+        ),
+        Route(BLACKHOLE, (Matcher("severity", "=", "none"),)),
+    ]
+    if settings.receivers.webhook:
+        routes.append(
+            Route(WEBHOOK, (Matcher("severity", "=~", "critical|warning"),), continue_=True)
+        )
+    routes.append(
+        Route(
+            ONCALL,
+            (Matcher("severity", "=", "critical"),),
+            group_wait="10s",
+            repeat_interval="1h",
+        )
+    )
+    for category in MUTED_WHEN_CLOSED:
+        routes.append(
+            Route(
+                TEAM,
+                (Matcher("severity", "=", "warning"), Matcher("category", "=", category)),
+                routes=tuple(
+                    Route(
+                        None,
+                        (Matcher("market", "=", m.code),),
+                        mute_time_intervals=(closed_interval_name(m.code),),
+                    )
+                    for m in settings.markets
+                ),
+            )
+        )
+    root = Route(
+        TEAM,
+        group_by=GROUP_BY,
+        group_wait=settings.group_wait,
+        group_interval=settings.group_interval,
+        repeat_interval=settings.repeat_interval,
+        routes=tuple(routes),
+    )
+    inhibit = (
+        # A critical alert mutes the warning of the same alert in the same market.
+        InhibitRule(
+            (Matcher("severity", "=", "critical"),),
+            (Matcher("severity", "=", "warning"),),
+            ("alertname", "market"),
+        ),
+        # A down adapter mutes the data alerts of its market.
+        InhibitRule(
+            (Matcher("alertname", "=", "TargetDown"), Matcher("job", "=", "adapter")),
+            (Matcher("category", "=", "data_quality"),),
+            ("market",),
+        ),
+        # A down exporter (or its database) mutes the alerts computed from its metrics.
+        InhibitRule(
+            (Matcher("alertname", "=~", "ExporterDown|ExporterDatabaseDown"),),
+            (Matcher("category", "=~", "data_quality|api|trading"),),
+            ("job",),
+        ),
+    )
+    intervals = tuple(
+        NamedTimeInterval(closed_interval_name(m.code), closed_intervals(m))
+        for m in settings.markets
+    )
+    return NotificationModel(_receivers(settings), root, inhibit, intervals)
+
+
+# --- Alertmanager ---------------------------------------------------------------------------
+
+
+def _secret_file(settings: ContentSettings, name: str) -> str:
+    return f"{settings.receivers.secrets_dir.rstrip('/')}/{name}"
+
+
+def _am_integrations(
+    settings: ContentSettings,
+    receiver: Receiver,
+    webhook_url: str | None,
+    heartbeat_url: str | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": receiver.name}
+    urls = {WEBHOOK_URL: webhook_url, HEARTBEAT_URL: heartbeat_url}
+    for integration in receiver.integrations:
+        if isinstance(integration, Slack):
+            out.setdefault("slack_configs", []).append(
+                {
+                    "api_url_file": _secret_file(settings, SLACK_API_URL),
+                    "channel": integration.channel,
+                    "send_resolved": True,
+                    "title": TITLE_TEMPLATE,
+                    "text": TEXT_TEMPLATE,
+                }
+            )
+        elif isinstance(integration, Email):
+            email: dict[str, Any] = {
+                "to": integration.to,
+                "from": settings.receivers.email_from,
+                "smarthost": settings.receivers.email_smarthost,
+                "send_resolved": True,
+                "headers": {"Subject": TITLE_TEMPLATE},
+            }
+            if settings.receivers.email_auth_username:
+                email["auth_username"] = settings.receivers.email_auth_username
+                email["auth_password_file"] = _secret_file(settings, SMTP_PASSWORD)
+            out.setdefault("email_configs", []).append(email)
+        elif isinstance(integration, PagerDuty):
+            out.setdefault("pagerduty_configs", []).append(
+                {
+                    "routing_key_file": _secret_file(settings, PAGERDUTY_ROUTING_KEY),
+                    "send_resolved": True,
+                    "description": TITLE_TEMPLATE,
+                }
+            )
+        else:
+            url = urls[integration.secret]
+            if not url:
+                raise ValueError(
+                    f"receivers.{receiver.name}: {integration.secret} is required when the"
+                    f" {receiver.name} receiver is enabled; got {url!r}"
+                )
+            out.setdefault("webhook_configs", []).append(
+                {"url": url, "send_resolved": integration.send_resolved}
+            )
+    return out
+
+
+def _am_route(route: Route) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if route.receiver:
+        out["receiver"] = route.receiver
+    if route.matchers:
+        out["matchers"] = [m.render() for m in route.matchers]
+    if route.continue_:
+        out["continue"] = True
+    for key, value in (
+        ("group_by", list(route.group_by) if route.group_by is not None else None),
+        ("group_wait", route.group_wait),
+        ("group_interval", route.group_interval),
+        ("repeat_interval", route.repeat_interval),
+    ):
+        if value is not None:
+            out[key] = value
+    if route.mute_time_intervals:
+        out["mute_time_intervals"] = list(route.mute_time_intervals)
+    if route.routes:
+        out["routes"] = [_am_route(r) for r in route.routes]
+    return out
+
+
+def _am_interval(interval: TimeInterval) -> dict[str, Any]:
+    out: dict[str, Any] = {"weekdays": list(interval.weekdays)}
+    if interval.times:
+        out["times"] = [{"start_time": t.start, "end_time": t.end} for t in interval.times]
+    if interval.location:
+        out["location"] = interval.location
+    return out
+
+
+def alertmanager_config(
+    settings: ContentSettings, webhook_url: str | None, heartbeat_url: str | None
+) -> dict[str, Any]:
+    model = notification_model(settings)
+    config: dict[str, Any] = {
+        "global": {"resolve_timeout": "5m"},
+        "route": _am_route(model.route),
+        "inhibit_rules": [
+            {
+                "source_matchers": [m.render() for m in rule.source],
+                "target_matchers": [m.render() for m in rule.target],
+                **({"equal": list(rule.equal)} if rule.equal else {}),
+            }
+            for rule in model.inhibit_rules
+        ],
+        "receivers": [
+            _am_integrations(settings, r, webhook_url, heartbeat_url) for r in model.receivers
+        ],
+    }
+    if model.time_intervals:
+        config["time_intervals"] = [
+            {"name": t.name, "time_intervals": [_am_interval(i) for i in t.intervals]}
+            for t in model.time_intervals
+        ]
+    return config
+
+
+# --- Grafana (inputs of pulumiverse_grafana.alerting.*) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class GrafanaIntegration:
+    """One entry of a `ContactPoint` list argument (`kind`: slacks, emails, pagerduties,
+    webhooks). `settings` are plain arguments; `secrets` maps an argument to the secret infra
+    must pass as a Pulumi secret (e.g. {"url": "slack_api_url"})."""
+
+    kind: Literal["slacks", "emails", "pagerduties", "webhooks"]
+    settings: dict[str, Any]
+    secrets: dict[str, str]
+
+
+@dataclass(frozen=True)
+class GrafanaContactPoint:
+    name: str
+    integrations: tuple[GrafanaIntegration, ...]
+
+
+@dataclass(frozen=True)
+class GrafanaMatcher:
+    label: str
+    match: str  # "=", "!=", "=~", "!~"
+    value: str
+
+
+@dataclass(frozen=True)
+class GrafanaPolicy:
+    """`NotificationPolicy` (root) and its nested `policies` entries."""
+
+    contact_point: str | None
+    group_by: tuple[str, ...] | None = None  # argument `group_bies`
+    matchers: tuple[GrafanaMatcher, ...] = ()
+    continue_: bool = False
+    group_wait: str | None = None
+    group_interval: str | None = None
+    repeat_interval: str | None = None
+    mute_timings: tuple[str, ...] = ()
+    policies: tuple[GrafanaPolicy, ...] = ()
+
+
+@dataclass(frozen=True)
+class GrafanaMuteTimeRange:
+    start: str
+    end: str
+
+
+@dataclass(frozen=True)
+class GrafanaMuteInterval:
+    weekdays: tuple[str, ...]
+    times: tuple[GrafanaMuteTimeRange, ...] = ()
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class GrafanaMuteTiming:
+    name: str
+    intervals: tuple[GrafanaMuteInterval, ...]
+
+
+@dataclass(frozen=True)
+class GrafanaMessageTemplate:
+    name: str
+    template: str
+
+
+@dataclass(frozen=True)
+class GrafanaNotificationModel:
+    contact_points: tuple[GrafanaContactPoint, ...]
+    # None when no receiver has an integration: keep Grafana's default policy then.
+    policy: GrafanaPolicy | None
+    mute_timings: tuple[GrafanaMuteTiming, ...]
+    message_templates: tuple[GrafanaMessageTemplate, ...]
+
+
+_GRAFANA_TITLE = f'{{{{ template "{TEMPLATE_NAME}.title" . }}}}'
+_GRAFANA_TEXT = f'{{{{ template "{TEMPLATE_NAME}.text" . }}}}'
+
+
+def _grafana_integration(integration: Integration) -> GrafanaIntegration:
+    if isinstance(integration, Slack):
+        return GrafanaIntegration(
+            "slacks",
+            {"recipient": integration.channel, "title": _GRAFANA_TITLE, "text": _GRAFANA_TEXT},
+            {"url": SLACK_API_URL},
+        )
+    if isinstance(integration, Email):
+        return GrafanaIntegration(
+            "emails",
+            {"addresses": [integration.to], "subject": _GRAFANA_TITLE, "message": _GRAFANA_TEXT},
+            {},
+        )
+    if isinstance(integration, PagerDuty):
+        return GrafanaIntegration(
+            "pagerduties",
+            {"summary": _GRAFANA_TITLE, "severity": "critical"},
+            {"integration_key": PAGERDUTY_ROUTING_KEY},
+        )
+    return GrafanaIntegration(
+        "webhooks",
+        {"disable_resolve_message": not integration.send_resolved},
+        {"url": integration.secret},
+    )
+
+
+def _grafana_policy(route: Route, enabled: set[str]) -> GrafanaPolicy | None:
+    """Routes to a receiver without integrations are dropped: Grafana has no empty contact
+    point, and Alertmanager discards what such a receiver gets, so alerts fall through."""
+    if route.receiver is not None and route.receiver not in enabled:
+        return None
+    children = tuple(
+        p for p in (_grafana_policy(r, enabled) for r in route.routes) if p is not None
+    )
+    return GrafanaPolicy(
+        contact_point=route.receiver,
+        group_by=route.group_by,
+        matchers=tuple(GrafanaMatcher(m.label, m.op, m.value) for m in route.matchers),
+        continue_=route.continue_,
+        group_wait=route.group_wait,
+        group_interval=route.group_interval,
+        repeat_interval=route.repeat_interval,
+        mute_timings=route.mute_time_intervals,
+        policies=children,
+    )
+
+
+def grafana_model(settings: ContentSettings) -> GrafanaNotificationModel:
+    model = notification_model(settings)
+    contact_points = tuple(
+        GrafanaContactPoint(r.name, tuple(_grafana_integration(i) for i in r.integrations))
+        for r in model.receivers
+        if r.integrations
+    )
+    enabled = {cp.name for cp in contact_points}
+    mute_timings = tuple(
+        GrafanaMuteTiming(
+            t.name,
+            tuple(
+                GrafanaMuteInterval(
+                    i.weekdays,
+                    tuple(GrafanaMuteTimeRange(r.start, r.end) for r in i.times),
+                    i.location,
+                )
+                for i in t.intervals
+            ),
+        )
+        for t in model.time_intervals
+    )
+    template = (
+        f'{{{{ define "{TEMPLATE_NAME}.title" }}}}{TITLE_TEMPLATE}{{{{ end }}}}\n'
+        f'{{{{ define "{TEMPLATE_NAME}.text" }}}}{TEXT_TEMPLATE}{{{{ end }}}}\n'
+    )
+    return GrafanaNotificationModel(
+        contact_points=contact_points,
+        policy=_grafana_policy(model.route, enabled),
+        mute_timings=mute_timings,
+        message_templates=(GrafanaMessageTemplate(TEMPLATE_NAME, template),),
+    )

@@ -1,0 +1,91 @@
+"""The renderers infra deploys: prometheus.yml, rule files, alertmanager.yml, Grafana inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from monitoring.alerts import all_rule_groups
+from monitoring.market_hours import market_sessions
+from monitoring.notifications import GrafanaNotificationModel, alertmanager_config, grafana_model
+from monitoring.rules import groups_by_file
+from monitoring.scrape import prometheus_args, prometheus_config
+from monitoring.settings import ContentSettings
+from monitoring.thresholds import OBJECTIVE_FIELDS, RATIO_FIELDS
+
+__all__ = [
+    "GrafanaNotificationModel",
+    "check_settings",
+    "grafana_notification_model",
+    "prometheus_args",
+    "render_alertmanager_config",
+    "render_prometheus_config",
+    "render_rule_files",
+]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style; multi-line strings as literal blocks."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def to_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
+
+
+def check_settings(settings: ContentSettings) -> None:
+    """Raise one clear ValueError for content settings the renderers cannot honour."""
+    codes = [m.code for m in settings.markets]
+    duplicates = sorted({c for c in codes if codes.count(c) > 1})
+    if duplicates:
+        raise ValueError(f"markets: duplicate market codes {duplicates}; each code once")
+    for market in settings.markets:
+        market_sessions(market)
+    t = settings.thresholds
+    for name in RATIO_FIELDS:
+        value = getattr(t, name)
+        if not 0 < value <= 1.0:
+            raise ValueError(f"thresholds.{name}: {value!r} is not a ratio in (0, 1]")
+    for name in OBJECTIVE_FIELDS:
+        value = getattr(t, name)
+        if not 0 < value < 1.0:
+            raise ValueError(f"thresholds.{name}: {value!r} must be in (0, 1), e.g. 0.995")
+    if settings.replica_label in ("env", *dict(settings.external_labels)):
+        raise ValueError(
+            f"replica_label: {settings.replica_label!r} clashes with an external label name"
+        )
+
+
+def render_prometheus_config(settings: ContentSettings) -> str:
+    check_settings(settings)
+    return to_yaml(prometheus_config(settings))
+
+
+def render_rule_files(settings: ContentSettings) -> dict[str, str]:
+    """File name -> rule file YAML; Prometheus loads `settings.rule_files_dir/*.yml`."""
+    check_settings(settings)
+    return {
+        name: to_yaml({"groups": groups})
+        for name, groups in groups_by_file(settings, all_rule_groups(settings)).items()
+    }
+
+
+def render_alertmanager_config(
+    settings: ContentSettings, webhook_url: str | None, heartbeat_url: str | None
+) -> str:
+    """alertmanager.yml. It contains the webhook and heartbeat URLs: a secret as a whole."""
+    check_settings(settings)
+    return to_yaml(alertmanager_config(settings, webhook_url, heartbeat_url))
+
+
+def grafana_notification_model(settings: ContentSettings) -> GrafanaNotificationModel:
+    check_settings(settings)
+    return grafana_model(settings)

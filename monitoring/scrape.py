@@ -1,0 +1,154 @@
+"""prometheus.yml as data: scrape jobs for every target, alerting, external labels, and the
+Prometheus command-line flags (retention lives in flags, not in the file)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitoring import jobs
+from monitoring.settings import ContentSettings
+
+# With the replica label set, each replica expands this from its own environment
+# (`--enable-feature=expand-external-labels`): the pod name in a StatefulSet, the
+# container hostname in Docker.
+REPLICA_LABEL_VALUE = "${HOSTNAME}"
+
+
+def external_labels(settings: ContentSettings) -> dict[str, str]:
+    labels = {"env": settings.environment}
+    labels.update(dict(settings.external_labels))
+    if settings.replica_label:
+        labels[settings.replica_label] = REPLICA_LABEL_VALUE
+    return labels
+
+
+def _static_job(job: str, targets: tuple[str, ...], **extra: Any) -> dict[str, Any]:
+    return {"job_name": job, **extra, "static_configs": [{"targets": list(targets)}]}
+
+
+def _k8s_pod_job(job: str, app: str, namespaces: list[str]) -> dict[str, Any]:
+    """DaemonSet pods labelled `app.kubernetes.io/name=<app>` with a `metrics` container port."""
+    name_label = "__meta_kubernetes_pod_label_" + "".join(
+        c if c.isalnum() else "_" for c in jobs.K8S_NAME_LABEL
+    )
+    return {
+        "job_name": job,
+        "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": namespaces}}],
+        "relabel_configs": [
+            {"source_labels": [name_label], "regex": app, "action": "keep"},
+            {
+                "source_labels": ["__meta_kubernetes_pod_container_port_name"],
+                "regex": jobs.METRICS_PORT_NAME,
+                "action": "keep",
+            },
+            {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "instance"},
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+        ],
+    }
+
+
+def _k8s_cadvisor_job(settings: ContentSettings) -> dict[str, Any]:
+    """cAdvisor as embedded in every kubelet: https://<node>:10250/metrics/cadvisor."""
+    tls: dict[str, Any] = {"ca_file": f"{jobs.SERVICE_ACCOUNT_DIR}/ca.crt"}
+    if settings.kubelet_insecure_skip_verify:
+        tls["insecure_skip_verify"] = True
+    return {
+        "job_name": jobs.CADVISOR,
+        "scheme": "https",
+        "metrics_path": "/metrics/cadvisor",
+        "authorization": {"credentials_file": f"{jobs.SERVICE_ACCOUNT_DIR}/token"},
+        "tls_config": tls,
+        "kubernetes_sd_configs": [{"role": "node"}],
+        "relabel_configs": [
+            {"source_labels": ["__meta_kubernetes_node_name"], "target_label": "instance"}
+        ],
+    }
+
+
+def scrape_configs(settings: ContentSettings) -> list[dict[str, Any]]:
+    t = settings.targets
+    configs = [
+        _static_job(jobs.PROMETHEUS, t.prometheus),
+        _static_job(jobs.ALERTMANAGER, t.alertmanagers),
+        _static_job(jobs.EXPORTER, t.exporter),
+        _static_job(jobs.GRAFANA, t.grafana),
+        _static_job(jobs.LOKI, t.loki),
+    ]
+    if settings.discovery == "kubernetes":
+        configs += [
+            _k8s_pod_job(jobs.NODE, jobs.NODE_EXPORTER_APP, [settings.node_exporter_namespace]),
+            _k8s_cadvisor_job(settings),
+            _k8s_pod_job(
+                jobs.ALLOY,
+                jobs.ALLOY_APP,
+                sorted({settings.kubernetes_namespace, settings.node_exporter_namespace}),
+            ),
+        ]
+    else:
+        configs += [
+            _static_job(jobs.NODE, t.node_exporter),
+            _static_job(jobs.CADVISOR, t.cadvisor),
+            _static_job(jobs.ALLOY, t.alloy),
+        ]
+    adapters = [
+        {"targets": [m.adapter_target], "labels": {"market": m.code}}
+        for m in settings.markets
+        if m.adapter_target
+    ]
+    if adapters:
+        configs.append({"job_name": jobs.ADAPTER, "static_configs": adapters})
+    # A job without targets is noise in the targets page; drop empty static jobs.
+    return [
+        c
+        for c in configs
+        if "kubernetes_sd_configs" in c or any(sc["targets"] for sc in c["static_configs"])
+    ]
+
+
+def prometheus_config(settings: ContentSettings) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "global": {
+            "scrape_interval": settings.scrape_interval,
+            "scrape_timeout": settings.scrape_timeout,
+            "evaluation_interval": settings.evaluation_interval,
+            "external_labels": external_labels(settings),
+        },
+        "alerting": {
+            # Every Alertmanager gets every alert (they deduplicate via gossip); never a
+            # load balancer in front of them.
+            "alertmanagers": [
+                {"static_configs": [{"targets": list(settings.targets.alertmanagers)}]}
+            ],
+        },
+        "rule_files": [f"{settings.rule_files_dir.rstrip('/')}/*.yml"],
+        "scrape_configs": scrape_configs(settings),
+    }
+    if settings.replica_label:
+        config["alerting"]["alert_relabel_configs"] = [
+            {"action": "labeldrop", "regex": settings.replica_label}
+        ]
+    if settings.remote_write_url:
+        config["remote_write"] = [{"url": settings.remote_write_url}]
+    return config
+
+
+def prometheus_args(
+    settings: ContentSettings,
+    config_file: str = "/etc/prometheus/prometheus.yml",
+    storage_path: str = "/prometheus",
+    web_config_file: str | None = None,
+) -> list[str]:
+    """Command-line flags for the Prometheus container (Docker and Kubernetes alike)."""
+    args = [
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={storage_path}",
+        f"--storage.tsdb.retention.time={settings.retention_time}",
+    ]
+    if settings.retention_size not in ("0", "", "0B"):
+        args.append(f"--storage.tsdb.retention.size={settings.retention_size}")
+    if web_config_file:
+        args.append(f"--web.config.file={web_config_file}")
+    if settings.replica_label:
+        args.append("--enable-feature=expand-external-labels")
+    return args

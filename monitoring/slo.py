@@ -1,0 +1,172 @@
+"""SLOs as small definitions that generate Sloth-style recording and burn-rate alert rules.
+
+Each SLO gives an error-ratio query with a `$window` placeholder. We record it over every window
+the alerts need (`slo:sli_error:ratio_rate<window>{slo=...}`) and alert when the error budget
+burns too fast over a short AND a long window (Google SRE workbook, as Sloth generates it):
+
+| severity | short | long | burn rate |
+|----------|-------|------|-----------|
+| critical (page)   | 5m  | 1h | 14.4x |
+| critical (page)   | 30m | 6h | 6x    |
+| warning (ticket)  | 2h  | 1d | 3x    |
+| warning (ticket)  | 6h  | 3d | 1x    |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from monitoring import dashboard_uids
+from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
+from monitoring.settings import ContentSettings
+
+WINDOW_PLACEHOLDER = "$window"
+PERIOD = "30d"
+
+
+@dataclass(frozen=True)
+class BurnRateWindow:
+    short: str
+    long: str
+    factor: float
+    severity: Severity
+
+
+BURN_RATE_WINDOWS: tuple[BurnRateWindow, ...] = (
+    BurnRateWindow("5m", "1h", 14.4, "critical"),
+    BurnRateWindow("30m", "6h", 6.0, "critical"),
+    BurnRateWindow("2h", "1d", 3.0, "warning"),
+    BurnRateWindow("6h", "3d", 1.0, "warning"),
+)
+
+
+@dataclass(frozen=True)
+class SLO:
+    name: str  # label value `slo`, e.g. "api-availability"
+    alert_name: str
+    title: str  # human name used in annotations
+    objective: float  # e.g. 0.995 over PERIOD
+    error_ratio_query: str  # PromQL with `$window`; result labelled by `market`
+    dashboard_uid: str
+
+    @property
+    def error_budget(self) -> float:
+        return round(1.0 - self.objective, 10)
+
+
+def windows() -> tuple[str, ...]:
+    seen: list[str] = []
+    for w in BURN_RATE_WINDOWS:
+        for window in (w.short, w.long):
+            if window not in seen:
+                seen.append(window)
+    return tuple(seen)
+
+
+def _num(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def sli_record(window: str) -> str:
+    return f"slo:sli_error:ratio_rate{window}"
+
+
+def slos(settings: ContentSettings) -> tuple[SLO, ...]:
+    t = settings.thresholds
+    return (
+        SLO(
+            name="api-availability",
+            alert_name="APIAvailabilityBudgetBurn",
+            title="API availability",
+            objective=t.api_availability_objective,
+            error_ratio_query=(
+                "sum by (market) (rate(trading_api_failures_total[$window]))"
+                " / sum by (market) (rate(trading_api_requests_total[$window]))"
+            ),
+            dashboard_uid=dashboard_uids.API,
+        ),
+        SLO(
+            name="data-freshness",
+            alert_name="DataFreshnessBudgetBurn",
+            title="Data freshness",
+            objective=t.data_freshness_objective,
+            # Share of in-session evaluations where the newest bar was too old (the input
+            # series only exists while the market is open).
+            error_ratio_query=(
+                "avg by (market) (avg_over_time(market:trading_ohlcv_stale:bool[$window]))"
+            ),
+            dashboard_uid=dashboard_uids.DATA_QUALITY,
+        ),
+    )
+
+
+def _recording_rules(slo: SLO) -> tuple[RecordingRule, ...]:
+    label = (("slo", slo.name),)
+    rules = [
+        RecordingRule(
+            sli_record(window), slo.error_ratio_query.replace(WINDOW_PLACEHOLDER, window), label
+        )
+        for window in windows()
+    ]
+    period_expr = f'avg_over_time({sli_record("5m")}{{slo="{slo.name}"}}[{PERIOD}])'
+    rules += [
+        RecordingRule(sli_record(PERIOD), period_expr, label),
+        RecordingRule("slo:objective:ratio", f"vector({_num(slo.objective)})", label),
+        RecordingRule(
+            "slo:period_error_budget_remaining:ratio",
+            f'1 - {sli_record(PERIOD)}{{slo="{slo.name}"}} / {_num(slo.error_budget)}',
+            label,
+        ),
+    ]
+    return tuple(rules)
+
+
+def _burn_condition(slo: SLO, window: BurnRateWindow) -> str:
+    threshold = _num(window.factor * slo.error_budget)
+    sel = f'{{slo="{slo.name}"}}'
+    return (
+        f"({sli_record(window.short)}{sel} > {threshold}"
+        f" and {sli_record(window.long)}{sel} > {threshold})"
+    )
+
+
+def _alert_rules(slo: SLO) -> tuple[AlertRule, ...]:
+    alerts = []
+    kinds: tuple[tuple[Severity, str, str], ...] = (
+        ("critical", "page", "fast"),
+        ("warning", "ticket", "slowly"),
+    )
+    for severity, kind, speed in kinds:
+        conditions = [_burn_condition(slo, w) for w in BURN_RATE_WINDOWS if w.severity == severity]
+        factors = ", ".join(
+            f"{_num(w.factor)}x over {w.short}/{w.long}"
+            for w in BURN_RATE_WINDOWS
+            if w.severity == severity
+        )
+        alerts.append(
+            AlertRule(
+                name=slo.alert_name,
+                expr=" or ".join(conditions),
+                severity=severity,
+                category="slo",
+                summary=(
+                    f"{slo.title} error budget of {{{{ $labels.market }}}} is burning {speed}"
+                ),
+                description=(
+                    f"{slo.title} errors are {{{{ $value | humanizePercentage }}}} of events in"
+                    f" {{{{ $labels.market }}}}; objective {_num(slo.objective * 100)}% over"
+                    f" {PERIOD}. Burn-rate {kind} condition: {factors}."
+                ),
+                dashboard_uid=slo.dashboard_uid,
+                labels=(("slo", slo.name),),
+            )
+        )
+    return tuple(alerts)
+
+
+def slo_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
+    groups: list[RuleGroup] = []
+    for slo in slos(settings):
+        groups.append(RuleGroup(f"slo-{slo.name}-recording", "slo.yml", _recording_rules(slo)))
+        groups.append(RuleGroup(f"slo-{slo.name}-alerts", "slo.yml", _alert_rules(slo)))
+    return tuple(groups)

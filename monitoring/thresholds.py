@@ -1,0 +1,76 @@
+"""Alert thresholds, `for` durations and SLO objectives: parameters with sensible defaults.
+
+`ContentSettings.thresholds` carries one `AlertThresholds`; ratios are 0-1, durations are
+Prometheus duration strings ("5m"), ages and sizes are in seconds and bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    # Data quality.
+    collection_success_ratio_min: float = 0.8
+    collection_for: str = "10m"
+    stale_data_warning_seconds: int = 30 * 60  # newest bar older than this while open
+    stale_data_critical_seconds: int = 2 * 3600
+    stale_data_for: str = "5m"
+    market_data_missing_for: str = "30m"
+    data_integrity_for: str = "5m"  # rows without market, tickers in several markets
+    # API health.
+    api_error_ratio_warning: float = 0.05
+    api_error_warning_for: str = "5m"
+    api_error_ratio_critical: float = 0.20
+    api_error_critical_for: str = "2m"
+    api_rate_limit_ratio: float = 0.8
+    api_rate_limit_for: str = "2m"
+    api_latency_p95_seconds: float = 2.0
+    api_latency_for: str = "5m"
+    # Performance.
+    collector_duration_seconds: float = 1.0  # one exporter collector = its database queries
+    collector_duration_for: str = "5m"
+    memory_usage_ratio: float = 0.8
+    memory_for: str = "5m"
+    container_memory_limit_ratio: float = 0.9
+    container_memory_for: str = "5m"
+    database_growth_bytes_per_day: float = 500e6
+    database_growth_for: str = "1h"
+    # System health.
+    target_down_for: str = "2m"
+    disk_free_ratio_warning: float = 0.15
+    disk_free_ratio_critical: float = 0.05
+    disk_for: str = "5m"
+    backup_max_age_seconds: int = 48 * 3600
+    backup_for: str = "10m"
+    # Trading.
+    order_failure_ratio: float = 0.10
+    order_failure_for: str = "5m"
+    position_limit_ratio_warning: float = 0.9
+    position_limit_ratio_critical: float = 1.0
+    position_limit_for: str = "5m"
+    # Meta-monitoring.
+    meta_for: str = "10m"
+    component_error_ratio: float = 0.05  # Grafana / Loki 5xx share of requests
+    # SLOs (30-day objectives).
+    api_availability_objective: float = 0.995
+    data_freshness_objective: float = 0.99
+    data_freshness_max_age_seconds: int = 15 * 60  # "fresh" while the market is open
+
+
+RATIO_FIELDS: tuple[str, ...] = (
+    "collection_success_ratio_min",
+    "api_error_ratio_warning",
+    "api_error_ratio_critical",
+    "api_rate_limit_ratio",
+    "memory_usage_ratio",
+    "container_memory_limit_ratio",
+    "disk_free_ratio_warning",
+    "disk_free_ratio_critical",
+    "order_failure_ratio",
+    "component_error_ratio",
+    "position_limit_ratio_warning",
+    "position_limit_ratio_critical",
+)
+OBJECTIVE_FIELDS: tuple[str, ...] = ("api_availability_objective", "data_freshness_objective")
