@@ -1,0 +1,286 @@
+"""The collectors: each turns one source (database, calendars, host) into metric families.
+
+A collector's `run(deadline)` never raises: it returns the families it could build and the
+errors it met. The scheduler runs each collector on its own thread and timetable.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import psutil
+from prometheus_client.core import Metric
+
+from exporter import catalog
+from exporter.calendars import CalendarError, Schedule, calendar_schedules, configured_schedule
+from exporter.catalog import MetricSpec
+from exporter.config import ExporterConfig, MarketConfig
+from exporter.db import DatabaseError, DatabaseTarget, Row, connect
+from exporter.families import (
+    LabelDomain,
+    QueryShapeError,
+    cached_help,
+    gauge,
+    histogram_family,
+    sample_family,
+)
+from exporter.queries import PROBE, default_query
+
+
+@dataclass
+class RunResult:
+    families: list[Metric] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    database_up: bool | None = None  # set by the collector that probes the database
+
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+
+class Collector(Protocol):
+    name: str
+
+    def run(self, deadline: float) -> RunResult: ...
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    spec: MetricSpec
+    sql: str
+    value_column: str
+
+
+# Which catalog metrics each database collector computes (the `collector` label values).
+SQL_COLLECTORS: dict[str, tuple[MetricSpec, ...]] = {
+    "database": (catalog.DATABASE_SIZE, catalog.DATABASE_LAST_BACKUP),
+    "data_quality": (
+        catalog.OHLCV_ROWS,
+        catalog.TICKERS,
+        catalog.OHLCV_LAST_UPDATE,
+        catalog.OHLCV_ROWS_MISSING_MARKET,
+        catalog.TICKERS_IN_MULTIPLE_MARKETS,
+    ),
+    "collection": (
+        catalog.COLLECTION_ATTEMPTS,
+        catalog.COLLECTION_SUCCESSES,
+        catalog.COLLECTION_FAILURES,
+    ),
+    "api": (
+        catalog.API_REQUESTS,
+        catalog.API_FAILURES,
+        catalog.API_REQUEST_DURATION,
+        catalog.API_RATE_LIMIT_USAGE,
+    ),
+    "trading": (
+        catalog.ORDERS,
+        catalog.ORDERS_FAILED,
+        catalog.OPEN_POSITIONS,
+        catalog.POSITION_EXPOSURE,
+        catalog.POSITION_LIMIT_USAGE,
+        catalog.STRATEGY_REALISED_PNL,
+    ),
+}
+
+
+def metric_queries(
+    specs: Sequence[MetricSpec], config: ExporterConfig, target: DatabaseTarget
+) -> tuple[MetricQuery, ...]:
+    """Each enabled metric with its SQL: the config file's override, else the default."""
+    result = []
+    for spec in specs:
+        override = config.metrics.get(spec.name)
+        if override is not None and not override.enabled:
+            continue
+        sql, column = default_query(spec.name, target.dialect, config.histogram_buckets)
+        if override is not None and override.sql is not None:
+            sql, column = override.sql, override.value_column
+        result.append(MetricQuery(spec, sql, column))
+    return tuple(result)
+
+
+class SqlCollector:
+    """Runs its metrics' queries in one connection; identical SQL text runs once."""
+
+    def __init__(
+        self,
+        name: str,
+        target: DatabaseTarget,
+        queries: Sequence[MetricQuery],
+        config: ExporterConfig,
+        probe: bool = False,
+    ) -> None:
+        self.name = name
+        self._target = target
+        self._queries = tuple(queries)
+        self._domain = LabelDomain.from_config(config)
+        self._buckets = config.histogram_buckets
+        self._probe = probe
+        settings = config.collector(name)
+        self._help = {
+            q.spec.name: cached_help(q.spec, name, settings.interval, settings.timeout)
+            for q in self._queries
+        }
+
+    def run(self, deadline: float) -> RunResult:
+        result = RunResult()
+        try:
+            with connect(self._target, deadline) as conn:
+                if self._probe:
+                    conn.query(PROBE[self._target.dialect])
+                    result.database_up = True
+                cache: dict[str, list[Row] | str] = {}
+                for query in self._queries:
+                    if query.sql not in cache:
+                        try:
+                            cache[query.sql] = conn.query(query.sql)
+                        except DatabaseError as exc:
+                            cache[query.sql] = str(exc)
+                    rows = cache[query.sql]
+                    if isinstance(rows, str):
+                        result.errors.append(f"{query.spec.name}: {rows}")
+                        continue
+                    try:
+                        result.families.append(self._family(query, rows))
+                    except QueryShapeError as exc:
+                        result.errors.append(str(exc))
+        except DatabaseError as exc:
+            if self._probe:
+                result.database_up = False
+            result.errors.append(str(exc))
+        return result
+
+    def _family(self, query: MetricQuery, rows: list[Row]) -> Metric:
+        help_text = self._help[query.spec.name]
+        if query.spec.type == "histogram":
+            return histogram_family(query.spec, help_text, rows, self._buckets, self._domain)
+        return sample_family(query.spec, help_text, rows, query.value_column, self._domain)
+
+
+class MarketStatusCollector:
+    """`market_open` from exchange calendars (child process) or configured sessions."""
+
+    name = "market_status"
+    # Sessions are computed for this window around today and recomputed before it runs out.
+    DAYS_BEFORE, DAYS_AFTER, MARGIN_SECONDS = 2, 21, 86_400
+
+    def __init__(self, config: ExporterConfig) -> None:
+        self._markets = config.markets
+        self._schedules: dict[str, Schedule] = {}
+        settings = config.collector(self.name)
+        self._help = cached_help(catalog.MARKET_OPEN, self.name, settings.interval, 0)
+
+    def run(self, deadline: float) -> RunResult:
+        result = RunResult()
+        now = time.time()
+        stale = [m for m in self._markets if not self._covers(m, now)]
+        if stale:
+            self._reload(stale, now, deadline, result)
+        samples = [
+            ((m.code,), float(self._schedules[m.code].is_open(now)))
+            for m in self._markets
+            if m.code in self._schedules and self._schedules[m.code].covers(now, 0)
+        ]
+        result.families.append(gauge(catalog.MARKET_OPEN, self._help, samples))
+        return result
+
+    def _covers(self, market: MarketConfig, now: float) -> bool:
+        schedule = self._schedules.get(market.code)
+        return schedule is not None and schedule.covers(now, self.MARGIN_SECONDS)
+
+    def _reload(
+        self, markets: Sequence[MarketConfig], now: float, deadline: float, result: RunResult
+    ) -> None:
+        today = datetime.fromtimestamp(now, tz=UTC).date()
+        start, end = today - timedelta(days=self.DAYS_BEFORE), today + timedelta(self.DAYS_AFTER)
+        for market in markets:
+            if market.calendar is None:
+                self._schedules[market.code] = configured_schedule(market, start, end)
+        by_calendar = {m.calendar: m.code for m in markets if m.calendar is not None}
+        if not by_calendar:
+            return
+        try:
+            loaded = calendar_schedules(
+                sorted(by_calendar), start, end, max(1.0, deadline - time.monotonic())
+            )
+        except CalendarError as exc:
+            result.errors.append(str(exc))
+            return
+        for market in markets:
+            if market.calendar is not None:
+                self._schedules[market.code] = loaded[market.calendar]
+
+
+class HostCollector:
+    """Host memory, free disk where the database lives, and CPU usage since the last run."""
+
+    name = "host"
+
+    def __init__(self, config: ExporterConfig, target: DatabaseTarget) -> None:
+        self._disk_path = os.path.dirname(os.path.abspath(target.location))
+        if target.dialect != "sqlite":
+            self._disk_path = "/"
+        psutil.cpu_percent(interval=None)  # prime: the next call measures since now
+        settings = config.collector(self.name)
+        self._interval, self._timeout = settings.interval, settings.timeout
+
+    def _help(self, spec: MetricSpec) -> str:
+        return cached_help(spec, self.name, self._interval, self._timeout)
+
+    def run(self, deadline: float) -> RunResult:
+        result = RunResult()
+        memory = psutil.virtual_memory()
+        result.families.append(
+            gauge(
+                catalog.HOST_MEMORY_AVAILABLE,
+                self._help(catalog.HOST_MEMORY_AVAILABLE),
+                [((), float(memory.available))],
+            )
+        )
+        result.families.append(
+            gauge(
+                catalog.HOST_MEMORY_TOTAL,
+                self._help(catalog.HOST_MEMORY_TOTAL),
+                [((), float(memory.total))],
+            )
+        )
+        result.families.append(
+            gauge(
+                catalog.HOST_CPU_USAGE,
+                self._help(catalog.HOST_CPU_USAGE),
+                [((), psutil.cpu_percent(interval=None) / 100.0)],
+            )
+        )
+        path = self._disk_path
+        while not os.path.isdir(path) and path != os.path.dirname(path):
+            path = os.path.dirname(path)  # the database's folder may not exist (yet)
+        try:
+            free = float(psutil.disk_usage(path).free)
+        except OSError as exc:
+            result.errors.append(f"disk usage of {path}: {exc.strerror}")
+        else:
+            result.families.append(
+                gauge(catalog.HOST_DISK_FREE, self._help(catalog.HOST_DISK_FREE), [((), free)])
+            )
+        return result
+
+
+def build_collectors(config: ExporterConfig, target: DatabaseTarget) -> list[Collector]:
+    """Every enabled collector, in exposition order."""
+    collectors: list[Collector] = []
+    for name, specs in SQL_COLLECTORS.items():
+        if config.collector(name).enabled:
+            queries = metric_queries(specs, config, target)
+            collectors.append(
+                SqlCollector(name, target, queries, config, probe=(name == "database"))
+            )
+    if config.collector(MarketStatusCollector.name).enabled:
+        collectors.append(MarketStatusCollector(config))
+    if config.collector(HostCollector.name).enabled:
+        collectors.append(HostCollector(config, target))
+    return collectors

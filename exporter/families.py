@@ -1,0 +1,193 @@
+"""Build prometheus_client metric families from catalog specs, with bounded label values."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+
+from exporter.catalog import MetricSpec
+from exporter.config import OTHER_ENDPOINT, SIDES, ExporterConfig
+
+LabelKey = tuple[str, ...]
+
+
+class QueryShapeError(Exception):
+    """A query result does not have the columns its metric needs."""
+
+
+@dataclass(frozen=True)
+class LabelDomain:
+    """The allowed values of each label; anything else is dropped or folded into `other`."""
+
+    markets: tuple[str, ...]
+    endpoints: tuple[str, ...]
+    max_strategies: int
+
+    @classmethod
+    def from_config(cls, config: ExporterConfig) -> LabelDomain:
+        return cls(config.market_codes, config.endpoints, config.max_strategies)
+
+    def values(self, label: str) -> tuple[str, ...] | None:
+        """Every value of an enumerable label (pre-filled with 0), else None."""
+        return {"market": self.markets, "side": SIDES, "endpoint": self.endpoints}.get(label)
+
+    def normalise(self, label: str, raw: object) -> str | None:
+        """The label value for a database value, or None to drop the row."""
+        if raw is None:
+            return None
+        text = str(raw).strip().lower() if label != "strategy" else str(raw).strip()
+        if label == "market":
+            return text if text in self.markets else None
+        if label == "side":
+            return text if text in SIDES else None
+        if label == "endpoint":
+            return text if text in self.endpoints else OTHER_ENDPOINT
+        return text or None
+
+
+def cached_help(spec: MetricSpec, collector: str, interval: float, timeout: float) -> str:
+    return (
+        f"{spec.help} Cached: computed every {interval:g}s off the scrape path by collector "
+        f"{collector!r}; may be up to {interval + timeout:g}s old."
+    )
+
+
+def _value(raw: object) -> float:
+    if raw is None:
+        return 0.0  # NULL aggregate: nothing there (a timestamp of 0 means "never")
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise QueryShapeError(f"value {raw!r} is not a number") from None
+    return value
+
+
+def _combine(spec: MetricSpec) -> str:
+    """How rows that land on the same labels merge: ratios and times take the max."""
+    return "max" if spec.name.endswith(("_ratio", "_timestamp_seconds")) else "sum"
+
+
+def _row_labels(spec: MetricSpec, row: Mapping[str, Any], domain: LabelDomain) -> LabelKey | None:
+    key = []
+    for label in spec.labels:
+        if label not in row:
+            raise QueryShapeError(f"{spec.name}: the query returns no column {label!r}")
+        value = domain.normalise(label, row[label])
+        if value is None:
+            return None
+        key.append(value)
+    return tuple(key)
+
+
+def _prefill(spec: MetricSpec, domain: LabelDomain) -> list[LabelKey]:
+    domains = [domain.values(label) for label in spec.labels]
+    if any(d is None for d in domains):
+        return []
+    return [tuple(combo) for combo in product(*[d for d in domains if d is not None])]
+
+
+def _cap_strategies(samples: dict[LabelKey, float], spec: MetricSpec, limit: int) -> None:
+    """Keep at most `limit` strategies; the rest are summed into strategy="other"."""
+    if "strategy" not in spec.labels or len(samples) <= limit:
+        return
+    keep = sorted(samples)[: limit - 1]
+    rest = sum(v for k, v in samples.items() if k not in keep)
+    for key in [k for k in samples if k not in keep]:
+        del samples[key]
+    samples[(OTHER_ENDPOINT,)] = rest
+
+
+def sample_family(
+    spec: MetricSpec,
+    help_text: str,
+    rows: Sequence[Mapping[str, Any]],
+    value_column: str,
+    domain: LabelDomain,
+) -> Metric:
+    """A gauge or counter family from query rows."""
+    samples: dict[LabelKey, float] = dict.fromkeys(_prefill(spec, domain), 0.0)
+    combine = _combine(spec)
+    for row in rows:
+        if value_column not in row:
+            raise QueryShapeError(f"{spec.name}: the query returns no column {value_column!r}")
+        key = _row_labels(spec, row, domain)
+        if key is None:
+            continue
+        value = _value(row[value_column])
+        if key in samples and combine == "max":
+            samples[key] = max(samples[key], value)
+        else:
+            samples[key] = samples.get(key, 0.0) + value
+    if not spec.labels and not samples:
+        samples[()] = 0.0
+    _cap_strategies(samples, spec, domain.max_strategies)
+    return labelled_family(spec, help_text, samples)
+
+
+def labelled_family(spec: MetricSpec, help_text: str, samples: Mapping[LabelKey, float]) -> Metric:
+    family: GaugeMetricFamily | CounterMetricFamily
+    if spec.type == "counter":
+        family = CounterMetricFamily(spec.name, help_text, labels=list(spec.labels))
+    elif spec.type == "gauge":
+        family = GaugeMetricFamily(spec.name, help_text, labels=list(spec.labels))
+    else:
+        raise QueryShapeError(f"{spec.name}: type {spec.type} has no plain samples")
+    for key in sorted(samples):
+        family.add_metric(list(key), samples[key])
+    return family
+
+
+def histogram_family(
+    spec: MetricSpec,
+    help_text: str,
+    rows: Sequence[Mapping[str, Any]],
+    buckets: Sequence[float],
+    domain: LabelDomain,
+) -> Metric:
+    """A histogram from rows of (labels..., le, count, sum); le NULL means +Inf."""
+    counts: dict[LabelKey, list[float]] = {
+        key: [0.0] * (len(buckets) + 1) for key in _prefill(spec, domain)
+    }
+    sums: dict[LabelKey, float] = dict.fromkeys(counts, 0.0)
+    for row in rows:
+        for column in ("le", "count", "sum"):
+            if column not in row:
+                raise QueryShapeError(f"{spec.name}: the query returns no column {column!r}")
+        key = _row_labels(spec, row, domain)
+        if key is None:
+            continue
+        le = math.inf if row["le"] is None else _value(row["le"])
+        index = bisect.bisect_left(buckets, le)
+        counts.setdefault(key, [0.0] * (len(buckets) + 1))[index] += _value(row["count"])
+        sums[key] = sums.get(key, 0.0) + _value(row["sum"])
+    family = HistogramMetricFamily(spec.name, help_text, labels=list(spec.labels))
+    bounds = [*(repr(float(b)) for b in buckets), "+Inf"]
+    for key in sorted(counts):
+        cumulative, running = [], 0.0
+        for bound, count in zip(bounds, counts[key], strict=True):
+            running += count
+            cumulative.append((bound, running))
+        family.add_metric(list(key), cumulative, sum_value=sums[key])
+    return family
+
+
+def info_family(spec: MetricSpec, values: Mapping[str, str]) -> Metric:
+    family = InfoMetricFamily(spec.name, spec.help)
+    family.add_metric([], dict(values))
+    return family
+
+
+def gauge(spec: MetricSpec, help_text: str, samples: Iterable[tuple[LabelKey, float]]) -> Metric:
+    return labelled_family(spec, help_text, dict(samples))
