@@ -1,20 +1,51 @@
-"""Warning/critical levels drawn on panels: the same numbers the alert rules fire on."""
+"""Warning/critical levels drawn on panels, taken from the alert thresholds themselves.
+
+One `PanelLevels` per build, made from `ContentSettings.thresholds`: change a threshold in the
+stack config and both the alert and its panel move together.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dashboards.panels import Levels
+from monitoring.thresholds import AlertThresholds
 
-HOUR = 3600.0
 
-API_FAILURE_RATIO = Levels(warning=0.05, critical=0.20)
-API_LATENCY_P95_SECONDS = Levels(warning=1.0, critical=3.0)
-API_RATE_LIMIT_USAGE = Levels(warning=0.80, critical=0.95)
-COLLECTION_FAILURE_RATIO = Levels(warning=0.10, critical=0.50)
-ORDER_FAILURE_RATIO = Levels(warning=0.05, critical=0.20)
-POSITION_LIMIT_USAGE = Levels(warning=0.80, critical=0.95)
-DATA_AGE_SECONDS = Levels(warning=15 * 60.0, critical=HOUR)
-BACKUP_AGE_SECONDS = Levels(warning=26 * HOUR, critical=48 * HOUR)
-COLLECTOR_AGE_SECONDS = Levels(warning=5 * 60.0, critical=15 * 60.0)
-HOST_CPU_USAGE = Levels(warning=0.80, critical=0.95)
-HOST_MEMORY_USAGE = Levels(warning=0.85, critical=0.95)
-HOST_DISK_USAGE = Levels(warning=0.80, critical=0.90)
+@dataclass(frozen=True)
+class PanelLevels:
+    api_failure_ratio: Levels
+    api_latency_p95_seconds: Levels
+    api_rate_limit_usage: Levels
+    collection_success_ratio: Levels
+    order_failure_ratio: Levels
+    position_limit_usage: Levels
+    data_age_seconds: Levels
+    backup_age_seconds: Levels
+    collector_duration_seconds: Levels
+    database_growth_bytes_per_day: Levels
+    memory_usage: Levels
+    container_memory_limit_usage: Levels
+    disk_free: Levels
+    component_error_ratio: Levels
+
+
+def panel_levels(t: AlertThresholds) -> PanelLevels:
+    return PanelLevels(
+        api_failure_ratio=Levels(t.api_error_ratio_warning, t.api_error_ratio_critical),
+        api_latency_p95_seconds=Levels(t.api_latency_p95_seconds),
+        api_rate_limit_usage=Levels(t.api_rate_limit_ratio),
+        collection_success_ratio=Levels(t.collection_success_ratio_min, high_is_bad=False),
+        order_failure_ratio=Levels(t.order_failure_ratio),
+        position_limit_usage=Levels(
+            t.position_limit_ratio_warning, t.position_limit_ratio_critical
+        ),
+        data_age_seconds=Levels(t.stale_data_warning_seconds, t.stale_data_critical_seconds),
+        backup_age_seconds=Levels(t.backup_max_age_seconds),
+        collector_duration_seconds=Levels(t.collector_duration_seconds),
+        database_growth_bytes_per_day=Levels(t.database_growth_bytes_per_day),
+        memory_usage=Levels(t.memory_usage_ratio),
+        container_memory_limit_usage=Levels(t.container_memory_limit_ratio),
+        disk_free=Levels(t.disk_free_ratio_warning, t.disk_free_ratio_critical, high_is_bad=False),
+        component_error_ratio=Levels(t.component_error_ratio),
+    )

@@ -47,28 +47,40 @@ GREEN, ORANGE, RED, BLUE = "green", "orange", "red", "blue"
 
 @dataclass(frozen=True)
 class Levels:
-    """Warning and critical levels of a panel, the same numbers the alert rules use.
+    """Warning (and critical) levels of a panel: the numbers the alert rules fire on.
 
     `high_is_bad`: True for usage, latency and age (bad above the level); False for free space
-    or success ratios (bad below the level).
+    or success ratios (bad below the level). `critical` is None when only a warning exists.
     """
 
     warning: float
-    critical: float
+    critical: float | None = None
     high_is_bad: bool = True
 
     def __post_init__(self) -> None:
+        if self.critical is None:
+            return
         ordered = self.warning < self.critical if self.high_is_bad else self.warning > self.critical
         if not ordered:
             raise ValueError(
                 f"Levels(warning={self.warning}, critical={self.critical}, "
-                f"high_is_bad={self.high_is_bad}): warning must come before critical"
+                f"high_is_bad={self.high_is_bad}): the warning level must come before critical"
             )
+
+    def steps(self) -> Steps:
+        """Colour steps, lowest first: (from value, colour); the base step has value None."""
+        if self.high_is_bad:
+            steps: Steps = ((None, GREEN), (self.warning, ORANGE))
+            return steps + (((self.critical, RED),) if self.critical is not None else ())
+        if self.critical is None:
+            return ((None, ORANGE), (self.warning, GREEN))
+        return ((None, RED), (self.critical, ORANGE), (self.warning, GREEN))
 
 
 # Explicit steps for panels whose colours are not an alert's levels: (from value, colour).
 Steps = tuple[tuple[float | None, str], ...]
 ANY_IS_BAD: Steps = ((None, GREEN), (1, RED))  # counts where one is already too many
+NONZERO_RATE_IS_BAD: Steps = ((None, GREEN), (1e-6, RED))  # failures per second
 ANY_IS_SUSPECT: Steps = ((None, GREEN), (1, ORANGE))
 NEGATIVE_IS_BAD: Steps = ((None, RED), (0, GREEN))  # P&L
 
@@ -76,22 +88,16 @@ NEGATIVE_IS_BAD: Steps = ((None, RED), (0, GREEN))  # P&L
 def thresholds(levels: Levels | Steps | None, base: str = GREEN) -> db.ThresholdsConfig:
     """Absolute thresholds for `levels`; one neutral step when there are none."""
     if levels is None:
-        steps = [dm.Threshold(value=None, color=base)]
-    elif isinstance(levels, tuple):
-        steps = [dm.Threshold(value=value, color=color) for value, color in levels]
-    elif levels.high_is_bad:
-        steps = [
-            dm.Threshold(value=None, color=GREEN),
-            dm.Threshold(value=levels.warning, color=ORANGE),
-            dm.Threshold(value=levels.critical, color=RED),
-        ]
+        steps: Steps = ((None, base),)
+    elif isinstance(levels, Levels):
+        steps = levels.steps()
     else:
-        steps = [
-            dm.Threshold(value=None, color=RED),
-            dm.Threshold(value=levels.critical, color=ORANGE),
-            dm.Threshold(value=levels.warning, color=GREEN),
-        ]
-    return db.ThresholdsConfig().mode(dm.ThresholdsMode.ABSOLUTE).steps(steps)
+        steps = levels
+    return (
+        db.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(value=value, color=color) for value, color in steps])
+    )
 
 
 def value_texts(mapping: dict[str, tuple[str, str]]) -> list[dm.ValueMapping]:

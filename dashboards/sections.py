@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
 
-from dashboards import levels
-from dashboards.panels import OPEN_CLOSED, Q, graph, instant_table, single, states
+from dashboards.panels import OPEN_CLOSED, Levels, Q, graph, instant_table, single, states
 
 RATE = "$__rate_interval"
 
@@ -39,19 +38,19 @@ def market_sessions(sel: str, width: int = 12) -> statetimeline.Panel:
     )
 
 
-def data_age(sel: str, width: int = 12) -> table.Panel:
+def data_age(sel: str, levels: Levels, width: int = 12) -> table.Panel:
     return instant_table(
         "Data age per market",
         [Q(f"time() - max by (market) (trading_ohlcv_last_update_timestamp_seconds{{{sel}}})")],
         "s",
         description="Seconds since the newest OHLCV bar; the stale-data alert uses these levels "
         "while the market is open.",
-        levels=levels.DATA_AGE_SECONDS,
+        levels=levels,
         width=width,
     )
 
 
-def data_age_graph(sel: str, width: int = 12) -> timeseries.Panel:
+def data_age_graph(sel: str, levels: Levels, width: int = 12) -> timeseries.Panel:
     return graph(
         "Data age",
         [
@@ -62,7 +61,7 @@ def data_age_graph(sel: str, width: int = 12) -> timeseries.Panel:
         ],
         "s",
         description="Seconds since the newest OHLCV bar per market.",
-        levels=levels.DATA_AGE_SECONDS,
+        levels=levels,
         min_value=0,
         width=width,
     )
@@ -100,13 +99,15 @@ def collection_runs(sel: str, by: str = "market", width: int = 12) -> timeseries
     )
 
 
-def collection_failure_ratio(sel: str, by: str = "market", width: int = 12) -> timeseries.Panel:
+def collection_success_ratio(
+    sel: str, levels: Levels, by: str = "market", width: int = 12
+) -> timeseries.Panel:
     return graph(
-        "Collection failure ratio",
+        "Collection success ratio",
         [
             Q(
                 _ratio(
-                    "trading_collection_failures_total",
+                    "trading_collection_successes_total",
                     "trading_collection_attempts_total",
                     sel,
                     by,
@@ -115,8 +116,9 @@ def collection_failure_ratio(sel: str, by: str = "market", width: int = 12) -> t
             )
         ],
         "percentunit",
-        description="Failed data-collection runs / runs started.",
-        levels=levels.COLLECTION_FAILURE_RATIO,
+        description="Data-collection runs that succeeded / runs started; the alert uses the "
+        "1-hour ratio.",
+        levels=levels,
         min_value=0,
         max_value=1,
         width=width,
@@ -138,7 +140,7 @@ def api_request_rate(sel: str, by: str, width: int = 12) -> timeseries.Panel:
     )
 
 
-def api_failure_ratio(sel: str, by: str, width: int = 12) -> timeseries.Panel:
+def api_failure_ratio(sel: str, by: str, levels: Levels, width: int = 12) -> timeseries.Panel:
     return graph(
         "API failure ratio",
         [
@@ -149,14 +151,14 @@ def api_failure_ratio(sel: str, by: str, width: int = 12) -> timeseries.Panel:
         ],
         "percentunit",
         description="Failed API requests / requests.",
-        levels=levels.API_FAILURE_RATIO,
+        levels=levels,
         min_value=0,
         max_value=1,
         width=width,
     )
 
 
-def api_latency(sel: str, by: str, width: int = 12) -> timeseries.Panel:
+def api_latency(sel: str, by: str, levels: Levels, width: int = 12) -> timeseries.Panel:
     buckets = _rate("trading_api_request_duration_seconds_bucket", sel, f"le, {by}")
     return graph(
         "API latency p50 / p95 / p99",
@@ -166,19 +168,19 @@ def api_latency(sel: str, by: str, width: int = 12) -> timeseries.Panel:
         ],
         "s",
         description="Quantiles of the API request latency histogram; levels are the p95 alert's.",
-        levels=levels.API_LATENCY_P95_SECONDS,
+        levels=levels,
         min_value=0,
         width=width,
     )
 
 
-def api_rate_limit(sel: str, by: str, width: int = 12) -> timeseries.Panel:
+def api_rate_limit(sel: str, by: str, levels: Levels, width: int = 12) -> timeseries.Panel:
     return graph(
         "API rate-limit usage",
         [Q(f"max by ({by}) (trading_api_rate_limit_usage_ratio{{{sel}}})", _legend(by))],
         "percentunit",
         description="Share of the rate limit used in the current window.",
-        levels=levels.API_RATE_LIMIT_USAGE,
+        levels=levels,
         min_value=0,
         max_value=1,
         width=width,
@@ -200,13 +202,13 @@ def orders_rate(sel: str, by: str, width: int = 12) -> timeseries.Panel:
     )
 
 
-def order_failure_ratio(sel: str, by: str, width: int = 12) -> timeseries.Panel:
+def order_failure_ratio(sel: str, by: str, levels: Levels, width: int = 12) -> timeseries.Panel:
     return graph(
         "Order failure ratio",
         [Q(_ratio("trading_orders_failed_total", "trading_orders_total", sel, by), _legend(by))],
         "percentunit",
         description="Orders rejected or failed / orders submitted.",
-        levels=levels.ORDER_FAILURE_RATIO,
+        levels=levels,
         min_value=0,
         max_value=1,
         width=width,
@@ -234,13 +236,13 @@ def exposure(sel: str, width: int = 8) -> timeseries.Panel:
     )
 
 
-def position_limit_usage(sel: str, width: int = 8) -> timeseries.Panel:
+def position_limit_usage(sel: str, levels: Levels, width: int = 8) -> timeseries.Panel:
     return graph(
         "Position limit usage",
         [Q(f"max by (market) (trading_position_limit_usage_ratio{{{sel}}})", "{{market}}")],
         "percentunit",
         description="Largest position as a share of its limit.",
-        levels=levels.POSITION_LIMIT_USAGE,
+        levels=levels,
         min_value=0,
         max_value=1,
         width=width,
@@ -256,11 +258,31 @@ def positions_now(sel: str, width: int = 6) -> stat.Panel:
     )
 
 
-def position_limit_now(sel: str, width: int = 6) -> stat.Panel:
+def position_limit_now(sel: str, levels: Levels, width: int = 6) -> stat.Panel:
     return single(
         "Largest position vs limit",
         [Q(f"max(trading_position_limit_usage_ratio{{{sel}}})")],
         "percentunit",
-        levels=levels.POSITION_LIMIT_USAGE,
+        levels=levels,
+        width=width,
+    )
+
+
+# --- The exporter's own collectors -----------------------------------------------------------
+
+
+def collector_duration(levels: Levels, width: int = 12) -> timeseries.Panel:
+    return graph(
+        "Collector duration",
+        [
+            Q(
+                "max by (collector) (trading_exporter_collector_duration_seconds)",
+                "{{collector}}",
+            )
+        ],
+        "s",
+        description="Duration of the last run of each exporter collector (its database queries).",
+        levels=levels,
+        min_value=0,
         width=width,
     )

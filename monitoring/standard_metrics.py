@@ -19,6 +19,7 @@ STANDARD_METRICS: dict[str, frozenset[str]] = {
             "node_load1",
             "node_network_receive_bytes_total",
             "node_network_transmit_bytes_total",
+            "node_disk_io_time_seconds_total",  # dashboards: disk busy
         }
     ),
     "cadvisor": frozenset(
@@ -26,6 +27,8 @@ STANDARD_METRICS: dict[str, frozenset[str]] = {
             "container_memory_working_set_bytes",
             "container_spec_memory_limit_bytes",
             "container_cpu_usage_seconds_total",
+            "container_network_receive_bytes_total",  # dashboards
+            "container_start_time_seconds",  # dashboards: container restarts
         }
     ),
     # `up` and `scrape_*` are written by Prometheus for every target; ALERTS for every alert.
@@ -44,6 +47,7 @@ STANDARD_METRICS: dict[str, frozenset[str]] = {
             "prometheus_notifications_alertmanagers_discovered",
             "prometheus_tsdb_head_series",
             "prometheus_tsdb_storage_blocks_bytes",
+            "prometheus_rule_group_last_duration_seconds",  # dashboards
         }
     ),
     "alertmanager": frozenset(

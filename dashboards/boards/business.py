@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 
 from dashboards import sections
 from dashboards.layout import new_dashboard
+from dashboards.levels import PanelLevels
 from dashboards.panels import (
     ANY_IS_SUSPECT,
     MARKET_VAR_SELECTOR,
@@ -24,7 +25,7 @@ from monitoring import dashboard_uids
 API_SEL = f'{MARKET_VAR_SELECTOR}, endpoint=~"$endpoint"'
 
 
-def api() -> db.Dashboard:
+def api(lv: PanelLevels) -> db.Dashboard:
     endpoint = query_variable(
         "endpoint",
         "Endpoint",
@@ -40,10 +41,10 @@ def api() -> db.Dashboard:
         )
         .with_row(row("Traffic and errors"))
         .with_panel(sections.api_request_rate(API_SEL, "market, endpoint"))
-        .with_panel(sections.api_failure_ratio(API_SEL, "market, endpoint"))
+        .with_panel(sections.api_failure_ratio(API_SEL, "market, endpoint", lv.api_failure_ratio))
         .with_row(row("Latency and limits"))
-        .with_panel(sections.api_latency(API_SEL, "market"))
-        .with_panel(sections.api_rate_limit(API_SEL, "market, endpoint"))
+        .with_panel(sections.api_latency(API_SEL, "market", lv.api_latency_p95_seconds))
+        .with_panel(sections.api_rate_limit(API_SEL, "market, endpoint", lv.api_rate_limit_usage))
         .with_panel(
             instant_table(
                 "Failed requests in the time range",
@@ -61,7 +62,7 @@ def api() -> db.Dashboard:
     )
 
 
-def trading() -> db.Dashboard:
+def trading(lv: PanelLevels) -> db.Dashboard:
     strategy = query_variable(
         "strategy", "Strategy", "label_values(trading_strategy_realised_pnl, strategy)"
     )
@@ -78,7 +79,7 @@ def trading() -> db.Dashboard:
         )
         .with_row(row("Now"))
         .with_panel(sections.positions_now(sel))
-        .with_panel(sections.position_limit_now(sel))
+        .with_panel(sections.position_limit_now(sel, lv.position_limit_usage))
         .with_panel(
             single(
                 "Gross exposure now",
@@ -98,11 +99,11 @@ def trading() -> db.Dashboard:
         )
         .with_row(row("Orders"))
         .with_panel(sections.orders_rate(sel, "market, side"))
-        .with_panel(sections.order_failure_ratio(sel, "market"))
+        .with_panel(sections.order_failure_ratio(sel, "market", lv.order_failure_ratio))
         .with_row(row("Positions"))
         .with_panel(sections.open_positions(sel))
         .with_panel(sections.exposure(sel))
-        .with_panel(sections.position_limit_usage(sel))
+        .with_panel(sections.position_limit_usage(sel, lv.position_limit_usage))
         .with_row(row("P&L"))
         .with_panel(
             graph(
@@ -133,7 +134,7 @@ def trading() -> db.Dashboard:
     )
 
 
-def data_quality() -> db.Dashboard:
+def data_quality(lv: PanelLevels) -> db.Dashboard:
     sel = MARKET_VAR_SELECTOR
     return (
         new_dashboard(
@@ -145,8 +146,8 @@ def data_quality() -> db.Dashboard:
             [prometheus_variable(), market_variable()],
         )
         .with_row(row("Freshness"))
-        .with_panel(sections.data_age_graph(sel))
-        .with_panel(sections.data_age(sel))
+        .with_panel(sections.data_age_graph(sel, lv.data_age_seconds))
+        .with_panel(sections.data_age(sel, lv.data_age_seconds))
         .with_panel(sections.market_sessions(sel, width=24))
         .with_row(row("Completeness"))
         .with_panel(
@@ -188,5 +189,5 @@ def data_quality() -> db.Dashboard:
         )
         .with_row(row("Collection"))
         .with_panel(sections.collection_runs(sel))
-        .with_panel(sections.collection_failure_ratio(sel))
+        .with_panel(sections.collection_success_ratio(sel, lv.collection_success_ratio))
     )

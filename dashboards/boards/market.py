@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from dashboards import levels, sections
+from dashboards import sections
 from dashboards.layout import MARKET_TAG, new_dashboard
+from dashboards.levels import PanelLevels
 from dashboards.panels import OPEN_CLOSED, Q, prometheus_variable, row, single
 from monitoring import dashboard_uids
 from monitoring.settings import Market
@@ -21,7 +22,7 @@ def _schedule(market: Market) -> str:
     return "sessions " + ", ".join(market.sessions) if market.sessions else "no sessions"
 
 
-def market_dashboard(market: Market) -> db.Dashboard:
+def market_dashboard(market: Market, lv: PanelLevels) -> db.Dashboard:
     sel = market_selector(market)
     return (
         new_dashboard(
@@ -48,10 +49,10 @@ def market_dashboard(market: Market) -> db.Dashboard:
                 "Data age",
                 [Q(f"time() - max(trading_ohlcv_last_update_timestamp_seconds{{{sel}}})")],
                 "s",
-                levels=levels.DATA_AGE_SECONDS,
+                levels=lv.data_age_seconds,
             )
         )
-        .with_panel(sections.position_limit_now(sel))
+        .with_panel(sections.position_limit_now(sel, lv.position_limit_usage))
         .with_row(row("Data"))
         .with_panel(
             single("OHLCV rows", [Q(f"sum(trading_ohlcv_rows{{{sel}}})")], "short", sparkline=True)
@@ -61,16 +62,16 @@ def market_dashboard(market: Market) -> db.Dashboard:
         )
         .with_panel(sections.market_sessions(sel))
         .with_panel(sections.collection_runs(sel))
-        .with_panel(sections.collection_failure_ratio(sel))
+        .with_panel(sections.collection_success_ratio(sel, lv.collection_success_ratio))
         .with_row(row("API"))
         .with_panel(sections.api_request_rate(sel, "endpoint"))
-        .with_panel(sections.api_failure_ratio(sel, "endpoint"))
-        .with_panel(sections.api_latency(sel, "endpoint"))
-        .with_panel(sections.api_rate_limit(sel, "endpoint"))
+        .with_panel(sections.api_failure_ratio(sel, "endpoint", lv.api_failure_ratio))
+        .with_panel(sections.api_latency(sel, "endpoint", lv.api_latency_p95_seconds))
+        .with_panel(sections.api_rate_limit(sel, "endpoint", lv.api_rate_limit_usage))
         .with_row(row("Trading"))
         .with_panel(sections.orders_rate(sel, "side"))
-        .with_panel(sections.order_failure_ratio(sel, "side"))
+        .with_panel(sections.order_failure_ratio(sel, "side", lv.order_failure_ratio))
         .with_panel(sections.open_positions(sel))
         .with_panel(sections.exposure(sel))
-        .with_panel(sections.position_limit_usage(sel))
+        .with_panel(sections.position_limit_usage(sel, lv.position_limit_usage))
     )

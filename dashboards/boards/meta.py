@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from dashboards import levels
+from dashboards import sections
 from dashboards.layout import new_dashboard
+from dashboards.levels import PanelLevels
 from dashboards.panels import (
     ANY_IS_BAD,
+    NONZERO_RATE_IS_BAD,
     OK_FAILED,
     UP_DOWN,
+    Levels,
     Q,
     graph,
     instant_table,
@@ -24,21 +27,21 @@ from monitoring import dashboard_uids
 RATE = "$__rate_interval"
 
 
-def _failures(expr: str) -> str:
+def _or_zero(expr: str) -> str:
     """A failure rate that shows 0, not "No data", while nothing has failed yet."""
     return f"({expr}) or vector(0)"
 
 
-def meta() -> db.Dashboard:
+def _server_error_ratio(metric: str, by: str) -> str:
     return (
-        new_dashboard(
-            dashboard_uids.META,
-            "Meta-monitoring",
-            "Health of Prometheus, Alertmanager, Grafana, Loki, Alloy and the trading exporter.",
-            ["meta"],
-            [prometheus_variable()],
-        )
-        .with_row(row("Scrape targets"))
+        f'sum by ({by}) (rate({metric}{{status_code=~"5.."}}[{RATE}]))'
+        f" / sum by ({by}) (rate({metric}[{RATE}]))"
+    )
+
+
+def _scrape_targets(dashboard: db.Dashboard) -> db.Dashboard:
+    return (
+        dashboard.with_row(row("Scrape targets"))
         .with_panel(
             single(
                 "Targets down",
@@ -75,13 +78,18 @@ def meta() -> db.Dashboard:
                 min_value=0,
             )
         )
-        .with_row(row("Prometheus"))
+    )
+
+
+def _prometheus(dashboard: db.Dashboard) -> db.Dashboard:
+    return (
+        dashboard.with_row(row("Prometheus"))
         .with_panel(
             graph(
                 "Rule evaluation failures",
                 [
                     Q(
-                        _failures(
+                        _or_zero(
                             "sum by (rule_group) "
                             f"(rate(prometheus_rule_evaluation_failures_total[{RATE}]))"
                         ),
@@ -89,7 +97,8 @@ def meta() -> db.Dashboard:
                     )
                 ],
                 "ops",
-                levels=ANY_IS_BAD,
+                description="A failing rule group cannot fire its alerts.",
+                levels=NONZERO_RATE_IS_BAD,
                 min_value=0,
                 width=8,
             )
@@ -115,11 +124,11 @@ def meta() -> db.Dashboard:
                 [
                     Q(f"sum(rate(prometheus_notifications_sent_total[{RATE}]))", "sent"),
                     Q(
-                        _failures(f"sum(rate(prometheus_notifications_errors_total[{RATE}]))"),
+                        _or_zero(f"sum(rate(prometheus_notifications_errors_total[{RATE}]))"),
                         "errors",
                     ),
                     Q(
-                        _failures(f"sum(rate(prometheus_notifications_dropped_total[{RATE}]))"),
+                        _or_zero(f"sum(rate(prometheus_notifications_dropped_total[{RATE}]))"),
                         "dropped",
                     ),
                 ],
@@ -149,7 +158,12 @@ def meta() -> db.Dashboard:
                 width=16,
             )
         )
-        .with_row(row("Alertmanager"))
+    )
+
+
+def _alertmanager(dashboard: db.Dashboard) -> db.Dashboard:
+    return (
+        dashboard.with_row(row("Alertmanager"))
         .with_panel(
             graph(
                 "Notifications per integration",
@@ -169,7 +183,7 @@ def meta() -> db.Dashboard:
                 "Failed notifications",
                 [
                     Q(
-                        _failures(
+                        _or_zero(
                             "sum by (integration) "
                             f"(rate(alertmanager_notifications_failed_total[{RATE}]))"
                         ),
@@ -177,7 +191,7 @@ def meta() -> db.Dashboard:
                     )
                 ],
                 "ops",
-                levels=ANY_IS_BAD,
+                levels=NONZERO_RATE_IS_BAD,
                 min_value=0,
                 width=8,
             )
@@ -185,38 +199,58 @@ def meta() -> db.Dashboard:
         .with_panel(
             graph(
                 "Active alerts",
-                [Q('sum by (state) (alertmanager_alerts{state="active"})', "{{state}}")],
+                [Q('sum(alertmanager_alerts{state="active"})', "active")],
                 "short",
                 min_value=0,
                 width=8,
             )
         )
-        .with_row(row("Logs pipeline"))
+    )
+
+
+def _grafana_and_loki(dashboard: db.Dashboard, errors: Levels) -> db.Dashboard:
+    return (
+        dashboard.with_row(row("Grafana and Loki"))
         .with_panel(
             graph(
-                "Loki lines received",
-                [Q(f"sum(rate(loki_distributor_lines_received_total[{RATE}]))", "lines")],
-                "short",
-                description="Log lines per second accepted by Loki's distributor.",
-                min_value=0,
-            )
-        )
-        .with_panel(
-            graph(
-                "Alloy entries dropped",
+                "Grafana server errors",
                 [
                     Q(
-                        _failures(f"sum(rate(loki_write_dropped_entries_total[{RATE}]))"),
-                        "dropped",
+                        _server_error_ratio(
+                            "grafana_http_request_duration_seconds_count", "instance"
+                        ),
+                        "{{instance}}",
                     )
                 ],
-                "short",
-                description="Log entries Alloy's loki.write gave up on.",
-                levels=ANY_IS_BAD,
+                "percentunit",
+                description="Share of Grafana HTTP requests answered with 5xx.",
+                levels=errors,
                 min_value=0,
+                max_value=1,
             )
         )
-        .with_row(row("Trading exporter"))
+        .with_panel(
+            graph(
+                "Loki server errors",
+                [
+                    Q(
+                        _server_error_ratio("loki_request_duration_seconds_count", "route"),
+                        "{{route}}",
+                    )
+                ],
+                "percentunit",
+                description="Share of Loki requests answered with 5xx, per route.",
+                levels=errors,
+                min_value=0,
+                max_value=1,
+            )
+        )
+    )
+
+
+def _exporter(dashboard: db.Dashboard, lv: PanelLevels) -> db.Dashboard:
+    return (
+        dashboard.with_row(row("Trading exporter"))
         .with_panel(
             states(
                 "Collector success",
@@ -230,20 +264,7 @@ def meta() -> db.Dashboard:
                 width=24,
             )
         )
-        .with_panel(
-            graph(
-                "Collector duration",
-                [
-                    Q(
-                        "max by (collector) (trading_exporter_collector_duration_seconds)",
-                        "{{collector}}",
-                    )
-                ],
-                "s",
-                min_value=0,
-                width=8,
-            )
-        )
+        .with_panel(sections.collector_duration(lv.collector_duration_seconds, width=8))
         .with_panel(
             graph(
                 "Time since collector success",
@@ -255,7 +276,7 @@ def meta() -> db.Dashboard:
                     )
                 ],
                 "s",
-                levels=levels.COLLECTOR_AGE_SECONDS,
+                description="Failed collectors keep serving their last cached values.",
                 min_value=0,
                 width=8,
             )
@@ -269,3 +290,16 @@ def meta() -> db.Dashboard:
             )
         )
     )
+
+
+def meta(lv: PanelLevels) -> db.Dashboard:
+    dashboard = new_dashboard(
+        dashboard_uids.META,
+        "Meta-monitoring",
+        "Health of Prometheus, Alertmanager, Grafana, Loki, Alloy and the trading exporter.",
+        ["meta"],
+        [prometheus_variable()],
+    )
+    dashboard = _prometheus(_scrape_targets(dashboard))
+    dashboard = _grafana_and_loki(_alertmanager(dashboard), lv.component_error_ratio)
+    return _exporter(dashboard, lv)

@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 
 from dashboards import sections
 from dashboards.layout import new_dashboard
+from dashboards.levels import PanelLevels
 from dashboards.panels import (
     ANY_IS_BAD,
     ANY_IS_SUSPECT,
@@ -22,7 +23,7 @@ from monitoring import dashboard_uids
 SEL = MARKET_VAR_SELECTOR
 
 
-def overview() -> db.Dashboard:
+def overview(lv: PanelLevels) -> db.Dashboard:
     return (
         new_dashboard(
             dashboard_uids.OVERVIEW,
@@ -67,12 +68,12 @@ def overview() -> db.Dashboard:
         )
         .with_row(row("Markets"))
         .with_panel(sections.market_sessions(SEL))
-        .with_panel(sections.data_age(SEL))
-        .with_panel(sections.api_failure_ratio(SEL, "market"))
-        .with_panel(sections.collection_failure_ratio(SEL))
+        .with_panel(sections.data_age(SEL, lv.data_age_seconds))
+        .with_panel(sections.api_failure_ratio(SEL, "market", lv.api_failure_ratio))
+        .with_panel(sections.collection_success_ratio(SEL, lv.collection_success_ratio))
         .with_row(row("Trading"))
         .with_panel(sections.orders_rate(SEL, "market"))
-        .with_panel(sections.order_failure_ratio(SEL, "market"))
-        .with_panel(sections.position_limit_usage(SEL, width=12))
+        .with_panel(sections.order_failure_ratio(SEL, "market", lv.order_failure_ratio))
+        .with_panel(sections.position_limit_usage(SEL, lv.position_limit_usage, width=12))
         .with_panel(sections.exposure(SEL, width=12))
     )

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import promql_parser
 import pytest
 
-from dashboards import Dashboard, expand_variables, iter_panels, panel_queries
-from dashboards import levels as alert_levels
+from dashboards import Dashboard, build_dashboards, expand_variables, iter_panels, panel_queries
 from dashboards.panels import LOKI_UID, PROMETHEUS_UID, Levels
+from monitoring.thresholds import AlertThresholds
+from tests.dashboards.conftest import make_settings
 
 # Datasource type -> (variable name, the provisioned datasource uid it defaults to).
 DATASOURCE_VARIABLES = {"prometheus": ("datasource", PROMETHEUS_UID), "loki": ("loki", LOKI_UID)}
@@ -97,44 +102,97 @@ def test_every_panel_has_a_unit_thresholds_and_a_query(dashboards: list[Dashboar
             assert values == sorted(values), where
 
 
-def _levels_steps(levels: Levels) -> list[tuple[float | None, str]]:
-    if levels.high_is_bad:
-        return [(None, "green"), (levels.warning, "orange"), (levels.critical, "red")]
-    return [(None, "red"), (levels.critical, "orange"), (levels.warning, "green")]
-
-
-# Metric (or expression fragment) -> the alert levels its panels must show.
-LEVELS_BY_SIGNAL: dict[str, Levels] = {
-    "trading_api_failures_total": alert_levels.API_FAILURE_RATIO,
-    "trading_api_rate_limit_usage_ratio": alert_levels.API_RATE_LIMIT_USAGE,
-    "trading_api_request_duration_seconds_bucket": alert_levels.API_LATENCY_P95_SECONDS,
-    "trading_collection_attempts_total": alert_levels.COLLECTION_FAILURE_RATIO,
-    "trading_orders_failed_total": alert_levels.ORDER_FAILURE_RATIO,
-    "trading_position_limit_usage_ratio": alert_levels.POSITION_LIMIT_USAGE,
-    "time() - max by (market) (trading_ohlcv_last_update": alert_levels.DATA_AGE_SECONDS,
-    "time() - max(trading_database_last_backup": alert_levels.BACKUP_AGE_SECONDS,
-    'node_cpu_seconds_total{mode="idle"': alert_levels.HOST_CPU_USAGE,
-    "node_memory_MemAvailable_bytes": alert_levels.HOST_MEMORY_USAGE,
-    "node_filesystem_avail_bytes": alert_levels.HOST_DISK_USAGE,
+# Panel expression fragment -> the alert threshold fields its panels must show:
+# (warning field, critical field or None, high is bad).
+LEVELS_BY_SIGNAL: dict[str, tuple[str, str | None, bool]] = {
+    "trading_api_failures_total": ("api_error_ratio_warning", "api_error_ratio_critical", True),
+    "trading_api_rate_limit_usage_ratio": ("api_rate_limit_ratio", None, True),
+    "trading_api_request_duration_seconds_bucket": ("api_latency_p95_seconds", None, True),
+    "trading_collection_attempts_total": ("collection_success_ratio_min", None, False),
+    "trading_orders_failed_total": ("order_failure_ratio", None, True),
+    "trading_position_limit_usage_ratio": (
+        "position_limit_ratio_warning",
+        "position_limit_ratio_critical",
+        True,
+    ),
+    "time() - max by (market) (trading_ohlcv_last_update": (
+        "stale_data_warning_seconds",
+        "stale_data_critical_seconds",
+        True,
+    ),
+    "time() - max(trading_database_last_backup": ("backup_max_age_seconds", None, True),
+    "trading_exporter_collector_duration_seconds": ("collector_duration_seconds", None, True),
+    "deriv(trading_database_size_bytes": ("database_growth_bytes_per_day", None, True),
+    "node_memory_MemAvailable_bytes": ("memory_usage_ratio", None, True),
+    "container_spec_memory_limit_bytes": ("container_memory_limit_ratio", None, True),
+    "node_filesystem_avail_bytes": ("disk_free_ratio_warning", "disk_free_ratio_critical", False),
+    '{status_code=~"5.."}': ("component_error_ratio", None, True),
 }
 
+# Every value differs from the defaults, so a panel with a hard-coded level fails.
+ODD_THRESHOLDS = AlertThresholds(
+    api_error_ratio_warning=0.07,
+    api_error_ratio_critical=0.31,
+    api_rate_limit_ratio=0.77,
+    api_latency_p95_seconds=1.7,
+    collection_success_ratio_min=0.73,
+    order_failure_ratio=0.13,
+    position_limit_ratio_warning=0.83,
+    position_limit_ratio_critical=0.97,
+    stale_data_warning_seconds=1234,
+    stale_data_critical_seconds=5678,
+    backup_max_age_seconds=99999,
+    collector_duration_seconds=2.5,
+    database_growth_bytes_per_day=123e6,
+    memory_usage_ratio=0.71,
+    container_memory_limit_ratio=0.93,
+    disk_free_ratio_warning=0.21,
+    disk_free_ratio_critical=0.03,
+    component_error_ratio=0.09,
+)
 
-def test_panels_show_the_alert_levels(dashboards: list[Dashboard]) -> None:
+
+def test_panels_show_the_alert_thresholds_from_settings() -> None:
+    settings = replace(make_settings(), thresholds=ODD_THRESHOLDS)
     checked: set[str] = set()
-    for d in dashboards:
+    for d in build_dashboards(settings):
         for panel in iter_panels(d.model):
             exprs = " ".join(t["expr"] for t in panel["targets"])
             matching = [s for s in LEVELS_BY_SIGNAL if s in exprs]
-            if panel["type"] == "table" and "topk" in exprs:
-                continue  # counts of failures, not ratios
-            if not matching or panel["title"].startswith("Load"):
-                continue
-            signal = matching[0]
+            if not matching or (panel["type"] == "table" and "topk" in exprs):
+                continue  # the topk table counts failures, it is not a ratio
+            assert len(matching) == 1, (d.uid, panel["title"], matching)
+            warning, critical, high_is_bad = LEVELS_BY_SIGNAL[matching[0]]
+            expected = Levels(
+                getattr(ODD_THRESHOLDS, warning),
+                getattr(ODD_THRESHOLDS, critical) if critical else None,
+                high_is_bad,
+            ).steps()
             steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
-            got = [(s["value"], s["color"]) for s in steps]
-            assert got == _levels_steps(LEVELS_BY_SIGNAL[signal]), (d.uid, panel["title"])
-            checked.add(signal)
+            got = tuple((s["value"], s["color"]) for s in steps)
+            assert got == expected, (d.uid, panel["title"])
+            checked.add(matching[0])
     assert checked == set(LEVELS_BY_SIGNAL)
+
+
+@pytest.mark.parametrize(
+    ("levels", "expected"),
+    [
+        (Levels(0.8, 0.9), ((None, "green"), (0.8, "orange"), (0.9, "red"))),
+        (Levels(0.8), ((None, "green"), (0.8, "orange"))),
+        (Levels(0.2, 0.1, high_is_bad=False), ((None, "red"), (0.1, "orange"), (0.2, "green"))),
+        (Levels(0.2, high_is_bad=False), ((None, "orange"), (0.2, "green"))),
+    ],
+)
+def test_levels_steps(levels: Levels, expected: tuple[tuple[float | None, str], ...]) -> None:
+    assert levels.steps() == expected
+
+
+def test_levels_in_the_wrong_order_are_refused() -> None:
+    with pytest.raises(ValueError, match="warning level must come before critical"):
+        Levels(0.9, 0.8)
+    with pytest.raises(ValueError, match="warning level must come before critical"):
+        Levels(0.1, 0.2, high_is_bad=False)
 
 
 RATIO_TITLE = re.compile(r"\b(ratio|usage)\b", re.IGNORECASE)
@@ -225,3 +283,29 @@ def test_expand_variables(expr: str, values: dict[str, str], expected: str) -> N
 def test_expand_variables_names_a_missing_variable() -> None:
     with pytest.raises(ValueError, match=r"\$endpoint"):
         expand_variables('x{endpoint=~"$endpoint"}', {"market": "kr"})
+
+
+def test_prometheus_accepts_every_query(dashboards: list[Dashboard], tmp_path: Path) -> None:
+    """promtool (Prometheus' own parser, the 2.42 we test against) checks each expanded query
+    as a recording rule: catches what promql_parser is lenient about."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool is not installed: run `make tools`")
+    rules = []
+    for d in dashboards:
+        values = _variable_values(d.model)
+        for i, q in enumerate(panel_queries(d.model)):
+            if q.datasource_type == "prometheus":
+                record = f"dashboard:{d.uid.replace('-', '_')}:q{i}"
+                rules.append({"record": record, "expr": expand_variables(q.expr, values)})
+    rule_file = tmp_path / "dashboard_queries.yml"
+    rule_file.write_text(json.dumps({"groups": [{"name": "dashboards", "rules": rules}]}))
+    result = subprocess.run(
+        [promtool, "check", "rules", str(rule_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(rules)} rules found" in result.stdout
