@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from grafana_foundation_sdk.builders import dashboard as db
 
+from dashboards import sections
 from dashboards.boards.business import api, data_quality, trading
 from dashboards.boards.database import database
 from dashboards.boards.logs import logs
@@ -14,7 +17,9 @@ from dashboards.boards.system import system
 from dashboards.layout import encode
 from dashboards.levels import panel_levels
 from dashboards.model import MARKETS, MONITORING, PLATFORM, TRADING, Dashboard, Folder
+from dashboards.panels import MARKET_VAR_SELECTOR, row
 from monitoring.settings import ContentSettings
+from monitoring.slo import SLO, slos
 
 
 def _dashboard(builder: db.Dashboard, folder: Folder) -> Dashboard:
@@ -22,6 +27,16 @@ def _dashboard(builder: db.Dashboard, folder: Folder) -> Dashboard:
     return Dashboard(
         uid=str(model["uid"]), title=str(model["title"]), folder_uid=folder.uid, model=model
     )
+
+
+def _with_slos(builder: db.Dashboard, slos: Sequence[SLO]) -> db.Dashboard:
+    """An "SLOs" row on the dashboard each SLO's burn-rate alerts link to."""
+    uid = builder.build().uid
+    for slo in (s for s in slos if s.dashboard_uid == uid):
+        builder = builder.with_row(row(f"SLO: {slo.title}"))
+        for panel in sections.slo_panels(slo, MARKET_VAR_SELECTOR):
+            builder = builder.with_panel(panel)
+    return builder
 
 
 def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
@@ -38,4 +53,5 @@ def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
         (meta(lv), MONITORING),
         *((market_dashboard(market, lv), MARKETS) for market in settings.markets),
     ]
-    return [_dashboard(builder, folder) for builder, folder in planned]
+    slo_list = slos(settings)
+    return [_dashboard(_with_slos(builder, slo_list), folder) for builder, folder in planned]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as db
@@ -26,6 +26,8 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
+
+from monitoring import dashboard_uids
 
 # Datasource uids the infra engineer provisions; used as the variables' default values.
 PROMETHEUS_UID = "prometheus"
@@ -386,3 +388,19 @@ def log_lines(
 
 def row(title: str) -> db.Row:
     return db.Row(title)
+
+
+# --- Links -----------------------------------------------------------------------------------
+
+# Click a series labelled `market` to open that market's dashboard, keeping the time range.
+MARKET_DASHBOARD_URL = (
+    f"/d/{dashboard_uids.MARKET_PREFIX}${{__field.labels.market}}?${{__url_time_range}}"
+)
+
+LinkablePanel = TypeVar(
+    "LinkablePanel", timeseries.Panel, stat.Panel, table.Panel, statetimeline.Panel
+)
+
+
+def with_market_link(panel: LinkablePanel) -> LinkablePanel:
+    return panel.data_links([db.DashboardLink("Market dashboard").url(MARKET_DASHBOARD_URL)])

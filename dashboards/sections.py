@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
 
-from dashboards.panels import OPEN_CLOSED, Levels, Q, graph, instant_table, single, states
+from dashboards.panels import (
+    NEGATIVE_IS_BAD,
+    OPEN_CLOSED,
+    Levels,
+    Q,
+    graph,
+    instant_table,
+    single,
+    states,
+)
+from monitoring.slo import BURN_RATE_WINDOWS, PERIOD, SLO, BurnRateWindow, sli_record
 
 RATE = "$__rate_interval"
 
@@ -286,3 +296,51 @@ def collector_duration(levels: Levels, width: int = 12) -> timeseries.Panel:
         min_value=0,
         width=width,
     )
+
+
+# --- SLOs (recording rules from monitoring/slo.py) -------------------------------------------
+
+
+def _burn_rate_levels(window: BurnRateWindow) -> Levels:
+    """A burn-rate panel over `window.long` shows the factor its alert condition uses."""
+    if window.severity == "critical":
+        return Levels(window.factor / 2, window.factor)  # orange at half the paging rate
+    return Levels(window.factor)
+
+
+def slo_panels(slo: SLO, sel: str) -> list[stat.Panel | timeseries.Panel]:
+    """Budget left over the SLO period, and the burn rate over each alert's long window."""
+    slo_sel = f'slo="{slo.name}", {sel}'
+    panels: list[stat.Panel | timeseries.Panel] = [
+        single(
+            f"{slo.title}: error budget left ({PERIOD})",
+            [Q(f"slo:period_error_budget_remaining:ratio{{{slo_sel}}}", "{{market}}")],
+            "percentunit",
+            description=f"Objective {slo.objective:.4g} over {PERIOD}; below 0 the SLO is missed.",
+            levels=NEGATIVE_IS_BAD,
+            width=8,
+            height=8,
+        )
+    ]
+    for window in BURN_RATE_WINDOWS:
+        if window.long not in ("1h", "1d"):
+            continue  # one fast (page) and one slow (ticket) window keep the row readable
+        panels.append(
+            graph(
+                f"{slo.title}: burn rate over {window.long}",
+                [
+                    Q(
+                        f"{sli_record(window.long)}{{{slo_sel}}} / {slo.error_budget:.6g}",
+                        "{{market}}",
+                    )
+                ],
+                "suffix:x",
+                description=f"1 spends the budget exactly in {PERIOD}; the {window.severity} "
+                f"alert needs {window.factor:g}x over {window.long} and {window.short}.",
+                levels=_burn_rate_levels(window),
+                min_value=0,
+                width=8,
+                height=8,
+            )
+        )
+    return panels

@@ -17,6 +17,7 @@ from dashboards.panels import (
     prometheus_variable,
     row,
     single,
+    with_market_link,
 )
 from monitoring import dashboard_uids
 
@@ -67,13 +68,21 @@ def overview(lv: PanelLevels) -> db.Dashboard:
             )
         )
         .with_row(row("Markets"))
-        .with_panel(sections.market_sessions(SEL))
-        .with_panel(sections.data_age(SEL, lv.data_age_seconds))
-        .with_panel(sections.api_failure_ratio(SEL, "market", lv.api_failure_ratio))
-        .with_panel(sections.collection_success_ratio(SEL, lv.collection_success_ratio))
+        .with_panel(with_market_link(sections.market_sessions(SEL)))
+        .with_panel(with_market_link(sections.data_age(SEL, lv.data_age_seconds)))
+        .with_panel(
+            with_market_link(sections.api_failure_ratio(SEL, "market", lv.api_failure_ratio))
+        )
+        .with_panel(
+            with_market_link(sections.collection_success_ratio(SEL, lv.collection_success_ratio))
+        )
         .with_row(row("Trading"))
-        .with_panel(sections.orders_rate(SEL, "market"))
-        .with_panel(sections.order_failure_ratio(SEL, "market", lv.order_failure_ratio))
-        .with_panel(sections.position_limit_usage(SEL, lv.position_limit_usage, width=12))
-        .with_panel(sections.exposure(SEL, width=12))
+        .with_panel(with_market_link(sections.orders_rate(SEL, "market")))
+        .with_panel(
+            with_market_link(sections.order_failure_ratio(SEL, "market", lv.order_failure_ratio))
+        )
+        .with_panel(
+            with_market_link(sections.position_limit_usage(SEL, lv.position_limit_usage, width=12))
+        )
+        .with_panel(with_market_link(sections.exposure(SEL, width=12)))
     )

@@ -11,6 +11,9 @@ from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
 
 from dashboards import FOLDERS, Dashboard, build_dashboards, iter_panels
 from monitoring import dashboard_uids
+from monitoring.alerts import all_rule_groups
+from monitoring.rules import AlertRule
+from monitoring.slo import slos
 from tests.dashboards.conftest import DEFAULT_MARKETS, custom_market, make_settings
 
 GRAFANA_11_6_SCHEMA_VERSION = 41
@@ -131,3 +134,29 @@ def test_dashboards_are_read_only_code(dashboards: list[Dashboard]) -> None:
     for d in dashboards:
         assert d.model["editable"] is False, d.uid
         assert "trading-monitoring" in d.model["tags"], d.uid
+
+
+def test_every_alert_links_to_a_built_dashboard(dashboards: list[Dashboard]) -> None:
+    settings = make_settings()
+    built = {d.uid for d in dashboards}
+    linked: set[str] = set()
+    for group in all_rule_groups(settings):
+        for rule in group.rules:
+            if not isinstance(rule, AlertRule):
+                continue
+            uid = rule.dashboard_uid
+            if uid == dashboard_uids.market_uid("{{ $labels.market }}"):
+                expanded = {dashboard_uids.market_uid(m.code) for m in settings.markets}
+            else:
+                expanded = {uid}
+            assert expanded <= built, (rule.name, uid)
+            linked |= expanded
+    assert linked
+
+
+def test_every_slo_is_shown_where_its_alerts_link(dashboards: list[Dashboard]) -> None:
+    by_uid = {d.uid: d for d in dashboards}
+    for slo in slos(make_settings()):
+        board = by_uid[slo.dashboard_uid]
+        exprs = [t["expr"] for p in iter_panels(board.model) for t in p.get("targets", [])]
+        assert any(f'slo="{slo.name}"' in e for e in exprs), (slo.name, board.uid)
