@@ -51,9 +51,9 @@ class GrafanaServerConfig:
     """How the Grafana server itself is configured (not its content, see infra/grafana.py).
 
     `env` holds only non-secret settings. The two secrets are delivered as files: mount
-    `admin_password` at `GRAFANA_SECRETS_DIR/admin_password` and `secret_key` at
-    `GRAFANA_SECRETS_DIR/secret_key`; `env` already points Grafana at those paths
-    (`GF_SECURITY_ADMIN_PASSWORD__FILE`, `GF_SECURITY_SECRET_KEY__FILE`).
+    every entry of `secret_files` at `GRAFANA_SECRETS_DIR/<file name>` (admin_password,
+    secret_key, and smtp_password when Grafana sends email); `env` already points Grafana at
+    those paths (`GF_SECURITY_ADMIN_PASSWORD__FILE`, `GF_SECURITY_SECRET_KEY__FILE`, ...).
     """
 
     admin_user: str
@@ -61,6 +61,18 @@ class GrafanaServerConfig:
     secret_key: pulumi.Output[str]  # secret (random.RandomPassword.result)
     env: dict[str, str]
     image: str
+    # More secret files under GRAFANA_SECRETS_DIR (file name -> content), e.g. smtp_password
+    # when Grafana sends email; `env` already points at them (`GF_SMTP_PASSWORD__FILE`).
+    extra_secret_files: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+
+    @property
+    def secret_files(self) -> dict[str, pulumi.Output[str]]:
+        """Every secret file to mount under GRAFANA_SECRETS_DIR: file name -> secret content."""
+        return {
+            "admin_password": self.admin_password,
+            "secret_key": self.secret_key,
+            **self.extra_secret_files,
+        }
 
     @property
     def admin_password_path(self) -> str:

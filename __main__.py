@@ -1,0 +1,5 @@
+"""Pulumi entry point: `pulumi up -s dev` (Docker) or `pulumi up -s prod` (Kubernetes)."""
+
+from infra.stack import run
+
+run()

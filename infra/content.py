@@ -1,0 +1,162 @@
+"""Render the target-independent content once (prometheus.yml, rules, alertmanager.yml, Loki,
+Alloy, exporter config, Grafana server settings) into a `RenderedContent`.
+
+Secrets enter here only as `pulumi.Output.secret`. Reviewers get the same files rendered with
+placeholders instead of secrets (`files_for_review`), which is what synth writes out.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import yaml
+
+from exporter.config import parse_config as parse_exporter_config
+from infra import config as cfg
+from infra.targets import (
+    CONTAINER_PORTS,
+    GRAFANA_SECRETS_DIR,
+    GrafanaServerConfig,
+    RenderedContent,
+)
+from monitoring import render
+from monitoring.logs import render_alloy_config, render_loki_config
+from monitoring.settings import ContentSettings
+
+# File names under `settings.receivers.secrets_dir` (the renderer's `*_file` paths).
+ALERTMANAGER_SECRET_FILES: dict[str, str] = {
+    cfg.SLACK_API_URL: "slack_api_url",
+    cfg.PAGERDUTY_ROUTING_KEY: "pagerduty_routing_key",
+    cfg.SMTP_PASSWORD: "smtp_password",
+}
+
+
+GRAFANA_SMTP_PASSWORD_FILE = "smtp_password"
+
+
+def grafana_env(config: cfg.StackConfig, settings: ContentSettings) -> dict[str, str]:
+    """Grafana server settings (no secrets: those are files, see GrafanaServerConfig)."""
+    return {
+        "GF_SECURITY_ADMIN_USER": config.grafana_admin_user,
+        "GF_SECURITY_ADMIN_PASSWORD__FILE": f"{GRAFANA_SECRETS_DIR}/admin_password",
+        "GF_SECURITY_SECRET_KEY__FILE": f"{GRAFANA_SECRETS_DIR}/secret_key",
+        "GF_SECURITY_DISABLE_GRAVATAR": "true",
+        "GF_SECURITY_COOKIE_SAMESITE": "lax",
+        "GF_AUTH_ANONYMOUS_ENABLED": "false",
+        "GF_AUTH_BASIC_ENABLED": "true",  # the Grafana provider signs in with basic auth
+        "GF_USERS_ALLOW_SIGN_UP": "false",
+        "GF_USERS_ALLOW_ORG_CREATE": "false",
+        "GF_SNAPSHOTS_EXTERNAL_ENABLED": "false",
+        "GF_ANALYTICS_REPORTING_ENABLED": "false",
+        "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
+        "GF_UNIFIED_ALERTING_ENABLED": "true",
+        "GF_SERVER_HTTP_PORT": str(CONTAINER_PORTS["grafana"]),
+        "GF_SERVER_ROOT_URL": settings.grafana_url,
+        "GF_LOG_MODE": "console",
+        **grafana_smtp_env(config),
+    }
+
+
+def grafana_smtp_env(config: cfg.StackConfig) -> dict[str, str]:
+    """Grafana's own SMTP settings, for its email contact point (same relay as Alertmanager)."""
+    receivers = config.receivers
+    if receivers.email_to is None:
+        return {"GF_SMTP_ENABLED": "false"}
+    env = {
+        "GF_SMTP_ENABLED": "true",
+        "GF_SMTP_HOST": receivers.smtp_smarthost,
+        "GF_SMTP_FROM_ADDRESS": receivers.email_from,
+        "GF_SMTP_FROM_NAME": "trading-monitoring",
+        "GF_SMTP_STARTTLS_POLICY": "OpportunisticStartTLS",
+    }
+    if receivers.smtp_username is not None:
+        env["GF_SMTP_USER"] = receivers.smtp_username
+        env["GF_SMTP_PASSWORD__FILE"] = f"{GRAFANA_SECRETS_DIR}/{GRAFANA_SMTP_PASSWORD_FILE}"
+    return env
+
+
+def render_exporter_config(settings: ContentSettings) -> str:
+    """The exporter's YAML config (markets), checked with the exporter's own parser."""
+    markets = []
+    for market in settings.markets:
+        entry: dict[str, object] = {"code": market.code, "timezone": market.timezone}
+        if market.calendar is not None:
+            entry["calendar"] = market.calendar
+        else:
+            entry["sessions"] = list(market.sessions)
+        markets.append(entry)
+    text = yaml.safe_dump({"markets": markets}, sort_keys=False)
+    parse_exporter_config(yaml.safe_load(text))  # raises on anything the exporter rejects
+    return text
+
+
+def build_content(
+    config: cfg.StackConfig,
+    secrets: cfg.StackSecrets,
+    admin_password: pulumi.Output[str],
+    secret_key: pulumi.Output[str],
+) -> RenderedContent:
+    settings = cfg.content_settings(config)
+
+    def secret(key: str) -> str | None:
+        value = secrets.get(key)
+        return value.get_secret_value() if value is not None else None
+
+    webhook, heartbeat = secret(cfg.WEBHOOK_URL), secret(cfg.HEARTBEAT_URL)
+    alertmanager_yml = pulumi.Output.secret(
+        render.render_alertmanager_config(settings, webhook, heartbeat)
+    )
+    secret_files = {
+        file_name: pulumi.Output.secret(value)
+        for key, file_name in ALERTMANAGER_SECRET_FILES.items()
+        if (value := secret(key)) is not None
+    }
+    prometheus_yml = render.render_prometheus_config(settings)
+    rule_files = render.render_rule_files(settings)
+    loki_yml = render_loki_config(settings, config.log_retention_time)
+    alloy_config = render_alloy_config(settings, docker_host="unix:///var/run/docker.sock")
+    exporter_yml = render_exporter_config(settings)
+
+    review_alertmanager = render.render_alertmanager_config(
+        settings,
+        cfg.placeholder_secret(cfg.WEBHOOK_URL) if webhook is not None else None,
+        cfg.placeholder_secret(cfg.HEARTBEAT_URL) if heartbeat is not None else None,
+    )
+    review: dict[str, str] = {
+        "prometheus.yml": prometheus_yml,
+        "alertmanager.yml": review_alertmanager,
+        "loki.yml": loki_yml,
+        "config.alloy": alloy_config,
+        "exporter.yml": exporter_yml,
+        **{f"rules/{name}": text for name, text in rule_files.items()},
+        **{
+            f"alertmanager-secrets/{file_name}": cfg.placeholder_secret(key)
+            for key, file_name in ALERTMANAGER_SECRET_FILES.items()
+            if secrets.has(key)
+        },
+    }
+    smtp_password = secret(cfg.SMTP_PASSWORD)
+    extra_grafana_files = (
+        {GRAFANA_SMTP_PASSWORD_FILE: pulumi.Output.secret(smtp_password)}
+        if smtp_password is not None and config.receivers.smtp_username is not None
+        else {}
+    )
+    return RenderedContent(
+        settings=settings,
+        prometheus_yml=prometheus_yml,
+        prometheus_args=render.prometheus_args(settings),
+        rule_files=rule_files,
+        alertmanager_yml=alertmanager_yml,
+        alertmanager_secret_files=secret_files,
+        loki_yml=loki_yml,
+        alloy_config=alloy_config,
+        exporter_config_yml=exporter_yml,
+        grafana=GrafanaServerConfig(
+            admin_user=config.grafana_admin_user,
+            admin_password=pulumi.Output.secret(admin_password),
+            secret_key=pulumi.Output.secret(secret_key),
+            env=grafana_env(config, settings),
+            image=config.images.grafana,
+            extra_secret_files=extra_grafana_files,
+        ),
+        files_for_review=review,
+    )

@@ -1,0 +1,273 @@
+"""Grafana content through its API (pulumiverse_grafana), the same on both targets.
+
+The provider points at the deployed Grafana, derived from the target's outputs and
+`depends_on` its readiness (healthy container / ready Deployment), with retries. It creates the
+folders, the Prometheus/Loki/Alertmanager datasources (uids `prometheus`, `loki`,
+`alertmanager`), every dashboard (stable uids, overwrite), the contact points, the ONE
+notification policy tree, message templates and mute timings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumiverse_grafana as grafana
+
+from dashboards import FOLDERS, build_dashboards
+from infra import config as cfg
+from infra.targets import RenderedContent, TargetEndpoints
+from monitoring import notifications
+from monitoring.notifications import (
+    GrafanaContactPoint,
+    GrafanaMuteTiming,
+    GrafanaNotificationModel,
+    GrafanaPolicy,
+)
+
+# Grafana model secret names -> stack config secret keys.
+SECRET_KEYS: dict[str, str] = {
+    notifications.SLACK_API_URL: cfg.SLACK_API_URL,
+    notifications.PAGERDUTY_ROUTING_KEY: cfg.PAGERDUTY_ROUTING_KEY,
+    notifications.WEBHOOK_URL: cfg.WEBHOOK_URL,
+    notifications.HEARTBEAT_URL: cfg.HEARTBEAT_URL,
+}
+# ContactPoint list argument -> its typed args class.
+INTEGRATION_ARGS: dict[str, Any] = {
+    "slacks": grafana.alerting.ContactPointSlackArgs,
+    "emails": grafana.alerting.ContactPointEmailArgs,
+    "pagerduties": grafana.alerting.ContactPointPagerdutyArgs,
+    "webhooks": grafana.alerting.ContactPointWebhookArgs,
+}
+PROVIDER_RETRIES = 10
+PROVIDER_RETRY_WAIT_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class DatasourceUrls:
+    """Where Grafana (server side) reaches each datasource on the target's network."""
+
+    prometheus: str
+    loki: str
+    alertmanager: str
+
+
+class GrafanaContent(pulumi.ComponentResource):
+    """Everything inside Grafana. `dashboard_urls`: dashboard uid -> URL for people."""
+
+    dashboard_urls: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self,
+        name: str,
+        content: RenderedContent,
+        endpoints: TargetEndpoints,
+        datasource_urls: DatasourceUrls,
+        secrets: cfg.StackSecrets,
+        model: GrafanaNotificationModel,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("trading-monitoring:grafana:GrafanaContent", name, None, opts)
+        server = content.grafana
+        # Secret, because the password is (tests check it).
+        auth: pulumi.Output[str] = pulumi.Output.concat(
+            server.admin_user, ":", server.admin_password
+        )
+        self.provider = grafana.Provider(
+            "grafana",
+            url=endpoints.grafana_api_url,
+            auth=auth,
+            retries=PROVIDER_RETRIES,
+            retry_wait=PROVIDER_RETRY_WAIT_SECONDS,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoints.grafana_ready]),
+        )
+        self._opts = pulumi.ResourceOptions(parent=self, provider=self.provider)
+        self._secrets = secrets
+
+        folders = {
+            folder.uid: grafana.oss.Folder(
+                f"folder-{folder.uid}", uid=folder.uid, title=folder.title, opts=self._opts
+            )
+            for folder in FOLDERS
+        }
+        self._datasources(content, datasource_urls)
+        self.dashboard_urls = {}
+        self.dashboards = build_dashboards(content.settings)
+        for dashboard in self.dashboards:
+            board = grafana.oss.Dashboard(
+                f"dashboard-{dashboard.uid}",
+                config_json=json.dumps(dashboard.model, sort_keys=True),
+                folder=folders[dashboard.folder_uid].uid,
+                overwrite=True,
+                opts=self._opts,
+            )
+            self.dashboard_urls[dashboard.uid] = pulumi.Output.concat(
+                endpoints.grafana_url, "/d/", board.uid
+            )
+
+        templates = [
+            grafana.alerting.MessageTemplate(
+                f"template-{template.name}",
+                name=template.name,
+                template=template.template,
+                opts=self._opts,
+            )
+            for template in model.message_templates
+        ]
+        mute_timings = [self._mute_timing(timing) for timing in model.mute_timings]
+        contact_points = {
+            point.name: self._contact_point(point, templates) for point in model.contact_points
+        }
+        if model.policy is not None:
+            # Exactly one: this resource owns the organisation's whole policy tree.
+            root = model.policy
+            grafana.alerting.NotificationPolicy(
+                "policy",
+                contact_point=_contact_point_name(root, contact_points),
+                group_bies=list(root.group_by or ["grafana_folder", "alertname"]),
+                group_wait=root.group_wait,
+                group_interval=root.group_interval,
+                repeat_interval=root.repeat_interval,
+                policies=[_policy_args(child, contact_points) for child in root.policies] or None,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    provider=self.provider,
+                    depends_on=[*contact_points.values(), *mute_timings],
+                ),
+            )
+        self.register_outputs({"dashboards": len(self.dashboard_urls)})
+
+    def _datasources(self, content: RenderedContent, urls: DatasourceUrls) -> None:
+        settings = content.settings
+        grafana.oss.DataSource(
+            "datasource-prometheus",
+            name="Prometheus",
+            type="prometheus",
+            uid="prometheus",
+            url=urls.prometheus,
+            is_default=True,
+            access_mode="proxy",
+            json_data_encoded=json.dumps(
+                {
+                    "httpMethod": "POST",
+                    "timeInterval": settings.scrape_interval,
+                    "prometheusType": "Prometheus",
+                },
+                sort_keys=True,
+            ),
+            opts=self._opts,
+        )
+        grafana.oss.DataSource(
+            "datasource-loki",
+            name="Loki",
+            type="loki",
+            uid="loki",
+            url=urls.loki,
+            access_mode="proxy",
+            json_data_encoded=json.dumps({"maxLines": 1000}, sort_keys=True),
+            opts=self._opts,
+        )
+        grafana.oss.DataSource(
+            "datasource-alertmanager",
+            name="Alertmanager",
+            type="alertmanager",
+            uid="alertmanager",
+            url=urls.alertmanager,
+            access_mode="proxy",
+            json_data_encoded=json.dumps(
+                {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
+                sort_keys=True,
+            ),
+            opts=self._opts,
+        )
+
+    def _secret(self, model_name: str) -> pulumi.Output[str]:
+        key = SECRET_KEYS[model_name]
+        value = self._secrets.get(key)
+        if value is None:  # config validation requires it for every enabled receiver
+            raise cfg.ConfigError(f"{cfg.NAMESPACE}:{key} is not set: required by Grafana")
+        return pulumi.Output.secret(value.get_secret_value())
+
+    def _contact_point(
+        self, point: GrafanaContactPoint, templates: list[grafana.alerting.MessageTemplate]
+    ) -> grafana.alerting.ContactPoint:
+        lists: dict[str, list[Any]] = {}
+        for integration in point.integrations:
+            args: dict[str, Any] = dict(integration.settings)
+            for argument, model_name in integration.secrets.items():
+                args[argument] = self._secret(model_name)
+            args_class = INTEGRATION_ARGS[integration.kind]
+            lists.setdefault(integration.kind, []).append(args_class(**args))
+        return grafana.alerting.ContactPoint(
+            f"contact-point-{point.name}",
+            name=point.name,
+            slacks=lists.get("slacks"),
+            emails=lists.get("emails"),
+            pagerduties=lists.get("pagerduties"),
+            webhooks=lists.get("webhooks"),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self.provider, depends_on=list(templates)
+            ),
+        )
+
+    def _mute_timing(self, timing: GrafanaMuteTiming) -> grafana.alerting.MuteTiming:
+        return grafana.alerting.MuteTiming(
+            f"mute-timing-{timing.name}",
+            name=timing.name,
+            intervals=[
+                grafana.alerting.MuteTimingIntervalArgs(
+                    weekdays=list(interval.weekdays) or None,
+                    times=[
+                        grafana.alerting.MuteTimingIntervalTimeArgs(start=t.start, end=t.end)
+                        for t in interval.times
+                    ]
+                    or None,
+                    location=interval.location,
+                )
+                for interval in timing.intervals
+            ],
+            opts=self._opts,
+        )
+
+
+def _contact_point_name(
+    policy: GrafanaPolicy, contact_points: dict[str, grafana.alerting.ContactPoint]
+) -> pulumi.Input[str] | None:
+    """The contact point's name Output (so the policy waits for it), or None to inherit."""
+    if policy.contact_point is None:
+        return None
+    return contact_points[policy.contact_point].name
+
+
+def _policy_args(
+    policy: GrafanaPolicy,
+    contact_points: dict[str, grafana.alerting.ContactPoint],
+    depth: int = 1,
+) -> Any:
+    """A nested policy as the provider's typed args; each nesting level has its own class
+    (`NotificationPolicyPolicyArgs`, `NotificationPolicyPolicyPolicyArgs`, ...)."""
+    level = "Policy" * depth
+    args_class = getattr(grafana.alerting, f"NotificationPolicy{level}Args", None)
+    matcher_class = getattr(grafana.alerting, f"NotificationPolicy{level}MatcherArgs", None)
+    if args_class is None or matcher_class is None:
+        raise ValueError(f"notification policy tree deeper than the provider allows ({depth})")
+    kwargs: dict[str, Any] = {
+        "contact_point": _contact_point_name(policy, contact_points),
+        "group_bies": list(policy.group_by) if policy.group_by is not None else None,
+        "matchers": [
+            matcher_class(label=m.label, match=m.match, value=m.value) for m in policy.matchers
+        ]
+        or None,
+        "continue_": policy.continue_ or None,
+        "group_wait": policy.group_wait,
+        "group_interval": policy.group_interval,
+        "repeat_interval": policy.repeat_interval,
+        "mute_timings": list(policy.mute_timings) or None,
+    }
+    if policy.policies:
+        kwargs["policies"] = [
+            _policy_args(child, contact_points, depth + 1) for child in policy.policies
+        ]
+    return args_class(**{key: value for key, value in kwargs.items() if value is not None})

@@ -1,0 +1,321 @@
+"""Offline synth: run the real Pulumi program under Pulumi's mocks (no CLI, no credentials).
+
+`python -m infra synth --stack dev --out out/dev` reads `Pulumi.dev.yaml`, validates it, runs
+the program with `pulumi.runtime.set_mocks`, and writes:
+- `plan.json`: {"stack", "resources": [{"type", "name", "parent", "inputs"}], "outputs"}, with
+  every secret replaced by "[secret]" (inputs use the camelCase wire names the providers get);
+- every rendered artifact: prometheus.yml, rules/*.yml, alertmanager.yml (placeholders instead
+  of secrets), loki.yml, config.alloy, exporter.yml, dashboards/<uid>.json.
+Secret config values are never read: each secret key is replaced by a placeholder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format  # type: ignore[import-untyped]
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra import config as cfg
+
+PROJECT = cfg.NAMESPACE
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SECRET = "[secret]"
+UNKNOWN = "<unknown>"
+EXIT_CONFIG = 2
+
+
+class SynthError(Exception):
+    """Unknown stack or bad config: reported as one message, exit code 2."""
+
+
+@dataclass
+class RecordedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    dependencies: list[str]
+    inputs: dict[str, Any]
+    custom: bool
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _wire_to_json(value: Any) -> Any:
+    """A deserialized wire value, with secrets replaced by "[secret]" at the leaf."""
+    if isinstance(value, dict):
+        sig = value.get(rpc._special_sig_key)
+        if sig == rpc._special_secret_sig:
+            return SECRET
+        if sig == rpc._special_resource_sig:
+            return value.get("urn")
+        if sig is not None:
+            return {k: _wire_to_json(v) for k, v in value.items() if k != rpc._special_sig_key}
+        return {k: _wire_to_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire_to_json(v) for v in value]
+    if value == rpc.UNKNOWN:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _decode_provider_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Generated provider SDKs JSON-encode non-string settings (`retries` -> "10") and the
+    provider decodes them; record the decoded value, as the provider's schema types it."""
+    decoded: dict[str, Any] = {}
+    for key, value in inputs.items():
+        if isinstance(value, str):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = value
+            decoded[key] = parsed if isinstance(parsed, bool | int | float | list | dict) else value
+        else:
+            decoded[key] = value
+    return decoded
+
+
+def _mock_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Plausible provider outputs so the program runs: digests, names, uids, passwords."""
+    outputs = dict(inputs)
+    if typ == "docker:index/image:Image":
+        image = str(inputs.get("imageName", name))
+        outputs["repoDigest"] = f"{image.split(':')[0]}@sha256:{_digest(image + name)}"
+        outputs["imageName"] = image
+    elif typ == "docker:index/remoteImage:RemoteImage":
+        ref = str(inputs.get("name", name))
+        outputs["imageId"] = f"sha256:{_digest(ref)}"
+        outputs["repoDigest"] = f"{ref.split(':')[0]}@sha256:{_digest(ref)}"
+    elif typ in ("docker:index/container:Container", "docker:index/network:Network"):
+        outputs.setdefault("name", name)
+    elif typ == "random:index/randomPassword:RandomPassword":
+        length = int(inputs.get("length", 32))
+        fake = _digest(f"mock-password-{name}")[:length]
+        outputs["result"] = rpc.wrap_rpc_secret(fake)
+        outputs["bcryptHash"] = rpc.wrap_rpc_secret(f"$2a$10${_digest(fake)[:53]}")
+    elif typ == "grafana:oss/dashboard:Dashboard":
+        config_json = inputs.get("configJson")
+        if isinstance(config_json, str):
+            model = json.loads(config_json)
+            outputs["uid"] = model.get("uid", name)
+            outputs["url"] = f"/d/{outputs['uid']}"
+    elif typ.startswith("grafana:"):
+        outputs.setdefault("uid", inputs.get("uid", name))
+        outputs.setdefault("name", name)
+    elif typ.startswith("kubernetes:"):
+        metadata = dict(outputs.get("metadata") or {})
+        metadata.setdefault("name", name)
+        outputs["metadata"] = metadata
+    return outputs
+
+
+class SynthMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-id", _mock_outputs(args.typ, args.name, args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        return {}, []
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """MockMonitor that also records parent, dependencies and the wire inputs of each resource."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[RecordedResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            wire = json_format.MessageToDict(request.object)
+            if request.type.startswith("pulumi:providers:"):
+                wire = _decode_provider_inputs(wire)
+            self.recorded.append(
+                RecordedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent or None,
+                    dependencies=list(request.dependencies),
+                    inputs=_wire_to_json(wire),
+                    custom=bool(request.custom),
+                )
+            )
+        return response
+
+
+def _urn_label(urn: str | None) -> str | None:
+    """ "<type>::<name>" of a URN (the last type segment), for readable parents."""
+    if not urn:
+        return None
+    parts = urn.split("::")
+    return f"{parts[2].split('$')[-1]}::{parts[3]}"
+
+
+def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml")
+        )
+        raise SynthError(
+            f"--stack {stack!r} is unknown: allowed {', '.join(known) or '(none)'} "
+            f"(no {path.name} in {project_dir})"
+        )
+    return path
+
+
+def read_stack_config(path: Path) -> dict[str, str]:
+    """The project's keys from Pulumi.<stack>.yaml as the CLI passes them (JSON for objects).
+
+    Secret (`secure:`) values are dropped: synth uses placeholders, never the real secrets.
+    """
+    document = yaml.safe_load(path.read_text()) or {}
+    raw = document.get("config") or {}
+    if not isinstance(raw, dict):
+        raise SynthError(f"{path.name}: `config` must be a mapping")
+    prefix = f"{PROJECT}:"
+    values: dict[str, str] = {}
+    for full_key, value in raw.items():
+        if not str(full_key).startswith(prefix):
+            continue  # provider config (docker:host, kubernetes:context, ...)
+        key = str(full_key)[len(prefix) :]
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            continue
+        if isinstance(value, str):
+            values[key] = value
+        else:
+            values[key] = json.dumps(value)
+    return values
+
+
+@dataclass
+class SynthResult:
+    stack: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)
+
+    def plan(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "resources": [
+                {
+                    "type": r.type,
+                    "name": r.name,
+                    "parent": _urn_label(r.parent),
+                    "inputs": r.inputs,
+                }
+                for r in sorted(self.resources, key=lambda r: r.urn)
+            ],
+            "outputs": self.outputs,
+        }
+
+
+async def _resolve(value: Any) -> Any:
+    """An output tree as JSON, with secret Outputs replaced by "[secret]"."""
+    if isinstance(value, pulumi.Output):
+        if await value.is_secret():
+            return SECRET
+        return await _resolve(await value.future())
+    if isinstance(value, dict):
+        return {k: await _resolve(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [await _resolve(v) for v in value]
+    return value
+
+
+def run_program(
+    stack: str,
+    raw_config: Mapping[str, str],
+    secret_values: Mapping[str, str] | None = None,
+) -> tuple[SynthResult, RecordingMonitor, Any]:
+    """Validate the config, then run the program under mocks. Returns the result, the monitor
+    (every registered resource) and the MonitoringStack. `secret_values`: secret keys to set
+    (tests); when None, every required secret gets a placeholder."""
+    from infra.stack import MonitoringStack, stack_output_values
+
+    full: dict[str, str] = {f"{PROJECT}:{k}": v for k, v in raw_config.items()}
+    secret_keys: list[str] = []
+    if secret_values is not None:
+        for key, value in secret_values.items():
+            full[f"{PROJECT}:{key}"] = value
+            secret_keys.append(f"{PROJECT}:{key}")
+    pulumi.runtime.set_all_config(full, secret_keys)
+    try:
+        config, secrets = cfg.load_stack_config(
+            placeholder=cfg.placeholder_secret if secret_values is None else None
+        )
+    except cfg.ConfigError as error:
+        raise SynthError(str(error)) from None
+
+    mocks = SynthMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    holder: dict[str, Any] = {}
+
+    def program() -> None:
+        holder["stack"] = MonitoringStack(PROJECT, config, secrets)
+
+    _sync_await(run_pulumi_func(program))
+    built = holder["stack"]
+    outputs = _sync_await(_resolve(stack_output_values(built.outputs)))
+    files = dict(built.content.files_for_review)
+    for dashboard in built.dashboards:
+        files[f"dashboards/{dashboard.uid}.json"] = (
+            json.dumps(dashboard.model, indent=2, sort_keys=True) + "\n"
+        )
+    result = SynthResult(stack=stack, resources=monitor.recorded, outputs=outputs, files=files)
+    return result, monitor, built
+
+
+def write(result: SynthResult, out: Path) -> None:
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / "plan.json").write_text(json.dumps(result.plan(), indent=2, sort_keys=True) + "\n")
+    for relative, text in sorted(result.files.items()):
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def synth(stack: str, out: Path, project_dir: Path = PROJECT_DIR) -> SynthResult:
+    raw = read_stack_config(stack_file(stack, project_dir))
+    result, _, _ = run_program(stack, raw)
+    write(result, out)
+    return result
+
+
+def main(argv: list[str] | None = None, echo: Callable[[str], None] = print) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra")
+    commands = parser.add_subparsers(dest="command", required=True)
+    synth_parser = commands.add_parser("synth", help="render the plan and every config offline")
+    synth_parser.add_argument("--stack", required=True, help="stack name: Pulumi.<stack>.yaml")
+    synth_parser.add_argument("--out", required=True, type=Path, help="output directory")
+    args = parser.parse_args(argv)
+    try:
+        result = synth(args.stack, args.out)
+    except SynthError as error:
+        print(f"synth: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    echo(f"synth: {len(result.resources)} resources, {len(result.files)} files -> {args.out}")
+    return 0

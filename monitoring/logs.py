@@ -1,0 +1,198 @@
+"""Loki and Grafana Alloy configuration renderers (pure functions, no Pulumi).
+
+Loki runs as one single-binary instance with filesystem storage and compactor retention (Loki
+deletes nothing unless the compactor's retention is enabled). Alloy replaces Promtail (end of
+life 2026-03-02): on Docker it tails every container of the engine through the Docker socket;
+on Kubernetes (one Alloy per node) it tails the pods of its own node through the API server.
+"""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from monitoring.settings import ContentSettings
+
+LOKI_HTTP_PORT = 3100
+LOKI_GRPC_PORT = 9096
+LOKI_DATA_DIR = "/loki"
+ALLOY_HTTP_PORT = 12345
+ALLOY_STORAGE_DIR = "/var/lib/alloy/data"
+# Kubernetes: the Alloy DaemonSet sets this env var from the pod's spec.nodeName.
+ALLOY_NODE_NAME_ENV = "NODE_NAME"
+# Schema start date: fixed forever once data exists (a new schema gets a new, later entry).
+LOKI_SCHEMA_FROM = "2025-01-01"
+
+
+def render_loki_config(settings: ContentSettings, retention_period: str) -> str:
+    """Loki 3.x config: tsdb + filesystem, retention `retention_period` (hours, e.g. "168h")."""
+    alertmanager_urls = ",".join(f"http://{target}" for target in settings.targets.alertmanagers)
+    config = {
+        "auth_enabled": False,
+        "server": {
+            "http_listen_port": LOKI_HTTP_PORT,
+            "grpc_listen_port": LOKI_GRPC_PORT,
+            "log_level": "info",
+        },
+        "common": {
+            "instance_addr": "127.0.0.1",
+            "path_prefix": LOKI_DATA_DIR,
+            "storage": {
+                "filesystem": {
+                    "chunks_directory": f"{LOKI_DATA_DIR}/chunks",
+                    "rules_directory": f"{LOKI_DATA_DIR}/rules",
+                }
+            },
+            "replication_factor": 1,
+            "ring": {"kvstore": {"store": "inmemory"}},
+        },
+        "schema_config": {
+            "configs": [
+                {
+                    "from": LOKI_SCHEMA_FROM,
+                    "store": "tsdb",
+                    "object_store": "filesystem",
+                    "schema": "v13",
+                    "index": {"prefix": "index_", "period": "24h"},
+                }
+            ]
+        },
+        "limits_config": {
+            "retention_period": retention_period,
+            "reject_old_samples": True,
+            "reject_old_samples_max_age": retention_period,
+            "allow_structured_metadata": True,
+            "volume_enabled": True,
+        },
+        "compactor": {
+            "working_directory": f"{LOKI_DATA_DIR}/compactor",
+            "compaction_interval": "10m",
+            "retention_enabled": True,
+            "retention_delete_delay": "2h",
+            "delete_request_store": "filesystem",
+        },
+        "ruler": {"alertmanager_url": alertmanager_urls},
+        "analytics": {"reporting_enabled": False},
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _string(value: str) -> str:
+    """An Alloy string literal (Alloy strings use Go escapes, which JSON's are a subset of)."""
+    return json.dumps(value)
+
+
+def _loki_write(settings: ContentSettings) -> str:
+    endpoints = "\n".join(
+        f"  endpoint {{\n    url = {_string(f'http://{target}/loki/api/v1/push')}\n  }}"
+        for target in settings.targets.loki
+    )
+    labels = {"env": settings.environment, **dict(settings.external_labels)}
+    label_lines = "\n".join(f"    {key} = {_string(value)}," for key, value in labels.items())
+    return (
+        f'loki.write "default" {{\n{endpoints}\n  external_labels = {{\n{label_lines}\n  }}\n}}\n'
+    )
+
+
+def _docker_sources(docker_host: str) -> str:
+    host = _string(docker_host)
+    return f"""discovery.docker "containers" {{
+  host             = {host}
+  refresh_interval = "15s"
+}}
+
+discovery.relabel "containers" {{
+  targets = []
+
+  rule {{
+    source_labels = ["__meta_docker_container_name"]
+    regex         = "/(.*)"
+    target_label  = "container"
+  }}
+  rule {{
+    source_labels = ["__meta_docker_container_log_stream"]
+    target_label  = "stream"
+  }}
+  rule {{
+    source_labels = ["__meta_docker_container_label_tm_service"]
+    target_label  = "service"
+  }}
+}}
+
+loki.source.docker "containers" {{
+  host          = {host}
+  targets       = discovery.docker.containers.targets
+  relabel_rules = discovery.relabel.containers.rules
+  forward_to    = [loki.write.default.receiver]
+}}
+"""
+
+
+def _kubernetes_sources() -> str:
+    node = f"sys.env({_string(ALLOY_NODE_NAME_ENV)})"
+    return f"""discovery.kubernetes "pods" {{
+  role = "pod"
+
+  selectors {{
+    role  = "pod"
+    field = "spec.nodeName=" + {node}
+  }}
+}}
+
+discovery.relabel "pods" {{
+  targets = discovery.kubernetes.pods.targets
+
+  rule {{
+    source_labels = ["__meta_kubernetes_namespace"]
+    target_label  = "namespace"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_name"]
+    target_label  = "pod"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_container_name"]
+    target_label  = "container"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+    target_label  = "service"
+  }}
+}}
+
+loki.source.kubernetes "pods" {{
+  targets    = discovery.relabel.pods.output
+  forward_to = [loki.write.default.receiver]
+}}
+"""
+
+
+def render_alloy_config(
+    settings: ContentSettings, docker_host: str = "unix:///var/run/docker.sock"
+) -> str:
+    """Alloy config: container logs -> Loki, labelled container/service (and namespace/pod).
+
+    `settings.discovery` picks the source: "static" (Docker, via `docker_host`) or "kubernetes".
+    """
+    sources = (
+        _kubernetes_sources()
+        if settings.discovery == "kubernetes"
+        else _docker_sources(docker_host)
+    )
+    header = (
+        "// Rendered by monitoring/logs.py: container logs to Loki. Do not edit by hand.\n"
+        'logging {\n  level  = "info"\n  format = "logfmt"\n}\n\n'
+    )
+    return header + sources + "\n" + _loki_write(settings)
+
+
+def alloy_args(config_path: str) -> list[str]:
+    """Command line of the Alloy container (listens on all interfaces for /metrics, /-/ready)."""
+    return [
+        "run",
+        f"--server.http.listen-addr=0.0.0.0:{ALLOY_HTTP_PORT}",
+        f"--storage.path={ALLOY_STORAGE_DIR}",
+        "--disable-reporting",
+        config_path,
+    ]
