@@ -211,7 +211,7 @@ def _insert_ohlcv(
         INSERT INTO ohlcv (ticker, market, ts, open, high, low, close, volume)
         SELECT ticker, market, ts, o, MAX(o, c) * 1.004, MIN(o, c) * 0.996, c, vol FROM (
             SELECT t.ticker AS ticker, t.market AS market,
-                   :now - (:bars - 1 - bar.i) * :step AS ts,
+                   :now - bar.i * :step AS ts,
                    ROUND(t.base * (1 + ((t.idx * 7 + bar.i) % 200 - 100) / 1000.0), 2) AS o,
                    ROUND(t.base * (1 + ((t.idx * 7 + bar.i + 1) % 200 - 100) / 1000.0
                          + (ABS(RANDOM()) % 201 - 100) / 100000.0), 2) AS c,

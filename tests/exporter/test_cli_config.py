@@ -1,0 +1,183 @@
+"""Bad flags and config values: one clear line naming the key and value, exit code 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.config import ConfigError, parse_config
+from exporter.db import parse_target
+from tests.exporter.harness import REPO, always_open_config, write_config
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "exporter", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=False,
+    )
+
+
+def _assert_one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert done.stdout == ""
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--listen", "nonsense"], ["--listen", "'nonsense'", "host:port"]),
+        (["--listen", "127.0.0.1:70000"], ["--listen", "70000", "0 to 65535"]),
+        (["--refresh-interval", "0"], ["--refresh-interval", "'0'", "0.1 to"]),
+        (["--refresh-interval", "soon"], ["--refresh-interval", "'soon'"]),
+        (["--timeout", "-1"], ["--timeout", "'-1'"]),
+        (["--config", "/nonexistent/x.yml"], ["--config", "/nonexistent/x.yml", "readable"]),
+        (["--log-level", "loud"], ["--log-level", "'loud'", "debug"]),
+        (["--bogus"], ["unrecognized arguments: --bogus"]),
+    ],
+)
+def test_bad_serve_flags(tmp_path: Path, args: list[str], needles: list[str]) -> None:
+    _assert_one_line_error(_run("serve", "--db", "x.db", *args, cwd=tmp_path), *needles)
+
+
+def test_bad_database_url_never_prints_the_password(tmp_path: Path) -> None:
+    done = _run("serve", "--db", "mysql://app:s3cret@db/trading", cwd=tmp_path)
+    _assert_one_line_error(done, "--db", "mysql://app:***@db/trading", "postgresql://")
+    assert "s3cret" not in done.stderr
+
+
+def test_missing_db_flag(tmp_path: Path) -> None:
+    _assert_one_line_error(_run("serve", cwd=tmp_path), "--db")
+
+
+def test_bad_config_file_value(tmp_path: Path) -> None:
+    raw = always_open_config(["kr"])
+    raw["refresh_interval"] = "fast"
+    config = write_config(tmp_path / "c.yml", raw)
+    done = _run("serve", "--db", "x.db", "--config", str(config), cwd=tmp_path)
+    _assert_one_line_error(done, "refresh_interval", "'fast'")
+
+
+def test_broken_yaml(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text("markets: [\n", encoding="utf-8")
+    done = _run("serve", "--db", "x.db", "--config", str(config), cwd=tmp_path)
+    _assert_one_line_error(done, "--config", "valid YAML")
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--rows", "-5"], ["--rows", "'-5'"]),
+        (["--rows", "many"], ["--rows", "'many'"]),
+        (["--regions", "kr,KR"], ["--regions", "'KR'"]),
+        (["--regions", "kr,kr"], ["--regions", "each market code once"]),
+    ],
+)
+def test_bad_demo_db_flags(tmp_path: Path, args: list[str], needles: list[str]) -> None:
+    done = _run("demo-db", str(tmp_path / "d.db"), *args, cwd=tmp_path)
+    _assert_one_line_error(done, *needles)
+    assert not (tmp_path / "d.db").exists()
+
+
+def test_demo_db_command_creates_the_database(tmp_path: Path) -> None:
+    done = _run(
+        "demo-db", str(tmp_path / "d.db"), "--rows", "3000", "--regions", "kr,vn", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3000 OHLCV rows" in done.stdout
+    assert (tmp_path / "d.db").stat().st_size > 0
+
+
+MARKET = {"code": "kr", "timezone": "Asia/Seoul", "calendar": "XKRX"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "value"),
+    [
+        ({"colour": "blue"}, "colour", "blue"),
+        ({"markets": []}, "markets", []),
+        ({"markets": [{**MARKET, "code": "KR"}]}, "markets[0].code", "KR"),
+        ({"markets": [{**MARKET, "calendar": "XSHE"}]}, "markets[0].calendar", "XSHE"),
+        (
+            {"markets": [{**MARKET, "timezone": "Mars/Olympus"}]},
+            "markets[0].timezone",
+            "Mars/Olympus",
+        ),
+        ({"markets": [{"code": "vn", "timezone": "UTC"}]}, "markets[0].sessions", []),
+        (
+            {"markets": [{"code": "vn", "timezone": "UTC", "sessions": ["09:00-08:00"]}]},
+            "markets[0].sessions[0]",
+            "09:00-08:00",
+        ),
+        (
+            {"markets": [{"code": "vn", "timezone": "UTC", "sessions": ["9-5"]}]},
+            "markets[0].sessions[0]",
+            "9-5",
+        ),
+        (
+            {"markets": [{**MARKET, "weekdays": ["mon", "funday"]}]},
+            "markets[0].weekdays[1]",
+            "funday",
+        ),
+        ({"markets": [MARKET, MARKET]}, "markets", ["kr", "kr"]),
+        ({"collectors": {"trading": {"interval": 0}}}, "collectors.trading.interval", 0),
+        ({"collectors": {"nope": {}}}, "collectors.nope", {}),
+        ({"collectors": {"database": {"enabled": False}}}, "collectors.database.enabled", False),
+        ({"metrics": {"trading_made_up": {"sql": "SELECT 1"}}}, "metrics.trading_made_up", None),
+        ({"metrics": {"trading_orders": {"sql": ""}}}, "metrics.trading_orders.sql", ""),
+        ({"histogram_buckets": [1, 0.5]}, "histogram_buckets", [1, 0.5]),
+        ({"max_strategies": 0}, "max_strategies", 0),
+        ({"endpoints": ["Quotes"]}, "endpoints[0]", "Quotes"),
+    ],
+)
+def test_config_errors_name_key_and_value(raw: dict[str, Any], key: str, value: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    assert info.value.key == key
+    if value is not None:
+        assert info.value.value == value
+    assert str(info.value).startswith(f"{key}: invalid value")
+
+
+def test_config_file_and_flags_combine() -> None:
+    config = parse_config(
+        {
+            "refresh_interval": 30,
+            "collectors": {"data_quality": {"interval": 120}, "host": {"enabled": False}},
+            "metrics": {
+                "trading_orders": {
+                    "sql": "SELECT 'kr' AS market, 'buy' AS side, 1 AS n",
+                    "value_column": "n",
+                }
+            },
+        }
+    )
+    assert config.collector("data_quality").interval == 120
+    assert config.collector("trading").interval == 30
+    assert not config.collector("host").enabled
+    assert config.metrics["trading_orders"].value_column == "n"
+    assert [m.code for m in config.markets] == ["kr", "us", "cn", "hk", "jp", "vn"]
+
+
+def test_database_targets() -> None:
+    assert parse_target("data/t.db").location == "data/t.db"
+    assert parse_target("sqlite:////var/lib/t.db").location == "/var/lib/t.db"
+    pg = parse_target("postgresql://app:pw@db:5432/trading")
+    assert pg.dialect == "postgresql"
+    assert pg.describe() == "postgresql://app:***@db:5432/trading"
+    with pytest.raises(ConfigError):
+        parse_target("sqlite:///")

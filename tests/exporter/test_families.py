@@ -1,0 +1,86 @@
+"""Query rows become bounded, well-typed families (label policy, histogram folding)."""
+
+from __future__ import annotations
+
+import pytest
+
+from exporter import catalog
+from exporter.families import LabelDomain, QueryShapeError, histogram_family, sample_family
+from exporter.scheduler import serialise
+from tests.exporter.harness import parse
+
+DOMAIN = LabelDomain(markets=("kr", "us"), endpoints=("quotes",), max_strategies=3)
+
+
+def test_labels_are_bounded_and_missing_combinations_are_zero() -> None:
+    rows: list[dict[str, object]] = [
+        {"market": "KR", "side": "Buy", "orders": 5},
+        {"market": "xx", "side": "buy", "orders": 7},  # unknown market: dropped
+        {"market": "us", "side": "short", "orders": 9},  # unknown side: dropped
+        {"market": None, "side": "buy", "orders": 1},
+    ]
+    family = sample_family(catalog.ORDERS, "h", rows, "orders", DOMAIN)
+    samples = parse(serialise([family]).decode())
+    assert samples == {
+        ("trading_orders_total", (("market", "kr"), ("side", "buy"))): 5.0,
+        ("trading_orders_total", (("market", "kr"), ("side", "sell"))): 0.0,
+        ("trading_orders_total", (("market", "us"), ("side", "buy"))): 0.0,
+        ("trading_orders_total", (("market", "us"), ("side", "sell"))): 0.0,
+    }
+
+
+def test_unknown_endpoints_fold_into_other_and_ratios_take_the_max() -> None:
+    rows = [
+        {"market": "kr", "endpoint": "news", "value": 0.2},
+        {"market": "kr", "endpoint": "chat", "value": 0.7},
+    ]
+    family = sample_family(catalog.API_RATE_LIMIT_USAGE, "h", rows, "value", DOMAIN)
+    samples = parse(serialise([family]).decode())
+    key = ("trading_api_rate_limit_usage_ratio", (("endpoint", "other"), ("market", "kr")))
+    assert samples[key] == 0.7
+
+
+def test_strategies_are_capped() -> None:
+    rows = [{"strategy": f"s{i}", "value": float(i)} for i in range(6)]
+    family = sample_family(catalog.STRATEGY_REALISED_PNL, "h", rows, "value", DOMAIN)
+    samples = parse(serialise([family]).decode())
+    by_strategy = {dict(labels)["strategy"]: v for (_, labels), v in samples.items()}
+    assert by_strategy == {"s0": 0.0, "s1": 1.0, "other": 2.0 + 3.0 + 4.0 + 5.0}
+
+
+def test_histogram_rows_fold_into_configured_buckets() -> None:
+    # Raw observations (one row each) and pre-bucketed rows both work; NULL le means +Inf.
+    rows: list[dict[str, object]] = [
+        {"market": "kr", "endpoint": "quotes", "le": 0.003, "count": 1, "sum": 0.003},
+        {"market": "kr", "endpoint": "quotes", "le": 0.1, "count": 2, "sum": 0.15},
+        {"market": "kr", "endpoint": "quotes", "le": None, "count": 1, "sum": 12.0},
+    ]
+    family = histogram_family(catalog.API_REQUEST_DURATION, "h", rows, (0.01, 0.1, 1.0), DOMAIN)
+    samples = parse(serialise([family]).decode())
+    labels = (("endpoint", "quotes"), ("market", "kr"))
+
+    def bucket(le: str) -> float:
+        return samples[
+            ("trading_api_request_duration_seconds_bucket", tuple(sorted((*labels, ("le", le)))))
+        ]
+
+    assert [bucket(b) for b in ("0.01", "0.1", "1.0", "+Inf")] == [1, 3, 3, 4]
+    assert samples[("trading_api_request_duration_seconds_count", labels)] == 4
+    assert samples[("trading_api_request_duration_seconds_sum", labels)] == pytest.approx(12.153)
+    # Pre-filled combinations exist with zero counts.
+    assert (
+        samples[
+            (
+                "trading_api_request_duration_seconds_count",
+                (("endpoint", "quotes"), ("market", "us")),
+            )
+        ]
+        == 0
+    )
+
+
+def test_wrong_query_shape_is_an_error_naming_the_column() -> None:
+    with pytest.raises(QueryShapeError, match="'market'"):
+        sample_family(catalog.OHLCV_ROWS, "h", [{"value": 1}], "value", DOMAIN)
+    with pytest.raises(QueryShapeError, match="'row_count'"):
+        sample_family(catalog.OHLCV_ROWS, "h", [{"market": "kr"}], "row_count", DOMAIN)
