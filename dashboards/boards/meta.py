@@ -33,10 +33,10 @@ def _or_zero(expr: str) -> str:
 
 
 def _server_error_ratio(metric: str, by: str) -> str:
-    return (
-        f'sum by ({by}) (rate({metric}{{status_code=~"5.."}}[{RATE}]))'
-        f" / sum by ({by}) (rate({metric}[{RATE}]))"
-    )
+    """5xx share of requests; 0 (not "No data") while no 5xx series exists yet."""
+    total = f"sum by ({by}) (rate({metric}[{RATE}]))"
+    errors = f'sum by ({by}) (rate({metric}{{status_code=~"5.."}}[{RATE}]))'
+    return f"({errors} or {total} * 0) / {total}"
 
 
 def _scrape_targets(dashboard: db.Dashboard) -> db.Dashboard:

@@ -160,3 +160,42 @@ def test_every_slo_is_shown_where_its_alerts_link(dashboards: list[Dashboard]) -
         board = by_uid[slo.dashboard_uid]
         exprs = [t["expr"] for p in iter_panels(board.model) for t in p.get("targets", [])]
         assert any(f'slo="{slo.name}"' in e for e in exprs), (slo.name, board.uid)
+
+
+@pytest.mark.parametrize(
+    ("discovery", "present", "absent"),
+    [
+        ("static", 'name!=""', "container!="),
+        ("kubernetes", 'container!="POD"', 'name!=""'),
+    ],
+)
+def test_container_panels_follow_the_discovery_mode(
+    discovery: str, present: str, absent: str
+) -> None:
+    built = build_dashboards(make_settings(discovery=discovery))
+    system = next(d for d in built if d.uid == dashboard_uids.SYSTEM)
+    container_exprs = [
+        t["expr"]
+        for p in iter_panels(system.model)
+        for t in p["targets"]
+        if "container_" in t["expr"]
+    ]
+    assert len(container_exprs) >= 4
+    for expr in container_exprs:
+        assert present in expr and absent not in expr, expr
+
+
+def test_overview_market_series_link_to_their_market_dashboard(
+    dashboards: list[Dashboard],
+) -> None:
+    overview = next(d for d in dashboards if d.uid == dashboard_uids.OVERVIEW)
+    linked = 0
+    for panel in iter_panels(overview.model):
+        links = panel["fieldConfig"]["defaults"].get("links", [])
+        for link in links:
+            assert link["url"].startswith("/d/" + dashboard_uids.MARKET_PREFIX)
+            assert "${__field.labels.market}" in link["url"]
+            linked += 1
+        if any("by (market" in t["expr"] for t in panel["targets"]):
+            assert links, panel["title"]
+    assert linked >= 6
