@@ -42,6 +42,7 @@ def _with_slos(builder: db.Dashboard, slos: Sequence[SLO]) -> db.Dashboard:
 def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
     """The fixed dashboards, then one dashboard per configured market (in settings order)."""
     lv = panel_levels(settings.thresholds)
+    slo_list = slos(settings)
     planned: list[tuple[db.Dashboard, Folder]] = [
         (overview(lv), TRADING),
         (trading(lv), TRADING),
@@ -51,7 +52,6 @@ def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
         (system(settings, lv), PLATFORM),
         (logs(), PLATFORM),
         (meta(lv), MONITORING),
-        *((market_dashboard(market, lv), MARKETS) for market in settings.markets),
+        *((market_dashboard(market, lv, slo_list), MARKETS) for market in settings.markets),
     ]
-    slo_list = slos(settings)
     return [_dashboard(_with_slos(builder, slo_list), folder) for builder, folder in planned]

@@ -26,6 +26,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from monitoring import dashboard_uids
 
@@ -170,7 +171,7 @@ Target = cogbuilder.Builder[cogvariants.Dataquery]
 
 @dataclass(frozen=True)
 class Q:
-    """One PromQL or LogQL query of a panel."""
+    """One PromQL or LogQL query of a panel; `instant` queries are fetched as a table."""
 
     expr: str
     legend: str = ""
@@ -187,7 +188,11 @@ def _prometheus_targets(queries: Sequence[Q]) -> list[Target]:
             .datasource(PROMETHEUS)
             .legend_format(q.legend or "__auto")
         )
-        targets.append(target.instant() if q.instant else target.range())
+        # Builders mutate themselves: pick one branch, never call both.
+        if q.instant:
+            targets.append(target.instant().format(PromQueryFormat.TABLE))
+        else:
+            targets.append(target.range())
     return targets
 
 
@@ -343,7 +348,7 @@ def instant_table(
     width: int = 12,
     height: int = 8,
 ) -> table.Panel:
-    """A table of instant values, one row per series (labels as columns)."""
+    """A table of instant values: one row per series, a column per label and "Value"."""
     instant_queries = [Q(q.expr, q.legend, instant=True) for q in queries]
     return (
         table.Panel()
@@ -356,13 +361,18 @@ def instant_table(
         .span(width)
         .height(height)
         .with_transformation(
-            dm.DataTransformerConfig(id_val="labelsToFields", options={"mode": "columns"})
-        )
-        .with_transformation(dm.DataTransformerConfig(id_val="merge", options={}))
-        .with_transformation(
             dm.DataTransformerConfig(
                 id_val="organize", options={"excludeByName": {"Time": True, "__name__": True}}
             )
+        )
+        # Colour the value cells by the thresholds (the label columns stay plain).
+        .override_by_name(
+            "Value",
+            [
+                dm.DynamicConfigValue(
+                    id_val="custom.cellOptions", value={"type": "color-background"}
+                )
+            ],
         )
     )
 

@@ -308,20 +308,21 @@ def _burn_rate_levels(window: BurnRateWindow) -> Levels:
     return Levels(window.factor)
 
 
+def slo_budget_left(slo: SLO, sel: str, width: int = 8) -> stat.Panel:
+    return single(
+        f"{slo.title}: error budget left ({PERIOD})",
+        [Q(f'slo:period_error_budget_remaining:ratio{{slo="{slo.name}", {sel}}}', "{{market}}")],
+        "percentunit",
+        description=f"Objective {slo.objective:.4g} over {PERIOD}; below 0 the SLO is missed.",
+        levels=NEGATIVE_IS_BAD,
+        width=width,
+        height=8,
+    )
+
+
 def slo_panels(slo: SLO, sel: str) -> list[stat.Panel | timeseries.Panel]:
     """Budget left over the SLO period, and the burn rate over each alert's long window."""
-    slo_sel = f'slo="{slo.name}", {sel}'
-    panels: list[stat.Panel | timeseries.Panel] = [
-        single(
-            f"{slo.title}: error budget left ({PERIOD})",
-            [Q(f"slo:period_error_budget_remaining:ratio{{{slo_sel}}}", "{{market}}")],
-            "percentunit",
-            description=f"Objective {slo.objective:.4g} over {PERIOD}; below 0 the SLO is missed.",
-            levels=NEGATIVE_IS_BAD,
-            width=8,
-            height=8,
-        )
-    ]
+    panels: list[stat.Panel | timeseries.Panel] = [slo_budget_left(slo, sel)]
     for window in BURN_RATE_WINDOWS:
         if window.long not in ("1h", "1d"):
             continue  # one fast (page) and one slow (ticket) window keep the row readable
@@ -330,7 +331,8 @@ def slo_panels(slo: SLO, sel: str) -> list[stat.Panel | timeseries.Panel]:
                 f"{slo.title}: burn rate over {window.long}",
                 [
                     Q(
-                        f"{sli_record(window.long)}{{{slo_sel}}} / {slo.error_budget:.6g}",
+                        f'{sli_record(window.long)}{{slo="{slo.name}", {sel}}}'
+                        f" / {slo.error_budget:.6g}",
                         "{{market}}",
                     )
                 ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from grafana_foundation_sdk.builders import dashboard as db
 
 from dashboards import sections
@@ -10,6 +12,7 @@ from dashboards.levels import PanelLevels
 from dashboards.panels import OPEN_CLOSED, Q, prometheus_variable, row, single
 from monitoring import dashboard_uids
 from monitoring.settings import Market
+from monitoring.slo import SLO
 
 
 def market_selector(market: Market) -> str:
@@ -22,9 +25,9 @@ def _schedule(market: Market) -> str:
     return "sessions " + ", ".join(market.sessions) if market.sessions else "no sessions"
 
 
-def market_dashboard(market: Market, lv: PanelLevels) -> db.Dashboard:
+def market_dashboard(market: Market, lv: PanelLevels, slos: Sequence[SLO]) -> db.Dashboard:
     sel = market_selector(market)
-    return (
+    dashboard = (
         new_dashboard(
             dashboard_uids.market_uid(market.code),
             f"Market: {market.name}",
@@ -75,3 +78,10 @@ def market_dashboard(market: Market, lv: PanelLevels) -> db.Dashboard:
         .with_panel(sections.exposure(sel))
         .with_panel(sections.position_limit_usage(sel, lv.position_limit_usage))
     )
+    if slos:
+        dashboard = dashboard.with_row(row("SLOs"))
+        for slo in slos:
+            dashboard = dashboard.with_panel(
+                sections.slo_budget_left(slo, sel, width=max(6, 24 // len(slos)))
+            )
+    return dashboard

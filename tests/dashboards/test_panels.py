@@ -309,3 +309,20 @@ def test_prometheus_accepts_every_query(dashboards: list[Dashboard], tmp_path: P
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{len(rules)} rules found" in result.stdout
+
+
+def test_tables_query_now_and_graphs_query_a_range(dashboards: list[Dashboard]) -> None:
+    kinds: set[str] = set()
+    for d in dashboards:
+        for panel in iter_panels(d.model):
+            for target in panel["targets"]:
+                if panel["datasource"]["type"] != "prometheus":
+                    continue
+                kinds.add(panel["type"])
+                if panel["type"] == "table":
+                    assert target["instant"] is True and target["range"] is False
+                    assert target["format"] == "table", (d.uid, panel["title"])
+                else:
+                    assert target["range"] is True and target["instant"] is False
+                    assert target.get("format", "time_series") == "time_series"
+    assert {"table", "timeseries", "stat", "state-timeline"} <= kinds
