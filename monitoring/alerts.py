@@ -318,7 +318,7 @@ def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
             summary="The trading database grows fast",
             description=(
                 "The database grows by {{ $value | humanize1024 }}B per day"
-                f" (limit {_num(t.database_growth_bytes_per_day)} bytes per day)."
+                f" (limit {_num(t.database_growth_bytes_per_day / 1e6)} MB per day)."
             ),
             dashboard_uid=uids.DATABASE,
         ),

@@ -189,6 +189,8 @@ def notification_model(settings: ContentSettings) -> NotificationModel:
                 ),
             )
         )
+    # Explicit, because a match of the `continue` webhook route keeps the root from handling it.
+    routes.append(Route(TEAM, (Matcher("severity", "=", "warning"),)))
     root = Route(
         TEAM,
         group_by=GROUP_BY,

@@ -1,0 +1,188 @@
+"""The rendered alertmanager.yml, checked by the real amtool: config and every route."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitoring.notifications import (
+    BLACKHOLE,
+    HEARTBEAT,
+    ONCALL,
+    TEAM,
+    WEBHOOK,
+    Route,
+    notification_model,
+)
+from monitoring.render import render_alertmanager_config
+from monitoring.settings import ContentSettings
+from tests.monitoring.conftest import HEARTBEAT_URL, WEBHOOK_URL, run, tool
+
+Labels = dict[str, str]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture()
+def full_config(settings: ContentSettings, tmp_path: Path) -> Path:
+    return _write(tmp_path, render_alertmanager_config(settings, WEBHOOK_URL, HEARTBEAT_URL))
+
+
+@pytest.fixture()
+def minimal_config(minimal_settings: ContentSettings, tmp_path: Path) -> Path:
+    return _write(tmp_path, render_alertmanager_config(minimal_settings, None, None))
+
+
+def test_amtool_check_config_all_channels(full_config: Path) -> None:
+    result = run([tool("amtool"), "check-config", str(full_config)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load(full_config.read_text())
+    kinds = {k for r in config["receivers"] for k in r if k.endswith("_configs")}
+    assert kinds == {"slack_configs", "email_configs", "pagerduty_configs", "webhook_configs"}
+    assert len(config["time_intervals"]) == 6  # one "market closed" interval per market
+
+
+def test_amtool_check_config_minimal(minimal_config: Path) -> None:
+    result = run([tool("amtool"), "check-config", str(minimal_config)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load(minimal_config.read_text())
+    assert all(set(r) == {"name"} for r in config["receivers"])  # nothing to send to
+
+
+def test_amtool_rejects_a_broken_config(full_config: Path) -> None:
+    """The checks can fail: a route to an undefined receiver is an error."""
+    config = yaml.safe_load(full_config.read_text())
+    config["route"]["routes"][0]["receiver"] = "nobody"
+    full_config.write_text(yaml.safe_dump(config))
+    assert run([tool("amtool"), "check-config", str(full_config)]).returncode != 0
+
+
+# --- Routes ----------------------------------------------------------------------------------
+
+
+def _sample_value(op: str, value: str) -> str | None:
+    if op == "=":
+        return value
+    if op == "=~":
+        return value.split("|")[0]
+    return None  # negative matchers need no label
+
+
+def _matches(route: Route, labels: Labels) -> bool:
+    for m in route.matchers:
+        actual = labels.get(m.label, "")
+        if m.op == "=" and actual != m.value:
+            return False
+        if m.op == "=~" and actual not in m.value.split("|"):
+            return False
+        if m.op == "!=" and actual == m.value:
+            return False
+        if m.op == "!~" and actual in m.value.split("|"):
+            return False
+    return True
+
+
+def _expected_receivers(route: Route, labels: Labels, inherited: str) -> list[str]:
+    """Alertmanager's routing: depth first, first matching child wins unless `continue`."""
+    receiver = route.receiver or inherited
+    found: list[str] = []
+    for child in route.routes:
+        if _matches(child, labels):
+            found += _expected_receivers(child, labels, receiver)
+            if not child.continue_:
+                break
+    return found or [receiver]
+
+
+def _route_cases(route: Route, path_labels: Labels) -> list[Labels]:
+    """One alert per route, carrying the labels its matchers (and its parents') require."""
+    labels = dict(path_labels)
+    for m in route.matchers:
+        sample = _sample_value(m.op, m.value)
+        if sample is not None:
+            labels[m.label] = sample
+    cases = [labels]
+    for child in route.routes:
+        cases += _route_cases(child, labels)
+    return cases
+
+
+def _amtool_route(config: Path, labels: Labels, receivers: list[str]) -> None:
+    args = [
+        tool("amtool"),
+        "config",
+        "routes",
+        "test",
+        f"--config.file={config}",
+        f"--verify.receivers={','.join(receivers)}",
+        *(f"{k}={v}" for k, v in sorted(labels.items())),
+    ]
+    result = run(args)
+    assert result.returncode == 0, f"{labels} -> {receivers}: {result.stdout}{result.stderr}"
+
+
+# Business rules, written out: (alert labels, receivers in notification order).
+EXPLICIT_CASES: list[tuple[Labels, list[str]]] = [
+    ({"alertname": "Watchdog", "severity": "none", "category": "meta"}, [HEARTBEAT]),
+    ({"alertname": "Other", "severity": "none"}, [BLACKHOLE]),
+    ({"alertname": "ExporterDown", "severity": "critical", "category": "meta"}, [WEBHOOK, ONCALL]),
+    (
+        {"alertname": "StaleMarketData", "severity": "critical", "category": "data_quality"}
+        | {"market": "kr"},
+        [WEBHOOK, ONCALL],
+    ),
+    (
+        {"alertname": "StaleMarketData", "severity": "warning", "category": "data_quality"}
+        | {"market": "kr"},
+        [WEBHOOK, TEAM],
+    ),
+    ({"alertname": "TargetDown", "severity": "warning", "category": "system"}, [WEBHOOK, TEAM]),
+    ({"alertname": "Unlabelled"}, [TEAM]),
+]
+
+
+def test_every_route_and_receiver_has_an_amtool_case(
+    settings: ContentSettings, full_config: Path
+) -> None:
+    model = notification_model(settings)
+    cases = _route_cases(model.route, {})
+    assert len(cases) == 1 + 6 + len(settings.markets)  # root, 6 routes, one per market
+    covered: set[str] = set()
+    for labels in cases:
+        receivers = _expected_receivers(model.route, labels, model.route.receiver or "")
+        covered.update(receivers)
+        _amtool_route(full_config, labels, receivers)
+    for labels, receivers in EXPLICIT_CASES:
+        assert _expected_receivers(model.route, labels, TEAM) == receivers
+        covered.update(receivers)
+        _amtool_route(full_config, labels, receivers)
+    assert covered == {r.name for r in model.receivers}
+
+
+def test_minimal_routes(minimal_settings: ContentSettings, minimal_config: Path) -> None:
+    """Without a webhook there is no webhook route; the rest routes the same."""
+    model = notification_model(minimal_settings)
+    for labels in _route_cases(model.route, {}):
+        receivers = _expected_receivers(model.route, labels, TEAM)
+        assert WEBHOOK not in receivers
+        _amtool_route(minimal_config, labels, receivers)
+
+
+def test_amtool_route_check_can_fail(full_config: Path) -> None:
+    args = [
+        tool("amtool"),
+        "config",
+        "routes",
+        "test",
+        f"--config.file={full_config}",
+        f"--verify.receivers={TEAM}",
+        "alertname=Watchdog",
+        "severity=none",
+    ]
+    assert run(args).returncode != 0

@@ -1,0 +1,140 @@
+"""The rendered Prometheus config and rules, checked and unit-tested by the real promtool."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from monitoring.alerts import alert_names
+from monitoring.jobs import SERVICE_ACCOUNT_DIR
+from monitoring.render import render_prometheus_config
+from monitoring.settings import ContentSettings
+from tests.monitoring.conftest import RULE_TESTS_DIR, run, tool
+
+# vector(1) can never be quiet; its tests assert it fires at several times instead.
+ALWAYS_FIRING = frozenset({"Watchdog"})
+
+
+# Debian's promtool/prometheus 2.42 are built without Kubernetes service discovery ("field
+# kubernetes_sd_configs not found"). For the Kubernetes rendering we check the discovery blocks
+# against Prometheus' documented schema here, then let promtool check everything else (relabel
+# rules, TLS, authorization, alerting) with each discovery block swapped for an empty static one.
+K8S_SD_KEYS = {
+    "role",
+    "namespaces",
+    "selectors",
+    "api_server",
+    "kubeconfig_file",
+    "attach_metadata",
+}
+K8S_ROLES = {"node", "pod", "service", "endpoints", "endpointslice", "ingress"}
+
+
+def _without_kubernetes_sd(config: dict[str, Any]) -> int:
+    swapped = 0
+    for job in config["scrape_configs"]:
+        for sd in job.pop("kubernetes_sd_configs", []):
+            assert set(sd) <= K8S_SD_KEYS, (
+                f"{job['job_name']}: unknown keys {set(sd) - K8S_SD_KEYS}"
+            )
+            assert sd["role"] in K8S_ROLES, f"{job['job_name']}: role {sd['role']!r}"
+            if "namespaces" in sd:
+                assert set(sd["namespaces"]) <= {"names", "own_namespace"}
+                assert all(isinstance(n, str) and n for n in sd["namespaces"]["names"])
+            job.setdefault("static_configs", []).append({"targets": []})
+            swapped += 1
+    return swapped
+
+
+@pytest.mark.parametrize("discovery", ["static", "kubernetes"])
+def test_promtool_check_config(
+    discovery: str, settings: ContentSettings, rules_dir: Path, tmp_path: Path
+) -> None:
+    rendered = dataclasses.replace(
+        settings,
+        discovery=discovery,  # type: ignore[arg-type]
+        rule_files_dir=str(rules_dir / "rules"),
+        remote_write_url="https://remote.example.test/api/v1/write",
+        kubelet_insecure_skip_verify=discovery == "kubernetes",
+    )
+    # promtool stats the service-account files a pod would have: give it stand-ins.
+    service_account = tmp_path / "serviceaccount"
+    service_account.mkdir()
+    (service_account / "token").write_text("not-a-token")
+    (service_account / "ca.crt").write_text("")
+    text = render_prometheus_config(rendered).replace(SERVICE_ACCOUNT_DIR, str(service_account))
+    config: dict[str, Any] = yaml.safe_load(text)
+    swapped = _without_kubernetes_sd(config)
+    assert swapped == (3 if discovery == "kubernetes" else 0)  # node, cadvisor, alloy
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    result = run([tool("promtool"), "check", "config", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    rule_files = len(list((rules_dir / "rules").glob("*.yml")))
+    assert f"SUCCESS: {rule_files} rule files found" in result.stdout
+
+
+def test_promtool_rejects_a_broken_config(tmp_path: Path) -> None:
+    """The check above can fail: promtool rejects a relabel rule with a bad regex."""
+    path = tmp_path / "prometheus.yml"
+    bad = {"scrape_configs": [{"job_name": "x", "relabel_configs": [{"regex": "("}]}]}
+    path.write_text(yaml.safe_dump(bad))
+    assert run([tool("promtool"), "check", "config", str(path)]).returncode != 0
+
+
+def test_promtool_check_rules(rules_dir: Path) -> None:
+    files = sorted(str(p) for p in (rules_dir / "rules").glob("*.yml"))
+    assert files
+    result = run([tool("promtool"), "check", "rules", *files])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(files)
+
+
+def test_promtool_test_rules(rules_dir: Path) -> None:
+    """Every checked-in test file in one promtool run, against the rendered rules."""
+    files = sorted(p.name for p in RULE_TESTS_DIR.glob("*.yml"))
+    assert files
+    result = run([tool("promtool"), "test", "rules", *files], timeout=120, cwd=rules_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(files), result.stdout
+
+
+def _rule_test_cases() -> tuple[dict[str, int], dict[str, int], set[str]]:
+    """Per alert name: cases where it fires, cases where it must be quiet; and rule files used."""
+    firing: dict[str, int] = {}
+    quiet: dict[str, int] = {}
+    rule_files: set[str] = set()
+    for path in sorted(RULE_TESTS_DIR.glob("*.yml")):
+        doc: dict[str, Any] = yaml.safe_load(path.read_text())
+        rule_files.update(doc["rule_files"])
+        for test in doc["tests"]:
+            for case in test.get("alert_rule_test", []):
+                target = firing if case.get("exp_alerts") else quiet
+                target[case["alertname"]] = target.get(case["alertname"], 0) + 1
+                for alert in case.get("exp_alerts") or []:
+                    assert alert.get("exp_labels") and alert.get("exp_annotations"), (
+                        f"{path.name}: {case['alertname']} asserts no labels or annotations"
+                    )
+    return firing, quiet, rule_files
+
+
+def test_every_alert_has_firing_and_quiet_cases(settings: ContentSettings) -> None:
+    firing, quiet, _ = _rule_test_cases()
+    names = set(alert_names(settings))
+    missing_firing = sorted(names - set(firing))
+    missing_quiet = sorted(names - set(quiet) - ALWAYS_FIRING)
+    assert not missing_firing, f"alerts without a firing promtool case: {missing_firing}"
+    assert not missing_quiet, f"alerts without a quiet promtool case: {missing_quiet}"
+    assert firing.get("Watchdog", 0) >= 2
+    unknown = sorted((set(firing) | set(quiet)) - names)
+    assert not unknown, f"promtool cases for alerts that do not exist: {unknown}"
+
+
+def test_rule_tests_load_every_rendered_rule_file(rules_dir: Path) -> None:
+    _, _, used = _rule_test_cases()
+    rendered = {f"rules/{p.name}" for p in (rules_dir / "rules").glob("*.yml")}
+    assert rendered <= used, f"rule files no promtool test loads: {sorted(rendered - used)}"
