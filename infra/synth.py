@@ -48,9 +48,15 @@ class RecordedResource:
     type: str
     name: str
     parent: str | None
-    dependencies: list[str]
-    inputs: dict[str, Any]
+    inputs: dict[str, Any]  # secrets redacted: what plan.json shows
+    # Kept in memory for tests, never written: the wire inputs with secrets still wrapped.
+    wire_inputs: dict[str, Any]
     custom: bool
+    provider: str | None  # "<provider urn>::<id>"
+    dependencies: list[str]  # URNs (depends_on and Output dependencies)
+    delete_before_replace: bool
+    retain_on_delete: bool
+    protect: bool
 
 
 def _digest(text: str) -> str:
@@ -154,9 +160,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     type=request.type,
                     name=request.name,
                     parent=request.parent or None,
-                    dependencies=list(request.dependencies),
                     inputs=_wire_to_json(wire),
+                    wire_inputs=wire,
                     custom=bool(request.custom),
+                    provider=request.provider or None,
+                    dependencies=list(request.dependencies),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    protect=bool(request.protect),
                 )
             )
         return response
@@ -247,11 +258,19 @@ def run_program(
     stack: str,
     raw_config: Mapping[str, str],
     secret_values: Mapping[str, str] | None = None,
+    monitor: RecordingMonitor | None = None,
 ) -> tuple[SynthResult, RecordingMonitor, Any]:
-    """Validate the config, then run the program under mocks. Returns the result, the monitor
-    (every registered resource) and the MonitoringStack. `secret_values`: secret keys to set
-    (tests); when None, every required secret gets a placeholder."""
+    """Run the program under mocks: validate the config, then build the stack. Returns the
+    result, the monitor (every registered resource) and the MonitoringStack.
+
+    `secret_values`: secret keys to set (tests); when None, every required secret gets a
+    placeholder. Raises SynthError on bad config, before any resource is registered.
+    """
     from infra.stack import MonitoringStack, stack_output_values
+
+    mocks = SynthMocks()
+    monitor = monitor if monitor is not None else RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
 
     full: dict[str, str] = {f"{PROJECT}:{k}": v for k, v in raw_config.items()}
     secret_keys: list[str] = []
@@ -267,9 +286,6 @@ def run_program(
     except cfg.ConfigError as error:
         raise SynthError(str(error)) from None
 
-    mocks = SynthMocks()
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     holder: dict[str, Any] = {}
 
     def program() -> None:
@@ -311,9 +327,12 @@ def main(argv: list[str] | None = None, echo: Callable[[str], None] = print) -> 
     synth_parser = commands.add_parser("synth", help="render the plan and every config offline")
     synth_parser.add_argument("--stack", required=True, help="stack name: Pulumi.<stack>.yaml")
     synth_parser.add_argument("--out", required=True, type=Path, help="output directory")
+    synth_parser.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="where Pulumi.<stack>.yaml lives"
+    )
     args = parser.parse_args(argv)
     try:
-        result = synth(args.stack, args.out)
+        result = synth(args.stack, args.out, args.project_dir)
     except SynthError as error:
         print(f"synth: {error}", file=sys.stderr)
         return EXIT_CONFIG

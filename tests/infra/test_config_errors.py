@@ -1,0 +1,192 @@
+"""Bad config: one message naming the key, the value and what is allowed; nothing registered."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra import synth
+from infra.synth import SynthError
+from tests.infra.harness import REAL_SECRETS, new_monitor, run_stack, stack_config
+
+DEV_MARKETS: list[dict[str, Any]] = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "Pulumi.dev.yaml").read_text()
+)["config"]["trading-monitoring:markets"]
+
+
+def _markets_with(index: int, **changes: Any) -> list[dict[str, Any]]:
+    markets = copy.deepcopy(DEV_MARKETS)
+    markets[index].update(changes)
+    return markets
+
+
+# (overrides, secrets, substrings the message must contain: key, value, allowed)
+CASES: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...]]] = [
+    ("target", {"target": "swarm"}, {}, ("target", "'swarm'", "'docker' or 'kubernetes'")),
+    ("duration", {"scrapeInterval": "15x"}, {}, ("scrapeInterval", "'15x'", "Prometheus duration")),
+    (
+        "timeout above interval",
+        {"scrapeTimeout": "30s"},
+        {},
+        ("scrapeTimeout", "'30s'", "<= scrapeInterval (15s)"),
+    ),
+    ("size", {"retentionSize": "20 GB"}, {}, ("retentionSize", "'20 GB'", '"20GB"')),
+    ("log retention", {"logRetentionTime": "7d"}, {}, ("logRetentionTime", "'7d'", "whole hours")),
+    (
+        "latest image",
+        {"images": {"grafana": "grafana/grafana:latest"}},
+        {},
+        ("images.grafana", "'grafana/grafana:latest'", "pinned image"),
+    ),
+    (
+        "untagged image",
+        {"images": {"loki": "grafana/loki"}},
+        {},
+        ("images.loki", "'grafana/loki'", "pinned image"),
+    ),
+    (
+        "admin user",
+        {"grafanaAdminUser": "admin"},
+        {},
+        ("grafanaAdminUser", "'admin'", "not 'admin'"),
+    ),
+    (
+        "timezone",
+        {"markets": _markets_with(0, timezone="Mars/Olympus")},
+        {},
+        ("markets.0.timezone", "'Mars/Olympus'", "IANA time zone"),
+    ),
+    (
+        "calendar",
+        {"markets": _markets_with(1, calendar="XXXX")},
+        {},
+        ("markets.1.calendar", "'XXXX'", "XKRX"),
+    ),
+    (
+        "session",
+        {"markets": _markets_with(5, sessions=["14:45-13:00"])},
+        {},
+        ("markets.5.sessions", "'14:45-13:00'", "start before end"),
+    ),
+    (
+        "duplicate market",
+        {"markets": [*DEV_MARKETS, DEV_MARKETS[0]]},
+        {},
+        ("markets", "'kr'", "unique market codes"),
+    ),
+    (
+        "host port",
+        {"docker": {"ports": {"grafana": 80}}},
+        {},
+        ("docker.ports.grafana", "80", "1024 to 65535"),
+    ),
+    (
+        "port clash",
+        {"docker": {"ports": {"grafana": 9090}}},
+        {},
+        ("docker.ports.prometheus", "9090", "not already used by ports.grafana"),
+    ),
+    (
+        "docker resources",
+        {
+            "docker": {
+                "resources": {
+                    "grafana": {
+                        "cpuRequest": "1",
+                        "memoryRequest": "1Gi",
+                        "cpuLimit": "500m",
+                        "memoryLimit": "2Gi",
+                    }
+                }
+            }
+        },
+        {},
+        ("docker.resources.grafana.cpuLimit", "'500m'", ">= cpuRequest (1)"),
+    ),
+    (
+        "unknown key",
+        {"scrapeIntervall": "15s"},
+        {},
+        ("scrapeIntervall", "'15s'", "allowed keys are"),
+    ),
+    (
+        "unknown nested key",
+        {"receivers": {"slackChanel": "#x"}},
+        {},
+        ("receivers.slackChanel", "'#x'", "not a known key"),
+    ),
+    (
+        "slack channel",
+        {"receivers": {"slackChannel": "trading alerts"}},
+        {"slackApiUrl": REAL_SECRETS["slackApiUrl"]},
+        ("receivers.slackChannel", "'trading alerts'", "#trading-alerts"),
+    ),
+    (
+        "missing secret",
+        {"receivers": {"pagerduty": True}},
+        {},
+        ("pagerdutyRoutingKey", "receivers.pagerduty", "pulumi config set --secret"),
+    ),
+    (
+        "bad secret",
+        {"receivers": {"webhook": True}},
+        {"webhookUrl": "http://insecure.example.com/hook"},
+        ("webhookUrl", "'[secret]'", "https:// URL"),
+    ),
+    (
+        "demo database off without a URL",
+        {"docker": {"exporterDemoDatabase": False}},
+        {},
+        ("exporterDatabaseDsn", "docker.exporterDemoDatabase = false", "--secret"),
+    ),
+    (
+        "kubernetes without its settings",
+        {"target": "kubernetes"},
+        {},
+        ("kubernetes", "None", "an object when target is kubernetes"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "secrets", "expected"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_bad_config_is_one_clear_error_before_any_resource(
+    overrides: dict[str, Any], secrets: dict[str, str], expected: tuple[str, ...]
+) -> None:
+    monitor = new_monitor()
+    with pytest.raises(SynthError) as raised:
+        run_stack("dev", overrides=overrides, secrets=secrets, monitor=monitor)
+    message = str(raised.value)
+    for part in expected:
+        assert part in message, f"{part!r} not in {message!r}"
+    assert message.startswith("trading-monitoring:")
+    assert monitor.recorded == [], "resources were registered before the config error"
+    for secret in secrets.values():
+        assert secret not in message
+
+
+def test_the_good_config_registers_resources() -> None:
+    """The same path with a valid config does register: the empty check above can fail."""
+    monitor = new_monitor()
+    run_stack("dev", monitor=monitor)
+    assert len(monitor.recorded) > 40
+
+
+def test_synth_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert synth.main(["synth", "--stack", "nope", "--out", str(tmp_path / "a")]) == 2
+    assert "'nope' is unknown: allowed dev, prod" in capsys.readouterr().err
+
+    bad = stack_config("dev", {"grafanaAdminUser": "admin"})
+    document = {"config": {f"trading-monitoring:{k}": v for k, v in bad.items()}}
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(document))
+    args = ["synth", "--stack", "bad", "--out", str(tmp_path / "b"), "--project-dir", str(tmp_path)]
+    assert synth.main(args) == 2
+    assert "grafanaAdminUser = 'admin' is invalid" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()

@@ -1,0 +1,94 @@
+"""No secret in plain text anywhere; outputs present and secret where they should be."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from infra.synth import SECRET, write
+from tests.infra.harness import REAL_SECRETS, StackRun, plain_strings
+
+CONTAINER = "docker:index/container:Container"
+
+
+def _generated_passwords(run: StackRun) -> list[str]:
+    """The mock RandomPassword results (secrets too)."""
+    from infra.synth import _mock_outputs
+
+    values = []
+    for password in run.of_type("random:index/randomPassword:RandomPassword"):
+        outputs = _mock_outputs(password.type, password.name, password.inputs)
+        values.append(outputs["result"]["value"])
+    return values
+
+
+def test_every_secret_reaches_the_wire_only_as_a_secret(dev_run_all_secrets: StackRun) -> None:
+    run = dev_run_all_secrets
+    secrets = [*REAL_SECRETS.values(), *_generated_passwords(run)]
+    for resource in run.resources:
+        for text in plain_strings(resource.wire_inputs):
+            for secret in secrets:
+                assert secret not in text, f"{resource.type} {resource.name} leaks a secret"
+
+
+def test_secrets_are_delivered_where_they_are_needed(dev_run_all_secrets: StackRun) -> None:
+    """Not leaking must not mean not delivered: each secret is in some secret-wrapped input."""
+    run = dev_run_all_secrets
+    wire = json.dumps([r.wire_inputs for r in run.resources])
+    for key in (
+        "slackApiUrl",
+        "pagerdutyRoutingKey",
+        "smtpPassword",
+        "webhookUrl",
+        "heartbeatUrl",
+        "exporterDatabaseDsn",
+    ):
+        assert REAL_SECRETS[key] in wire, key
+    alertmanager = run.named(CONTAINER, "alertmanager")
+    files = {u["file"] for u in alertmanager.inputs["uploads"]}
+    assert files == {
+        "/etc/alertmanager/alertmanager.yml",
+        "/etc/alertmanager/secrets/slack_api_url",
+        "/etc/alertmanager/secrets/pagerduty_routing_key",
+        "/etc/alertmanager/secrets/smtp_password",
+    }
+    assert {u["content"] for u in alertmanager.inputs["uploads"]} == {SECRET}
+    exporter = run.named(CONTAINER, "exporter")
+    assert "--db-url-file" in exporter.inputs["command"]
+    grafana_files = {u["file"] for u in run.named(CONTAINER, "grafana").inputs["uploads"]}
+    assert "/etc/grafana/secrets/smtp_password" in grafana_files
+
+
+def test_no_secret_in_plan_or_rendered_files(dev_run_all_secrets: StackRun, tmp_path: Path) -> None:
+    run = dev_run_all_secrets
+    write(run.result, tmp_path)
+    secrets = [*REAL_SECRETS.values(), *_generated_passwords(run)]
+    written = {p: p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
+    assert (tmp_path / "plan.json") in written and (tmp_path / "alertmanager.yml") in written
+    for path, text in written.items():
+        for secret in secrets:
+            assert secret not in text, f"{path.name} leaks a secret"
+    # The review copy of alertmanager.yml keeps the structure, with placeholders.
+    alertmanager = written[tmp_path / "alertmanager.yml"]
+    assert "https://secret.invalid/webhookUrl" in alertmanager
+    assert "/etc/alertmanager/secrets/slack_api_url" in alertmanager
+
+
+def test_outputs(dev_run: StackRun) -> None:
+    outputs = dev_run.result.outputs
+    assert outputs["grafanaUrl"] == "http://127.0.0.1:3000"
+    assert outputs["prometheusUrl"] == "http://127.0.0.1:9090"
+    assert outputs["alertmanagerUrl"] == "http://127.0.0.1:9093"
+    assert outputs["exporterUrl"] == "http://127.0.0.1:9188/metrics"
+    assert outputs["grafanaAdminUser"] == "tm-admin"
+    assert outputs["grafanaAdminPassword"] == SECRET
+    expected = {d.uid: f"http://127.0.0.1:3000/d/{d.uid}" for d in dev_run.stack.dashboards}
+    assert outputs["dashboardUrls"] == expected
+
+
+def test_admin_password_output_is_a_secret_output(dev_run: StackRun) -> None:
+    from pulumi.runtime.sync_await import _sync_await
+
+    password = dev_run.stack.outputs.grafana_admin_password
+    assert _sync_await(password.is_secret()) is True
+    assert _sync_await(dev_run.stack.content.alertmanager_yml.is_secret()) is True
