@@ -7,13 +7,20 @@ tests run every panel query against a real Prometheus.
 
 from dashboards.build import build_dashboards
 from dashboards.model import FOLDERS, Dashboard, Folder
-from dashboards.queries import PanelQuery, expand_variables, iter_panels, panel_queries
+from dashboards.queries import (
+    PanelQuery,
+    all_selected_values,
+    expand_variables,
+    iter_panels,
+    panel_queries,
+)
 
 __all__ = [
     "FOLDERS",
     "Dashboard",
     "Folder",
     "PanelQuery",
+    "all_selected_values",
     "build_dashboards",
     "expand_variables",
     "iter_panels",

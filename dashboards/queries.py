@@ -61,6 +61,24 @@ def panel_queries(model: Mapping[str, Any]) -> list[PanelQuery]:
     return queries
 
 
+def all_selected_values(model: Mapping[str, Any]) -> dict[str, str]:
+    """Values for the dashboard's own variables as a fresh dashboard has them: each datasource
+    variable's default uid, text boxes' defaults, and "All" for query variables — written as
+    the variable's `allValue` or `.+`, which matches every series that has the label, as
+    Grafana's "All" does for `=~` matchers.
+    """
+    values: dict[str, str] = {}
+    for variable in model.get("templating", {}).get("list", []):
+        name, kind = str(variable["name"]), variable.get("type")
+        if kind == "datasource":
+            values[name] = str(variable["current"]["value"])
+        elif kind == "query":
+            values[name] = str(variable.get("allValue") or ".+")
+        elif kind in ("textbox", "constant", "custom"):
+            values[name] = str(variable.get("query", ""))
+    return values
+
+
 def expand_variables(expr: str, values: Mapping[str, str]) -> str:
     """Substitute `$var`, `${var}` and `${var:format}` with `values` (Grafana built-ins default
     to `BUILTIN_DEFAULTS`), e.g. {"market": "kr|us"} for a multi-value `market=~"$market"`.

@@ -13,7 +13,14 @@ from typing import Any
 import promql_parser
 import pytest
 
-from dashboards import Dashboard, build_dashboards, expand_variables, iter_panels, panel_queries
+from dashboards import (
+    Dashboard,
+    all_selected_values,
+    build_dashboards,
+    expand_variables,
+    iter_panels,
+    panel_queries,
+)
 from dashboards.panels import LOKI_UID, PROMETHEUS_UID, Levels
 from monitoring.thresholds import AlertThresholds
 from tests.dashboards.conftest import make_settings
@@ -326,3 +333,23 @@ def test_tables_query_now_and_graphs_query_a_range(dashboards: list[Dashboard]) 
                     assert target["range"] is True and target["instant"] is False
                     assert target.get("format", "time_series") == "time_series"
     assert {"table", "timeseries", "stat", "state-timeline"} <= kinds
+
+
+def test_all_selected_values(dashboards: list[Dashboard]) -> None:
+    by_uid = {d.uid: d for d in dashboards}
+    assert all_selected_values(by_uid["tm-logs"].model) == {
+        "loki": "loki",
+        "datasource": "prometheus",
+        "container": ".+",
+        "search": "",
+    }
+    assert all_selected_values(by_uid["tm-api"].model) == {
+        "datasource": "prometheus",
+        "market": ".+",
+        "endpoint": ".+",
+    }
+    # Enough to expand every query of every dashboard.
+    for d in dashboards:
+        values = all_selected_values(d.model)
+        for q in panel_queries(d.model):
+            assert "$" not in expand_variables(q.expr, values), q.expr
