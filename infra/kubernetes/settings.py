@@ -168,11 +168,10 @@ class Storage(_Model):
 class Replicas(_Model):
     prometheus: int = 2
     alertmanager: int = 3
-    exporter: int = 1
 
     @model_validator(mode="after")
     def _check(self) -> Replicas:
-        for name, low, high in (("prometheus", 1, 10), ("alertmanager", 1, 9), ("exporter", 1, 10)):
+        for name, low, high in (("prometheus", 1, 10), ("alertmanager", 1, 9)):
             value = getattr(self, name)
             if not low <= value <= high:
                 raise _fail(name, value, f"an integer from {low} to {high}")
@@ -222,7 +221,10 @@ class Ingress(_Model):
     alertmanager_host: str | None = None
     tls_secret_name: str | None = None
     cert_manager_issuer: str | None = None  # a cert-manager ClusterIssuer name
-    annotations: dict[str, str] = Field(default_factory=dict)
+    # Namespace of the ingress controller pods (the NetworkPolicy lets them reach Grafana).
+    controller_namespace: str = "ingress-nginx"
+    # Annotations of the Prometheus/Alertmanager Ingress that enforce authentication.
+    auth_annotations: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> Ingress:
@@ -237,11 +239,20 @@ class Ingress(_Model):
                 raise _fail(f"{key}", host, 'a DNS host name such as "grafana.example.com"')
         if self.tls_secret_name is not None and not _DNS_SUBDOMAIN.match(self.tls_secret_name):
             raise _fail("tlsSecretName", self.tls_secret_name, "a Secret name")
+        if not _DNS_LABEL.match(self.controller_namespace):
+            raise _fail("controllerNamespace", self.controller_namespace, "a namespace name")
         if self.cert_manager_issuer is not None and not _DNS_SUBDOMAIN.match(
             self.cert_manager_issuer
         ):
             raise _fail("certManagerIssuer", self.cert_manager_issuer, "a ClusterIssuer name")
         if not self.enabled:
+            for key, host in (
+                ("grafanaHost", self.grafana_host),
+                ("prometheusHost", self.prometheus_host),
+                ("alertmanagerHost", self.alertmanager_host),
+            ):
+                if host is not None:
+                    raise _fail(key, host, "unset while ingress.enabled is false")
             return self
         if self.grafana_host is None:
             raise _fail("grafanaHost", None, "a host name when ingress.enabled is true")
@@ -252,12 +263,12 @@ class Ingress(_Model):
                 "a Secret name when ingress.enabled is true (plain HTTP is refused; with "
                 "certManagerIssuer, cert-manager fills it)",
             )
-        if (self.prometheus_host or self.alertmanager_host) and not self.annotations:
+        if (self.prometheus_host or self.alertmanager_host) and not self.auth_annotations:
             host_key = "prometheusHost" if self.prometheus_host else "alertmanagerHost"
             raise _fail(
                 f"{host_key}",
                 self.prometheus_host or self.alertmanager_host,
-                "only together with ingress.annotations that enforce authentication "
+                "only together with ingress.authAnnotations that enforce authentication "
                 "(Prometheus and Alertmanager have none of their own)",
             )
         return self
@@ -269,11 +280,18 @@ class ExporterDatabase(_Model):
 
     mode: Literal["dsn", "pvc"] = "dsn"
     path: str = "/data/trading.db"
+    # pvc mode: mount this existing claim (e.g. the trading system's); unset: create one.
+    existing_claim: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ExporterDatabase:
         if not self.path.startswith("/data/") or ".." in self.path:
             raise _fail("path", self.path, "an absolute path under /data/")
+        if self.existing_claim is not None:
+            if self.mode != "pvc":
+                raise _fail("existingClaim", self.existing_claim, "only with mode 'pvc'")
+            if not _DNS_SUBDOMAIN.match(self.existing_claim):
+                raise _fail("existingClaim", self.existing_claim, "a PersistentVolumeClaim name")
         return self
 
 

@@ -1,0 +1,183 @@
+"""Alertmanager: a gossip cluster of N peers (StatefulSet + headless Service).
+
+Every peer lists every peer (`--cluster.peer`, port 9094 TCP+UDP). The headless Service
+publishes not-ready pods so peers find each other while they start. Prometheus sends every
+alert to every instance (ContentSettings.targets.alertmanagers), never through a load balancer.
+alertmanager.yml is a Secret as a whole (webhook/heartbeat URLs are inline); Slack/PagerDuty/
+SMTP secrets are files in a second Secret under `receivers.secrets_dir`.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.kubernetes.common import (
+    CHECKSUM_SECRET,
+    HTTP_PORT_NAME,
+    UID_NOBODY,
+    Context,
+    container_resources,
+    container_security,
+    disruption_budget,
+    env_from_field,
+    http_probe,
+    labels,
+    metadata,
+    pod_security,
+    port,
+    pvc_spec,
+    secret,
+    secret_checksum,
+    selector_labels,
+    service,
+    spread_across_nodes,
+)
+from infra.kubernetes.namespaces import ALERTMANAGER_MESH_PORT
+from infra.targets import ALERTMANAGER_CONFIG_PATH, ALERTMANAGER_DATA_DIR, CONTAINER_PORTS
+
+APP = "alertmanager"
+CONFIG_FILE = ALERTMANAGER_CONFIG_PATH.rsplit("/", 1)[-1]
+CONFIG_SECRET = "alertmanager-config"
+RECEIVERS_SECRET = "alertmanager-receivers"
+MESH_TCP = "mesh-tcp"
+MESH_UDP = "mesh-udp"
+
+
+def peer_addresses(ctx: Context) -> list[str]:
+    """host:9094 of every peer: `alertmanager-<i>.alertmanager.<ns>.svc.<domain>`."""
+    host = ctx.settings.service_host(APP)
+    return [
+        f"{APP}-{i}.{host}:{ALERTMANAGER_MESH_PORT}"
+        for i in range(ctx.settings.replicas.alertmanager)
+    ]
+
+
+def external_url(ctx: Context) -> str:
+    """Where notification links point (the ingress host, else the in-cluster Service)."""
+    host = ctx.settings.ingress.alertmanager_host
+    if host is not None:
+        return f"https://{host}"
+    return f"http://{ctx.settings.service_host(APP)}:{CONTAINER_PORTS['alertmanager']}"
+
+
+def alertmanager_args(ctx: Context) -> list[str]:
+    args = [
+        f"--config.file={ALERTMANAGER_CONFIG_PATH}",
+        f"--storage.path={ALERTMANAGER_DATA_DIR}",
+        f"--web.listen-address=:{CONTAINER_PORTS['alertmanager']}",
+        f"--web.external-url={external_url(ctx)}",
+        f"--cluster.listen-address=0.0.0.0:{ALERTMANAGER_MESH_PORT}",
+        # $(POD_IP) is expanded by the kubelet from the env var below.
+        f"--cluster.advertise-address=$(POD_IP):{ALERTMANAGER_MESH_PORT}",
+    ]
+    if ctx.settings.replicas.alertmanager > 1:
+        args += [f"--cluster.peer={peer}" for peer in peer_addresses(ctx)]
+    return args
+
+
+def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
+    settings = ctx.settings
+    content = ctx.content
+    config_data: dict[str, pulumi.Output[str]] = {CONFIG_FILE: content.alertmanager_yml}
+    config = secret(ctx, f"{prefix}-alertmanager-config", APP, CONFIG_SECRET, config_data)
+    receiver_files = dict(content.alertmanager_secret_files)
+    receivers = secret(
+        ctx, f"{prefix}-alertmanager-receivers", APP, RECEIVERS_SECRET, receiver_files
+    )
+    governing = service(
+        ctx,
+        f"{prefix}-alertmanager-service",
+        APP,
+        [
+            (HTTP_PORT_NAME, CONTAINER_PORTS["alertmanager"], "TCP"),
+            (MESH_TCP, ALERTMANAGER_MESH_PORT, "TCP"),
+            (MESH_UDP, ALERTMANAGER_MESH_PORT, "UDP"),
+        ],
+        headless=True,
+        publish_not_ready=True,
+    )
+    checksum = secret_checksum(
+        {**{f"config/{k}": v for k, v in config_data.items()}, **receiver_files}
+    )
+    statefulset = k8s.apps.v1.StatefulSet(
+        f"{prefix}-alertmanager",
+        metadata=metadata(APP, ctx.namespace),
+        spec={
+            "service_name": APP,
+            "replicas": settings.replicas.alertmanager,
+            # All peers start together, so the cluster forms without waiting on readiness.
+            "pod_management_policy": "Parallel",
+            "selector": {"match_labels": selector_labels(APP)},
+            "persistent_volume_claim_retention_policy": {
+                "when_deleted": "Retain",
+                "when_scaled": "Retain",
+            },
+            "template": {
+                "metadata": {"labels": labels(APP), "annotations": {CHECKSUM_SECRET: checksum}},
+                "spec": {
+                    "automount_service_account_token": False,
+                    "security_context": pod_security(UID_NOBODY),
+                    "affinity": spread_across_nodes(APP),
+                    "containers": [
+                        {
+                            "name": APP,
+                            "image": ctx.images.alertmanager,
+                            "args": alertmanager_args(ctx),
+                            "env": [env_from_field("POD_IP", "status.podIP")],
+                            "ports": [
+                                port(HTTP_PORT_NAME, "alertmanager"),
+                                {
+                                    "name": MESH_TCP,
+                                    "container_port": ALERTMANAGER_MESH_PORT,
+                                    "protocol": "TCP",
+                                },
+                                {
+                                    "name": MESH_UDP,
+                                    "container_port": ALERTMANAGER_MESH_PORT,
+                                    "protocol": "UDP",
+                                },
+                            ],
+                            "readiness_probe": http_probe("/-/ready"),
+                            "liveness_probe": http_probe("/-/healthy", failures=6),
+                            "resources": container_resources(settings.resources.alertmanager),
+                            "security_context": container_security(UID_NOBODY),
+                            "volume_mounts": [
+                                {
+                                    "name": "config",
+                                    "mount_path": ALERTMANAGER_CONFIG_PATH,
+                                    "sub_path": CONFIG_FILE,
+                                    "read_only": True,
+                                },
+                                {
+                                    "name": "receivers",
+                                    "mount_path": content.settings.receivers.secrets_dir,
+                                    "read_only": True,
+                                },
+                                {"name": "data", "mount_path": ALERTMANAGER_DATA_DIR},
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "config",
+                            "secret": {"secret_name": CONFIG_SECRET, "default_mode": 0o440},
+                        },
+                        {
+                            "name": "receivers",
+                            "secret": {"secret_name": RECEIVERS_SECRET, "default_mode": 0o440},
+                        },
+                    ],
+                },
+            },
+            "volume_claim_templates": [
+                {
+                    "metadata": {"name": "data", "labels": selector_labels(APP)},
+                    "spec": pvc_spec(settings, settings.storage.alertmanager),
+                }
+            ],
+        },
+        opts=ctx.with_deps(config, receivers, governing),
+    )
+    disruption_budget(ctx, f"{prefix}-alertmanager-pdb", APP)
+    return statefulset

@@ -1,0 +1,118 @@
+"""Grafana Alloy: one pod per node, tailing the logs of that node's pods into Loki.
+
+Decision: Alloy reads logs through the Kubernetes API (`loki.source.kubernetes`, rendered by
+monitoring/logs.py), not from a hostPath. So it needs no host access at all and runs under
+Pod Security "restricted" in the main namespace, as non-root with a read-only root filesystem.
+Its only privilege is RBAC: get/list/watch pods and get pods/log, cluster-wide (read-only).
+"""
+
+from __future__ import annotations
+
+import pulumi_kubernetes as k8s
+
+from infra.kubernetes.common import (
+    CHECKSUM_CONFIG,
+    METRICS_PORT_NAME,
+    UID_ALLOY,
+    Context,
+    container_resources,
+    container_security,
+    env_from_field,
+    http_probe,
+    labels,
+    metadata,
+    pod_security,
+    port,
+    read_only_cluster_role,
+    selector_labels,
+    service_account,
+    sha256_data,
+    tmp_volume,
+)
+from infra.targets import ALLOY_CONFIG_PATH, ALLOY_DATA_DIR
+from monitoring import jobs
+from monitoring.logs import ALLOY_NODE_NAME_ENV, alloy_args
+
+APP = jobs.ALLOY_APP
+CONFIG_FILE = ALLOY_CONFIG_PATH.rsplit("/", 1)[-1]
+CONFIG_MAP = "alloy-config"
+
+RBAC_RULES: list[k8s.rbac.v1.PolicyRuleArgsDict] = [
+    {"api_groups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"api_groups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+]
+
+# Run on every node, tainted control-plane nodes included: their pods log too.
+TOLERATE_ALL: list[k8s.core.v1.TolerationArgsDict] = [{"operator": "Exists"}]
+
+
+def create_alloy(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
+    settings = ctx.settings
+    account = service_account(ctx, f"{prefix}-alloy-sa", APP, token=True)
+    binding = read_only_cluster_role(ctx, f"{prefix}-alloy", APP, account, RBAC_RULES)
+    data = {CONFIG_FILE: ctx.content.alloy_config}
+    config = k8s.core.v1.ConfigMap(
+        f"{prefix}-alloy-config",
+        metadata=metadata(APP, ctx.namespace, CONFIG_MAP),
+        data=data,
+        opts=ctx.opts,
+    )
+    tmp, tmp_mount = tmp_volume()
+    return k8s.apps.v1.DaemonSet(
+        f"{prefix}-alloy",
+        metadata=metadata(APP, ctx.namespace),
+        spec={
+            "selector": {"match_labels": selector_labels(APP)},
+            "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 1}},
+            "template": {
+                "metadata": {
+                    "labels": labels(APP),
+                    "annotations": {CHECKSUM_CONFIG: sha256_data(data)},
+                },
+                "spec": {
+                    "service_account_name": APP,
+                    "automount_service_account_token": True,
+                    "security_context": pod_security(UID_ALLOY),
+                    "tolerations": TOLERATE_ALL,
+                    "containers": [
+                        {
+                            "name": APP,
+                            "image": ctx.images.alloy,
+                            "args": alloy_args(ALLOY_CONFIG_PATH),
+                            "env": [env_from_field(ALLOY_NODE_NAME_ENV, "spec.nodeName")],
+                            # Named `metrics`: Prometheus discovers DaemonSet pods by this name.
+                            "ports": [port(METRICS_PORT_NAME, "alloy")],
+                            "readiness_probe": http_probe("/-/ready", METRICS_PORT_NAME),
+                            # Not /-/healthy: it fails while Loki is down, and restarting
+                            # Alloy would not bring Loki back.
+                            "liveness_probe": {
+                                "tcp_socket": {"port": METRICS_PORT_NAME},
+                                "period_seconds": 20,
+                                "timeout_seconds": 5,
+                                "failure_threshold": 6,
+                            },
+                            "resources": container_resources(settings.resources.alloy),
+                            "security_context": container_security(UID_ALLOY),
+                            "volume_mounts": [
+                                {
+                                    "name": "config",
+                                    "mount_path": ALLOY_CONFIG_PATH,
+                                    "sub_path": CONFIG_FILE,
+                                    "read_only": True,
+                                },
+                                {"name": "data", "mount_path": ALLOY_DATA_DIR},
+                                tmp_mount,
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "config", "config_map": {"name": CONFIG_MAP}},
+                        # Tail positions; survive container restarts on the same pod.
+                        {"name": "data", "empty_dir": {"size_limit": "1Gi"}},
+                        tmp,
+                    ],
+                },
+            },
+        },
+        opts=ctx.with_deps(config, binding),
+    )

@@ -1,0 +1,319 @@
+"""Shared pieces of the Kubernetes target: labels, Pod Security, probes, checksums, PDBs.
+
+Every component module (prometheus.py, grafana.py, ...) builds its resources with these, so
+the "restricted" security context, the label scheme and the probe shape exist once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.config import ImagesConfig
+from infra.kubernetes.settings import ComputeResources, KubernetesSettings
+from infra.targets import CONTAINER_PORTS, RenderedContent
+from monitoring import jobs
+
+NAME_LABEL = jobs.K8S_NAME_LABEL  # app.kubernetes.io/name: what discovery and selectors use
+PART_OF = "trading-monitoring"
+CHECKSUM_CONFIG = "checksum/config"
+CHECKSUM_SECRET = "checksum/secret"
+HTTP_PORT_NAME = "http"
+METRICS_PORT_NAME = jobs.METRICS_PORT_NAME
+
+# Pod Security Admission levels (https://kubernetes.io/docs/concepts/security/pod-security-standards/)
+PSA_RESTRICTED = "restricted"
+PSA_PRIVILEGED = "privileged"
+
+# The user each image runs as (numeric, so runAsNonRoot can be verified by the kubelet).
+UID_NOBODY = 65534  # prom/prometheus, prom/alertmanager, prom/node-exporter
+UID_GRAFANA = 472  # grafana/grafana
+UID_LOKI = 10001  # grafana/loki
+UID_ALLOY = 473  # grafana/alloy (the image's `alloy` user)
+UID_EXPORTER = 10001  # our exporter image
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every component needs: validated settings, pinned images, rendered content and the
+    resource options (parent = the target component, provider = the cluster's provider)."""
+
+    settings: KubernetesSettings
+    images: ImagesConfig
+    content: RenderedContent
+    opts: pulumi.ResourceOptions
+
+    @property
+    def namespace(self) -> str:
+        return self.settings.namespace
+
+    @property
+    def node_namespace(self) -> str:
+        return self.settings.node_exporter_namespace
+
+    def with_deps(self, *deps: pulumi.Resource) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(
+            self.opts, pulumi.ResourceOptions(depends_on=list(deps))
+        )
+
+
+def selector_labels(app: str) -> dict[str, str]:
+    return {NAME_LABEL: app, "app.kubernetes.io/part-of": PART_OF}
+
+
+def labels(app: str) -> dict[str, str]:
+    return {**selector_labels(app), "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def metadata(app: str, namespace: str, name: str | None = None) -> k8s.meta.v1.ObjectMetaArgsDict:
+    return {"name": name or app, "namespace": namespace, "labels": labels(app)}
+
+
+def sha256_text(*parts: str) -> str:
+    """Checksum of config data for pod template annotations (changes roll the pods)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part.encode()).digest())
+    return digest.hexdigest()
+
+
+def sha256_data(data: Mapping[str, str]) -> str:
+    """Checksum of a ConfigMap's data (key order does not matter)."""
+    return sha256_text(*(f"{key}\0{value}" for key, value in sorted(data.items())))
+
+
+def secret_checksum(data: Mapping[str, pulumi.Output[str]]) -> pulumi.Output[str]:
+    """Checksum of a Secret's data. It stays a secret Output: a hash of a low-entropy secret
+    (an SMTP password) could be brute-forced, so it is never stored in plain text."""
+    keys = sorted(data)
+    return pulumi.Output.all(*(data[key] for key in keys)).apply(
+        lambda values: sha256_data(dict(zip(keys, values, strict=True)))
+    )
+
+
+def pod_security(uid: int) -> k8s.core.v1.PodSecurityContextArgsDict:
+    """Pod-level part of Pod Security "restricted": non-root, seccomp RuntimeDefault."""
+    return {
+        "run_as_non_root": True,
+        "run_as_user": uid,
+        "run_as_group": uid,
+        "fs_group": uid,
+        "fs_group_change_policy": "OnRootMismatch",
+        "seccomp_profile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security(uid: int) -> k8s.core.v1.SecurityContextArgsDict:
+    """Container-level part of "restricted": no escalation, no capabilities, read-only root."""
+    return {
+        "allow_privilege_escalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "read_only_root_filesystem": True,
+        "run_as_non_root": True,
+        "run_as_user": uid,
+        "run_as_group": uid,
+        "seccomp_profile": {"type": "RuntimeDefault"},
+    }
+
+
+def http_probe(
+    path: str,
+    port: str = HTTP_PORT_NAME,
+    *,
+    period: int = 10,
+    timeout: int = 5,
+    failures: int = 3,
+    initial_delay: int = 0,
+) -> k8s.core.v1.ProbeArgsDict:
+    return {
+        "http_get": {"path": path, "port": port},
+        "period_seconds": period,
+        "timeout_seconds": timeout,
+        "failure_threshold": failures,
+        "initial_delay_seconds": initial_delay,
+    }
+
+
+def container_resources(resources: ComputeResources) -> k8s.core.v1.ResourceRequirementsArgsDict:
+    return {
+        "requests": {"cpu": resources.cpu_request, "memory": resources.memory_request},
+        "limits": {"cpu": resources.cpu_limit, "memory": resources.memory_limit},
+    }
+
+
+def port(name: str, service: str, protocol: str = "TCP") -> k8s.core.v1.ContainerPortArgsDict:
+    return {"name": name, "container_port": CONTAINER_PORTS[service], "protocol": protocol}
+
+
+def env_from_field(name: str, field_path: str) -> k8s.core.v1.EnvVarArgsDict:
+    return {"name": name, "value_from": {"field_ref": {"field_path": field_path}}}
+
+
+def pvc_spec(
+    settings: KubernetesSettings, size: str
+) -> k8s.core.v1.PersistentVolumeClaimSpecArgsDict:
+    spec: k8s.core.v1.PersistentVolumeClaimSpecArgsDict = {
+        "access_modes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}},
+    }
+    if settings.storage.storage_class is not None:
+        spec["storage_class_name"] = settings.storage.storage_class
+    return spec
+
+
+def spread_across_nodes(app: str) -> k8s.core.v1.AffinityArgsDict:
+    """Prefer one replica per node (preferred, so a small cluster still schedules them)."""
+    return {
+        "pod_anti_affinity": {
+            "preferred_during_scheduling_ignored_during_execution": [
+                {
+                    "weight": 100,
+                    "pod_affinity_term": {
+                        "label_selector": {"match_labels": selector_labels(app)},
+                        "topology_key": "kubernetes.io/hostname",
+                    },
+                }
+            ]
+        }
+    }
+
+
+def tmp_volume() -> tuple[k8s.core.v1.VolumeArgsDict, k8s.core.v1.VolumeMountArgsDict]:
+    """A small writable /tmp for containers with a read-only root filesystem."""
+    return (
+        {"name": "tmp", "empty_dir": {"size_limit": "64Mi"}},
+        {"name": "tmp", "mount_path": "/tmp"},
+    )
+
+
+def config_map(
+    ctx: Context, resource_name: str, app: str, name: str, data: Mapping[str, str]
+) -> k8s.core.v1.ConfigMap:
+    return k8s.core.v1.ConfigMap(
+        resource_name,
+        metadata=metadata(app, ctx.namespace, name),
+        data=dict(data),
+        opts=ctx.opts,
+    )
+
+
+def as_secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """`value` marked secret (a no-op for Outputs that already are)."""
+    return pulumi.Output.secret(value)
+
+
+def secret(
+    ctx: Context,
+    resource_name: str,
+    app: str,
+    name: str,
+    data: Mapping[str, pulumi.Output[str]],
+    namespace: str | None = None,
+    secret_type: str = "Opaque",
+) -> k8s.core.v1.Secret:
+    """A Secret whose values stay secret Outputs all the way to the provider."""
+    return k8s.core.v1.Secret(
+        resource_name,
+        metadata=metadata(app, namespace or ctx.namespace, name),
+        type=secret_type,
+        string_data={key: as_secret(value) for key, value in data.items()},
+        opts=ctx.opts,
+    )
+
+
+def disruption_budget(
+    ctx: Context, resource_name: str, app: str
+) -> k8s.policy.v1.PodDisruptionBudget:
+    """At most one pod of `app` down for voluntary disruptions (drains, upgrades). With one
+    replica this still allows a drain, so a single Grafana never blocks node maintenance."""
+    return k8s.policy.v1.PodDisruptionBudget(
+        resource_name,
+        metadata=metadata(app, ctx.namespace),
+        spec={"max_unavailable": 1, "selector": {"match_labels": selector_labels(app)}},
+        opts=ctx.opts,
+    )
+
+
+def cluster_scoped_name(ctx: Context, app: str) -> str:
+    """ClusterRole(Binding)s are not namespaced: prefix them with the namespace."""
+    return f"{ctx.namespace}-{app}"
+
+
+def read_only_cluster_role(
+    ctx: Context,
+    resource_name: str,
+    app: str,
+    service_account: k8s.core.v1.ServiceAccount,
+    rules: list[k8s.rbac.v1.PolicyRuleArgsDict],
+) -> k8s.rbac.v1.ClusterRoleBinding:
+    """A ClusterRole with `rules` bound to `service_account` (returns the binding)."""
+    name = cluster_scoped_name(ctx, app)
+    role = k8s.rbac.v1.ClusterRole(
+        f"{resource_name}-role",
+        metadata={"name": name, "labels": labels(app)},
+        rules=rules,
+        opts=ctx.opts,
+    )
+    return k8s.rbac.v1.ClusterRoleBinding(
+        f"{resource_name}-binding",
+        metadata={"name": name, "labels": labels(app)},
+        role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        subjects=[
+            {
+                "kind": "ServiceAccount",
+                "name": service_account.metadata.name,
+                "namespace": service_account.metadata.namespace,
+            }
+        ],
+        opts=ctx.with_deps(role),
+    )
+
+
+def service_account(
+    ctx: Context, resource_name: str, app: str, namespace: str | None = None, token: bool = False
+) -> k8s.core.v1.ServiceAccount:
+    """`token`: mount the API token (only for pods that talk to the Kubernetes API)."""
+    return k8s.core.v1.ServiceAccount(
+        resource_name,
+        metadata=metadata(app, namespace or ctx.namespace),
+        automount_service_account_token=token,
+        opts=ctx.opts,
+    )
+
+
+def service_url(ctx: Context, service: str) -> str:
+    return f"http://{ctx.settings.service_host(service)}:{CONTAINER_PORTS[service]}"
+
+
+def service(
+    ctx: Context,
+    resource_name: str,
+    app: str,
+    ports: list[tuple[str, int, str]],
+    *,
+    headless: bool = False,
+    publish_not_ready: bool = False,
+) -> k8s.core.v1.Service:
+    """A Service selecting `app`'s pods; `ports` are (name, port, protocol), target = name.
+
+    `headless`: the governing Service of a StatefulSet (one DNS name per pod); its plain name
+    resolves to every ready pod."""
+    spec: k8s.core.v1.ServiceSpecArgsDict = {
+        "selector": selector_labels(app),
+        "ports": [
+            {"name": name, "port": number, "target_port": name, "protocol": protocol}
+            for name, number, protocol in ports
+        ],
+    }
+    if headless:
+        spec["cluster_ip"] = "None"
+    if publish_not_ready:
+        spec["publish_not_ready_addresses"] = True
+    return k8s.core.v1.Service(
+        resource_name, metadata=metadata(app, ctx.namespace), spec=spec, opts=ctx.opts
+    )

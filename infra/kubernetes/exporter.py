@@ -1,0 +1,215 @@
+"""Our exporter: image built from exporter/ and pushed to the configured registry, then a
+Deployment (one replica: Prometheus scrapes it through its Service) and a Service.
+
+The Deployment references `image.repo_digest`, so every rebuild that changes the image rolls
+the pod. The database is either a URL in a Secret file (`--db-url-file`, never in argv/env)
+or an SQLite file on a PVC. Readiness is /healthz, not /readyz: a database outage must show
+up as `trading_exporter_database_up 0` on a scraped target, not as a vanished target.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_kubernetes as k8s
+
+from infra.docker.target import EXPORTER_CONTEXT, EXPORTER_DOCKERFILE, EXPORTER_PLATFORM
+from infra.kubernetes.common import (
+    CHECKSUM_CONFIG,
+    CHECKSUM_SECRET,
+    METRICS_PORT_NAME,
+    UID_EXPORTER,
+    Context,
+    as_secret,
+    container_resources,
+    container_security,
+    disruption_budget,
+    http_probe,
+    labels,
+    metadata,
+    pod_security,
+    port,
+    pvc_spec,
+    secret,
+    secret_checksum,
+    selector_labels,
+    service,
+    sha256_data,
+    tmp_volume,
+)
+from infra.targets import CONTAINER_PORTS, EXPORTER_CONFIG_PATH
+
+APP = "exporter"
+CONFIG_MAP = "exporter-config"
+DATABASE_SECRET = "exporter-database"
+PULL_SECRET = "exporter-registry"
+SECRETS_DIR = "/etc/exporter/secrets"
+DATABASE_URL_FILE = "database_url"
+DATA_DIR = "/data"
+CONFIG_FILE = EXPORTER_CONFIG_PATH.rsplit("/", 1)[-1]
+
+
+def docker_config_json(server: str, username: str, password: str) -> str:
+    """The `.dockerconfigjson` of an image pull Secret."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return json.dumps(
+        {"auths": {server: {"username": username, "password": password, "auth": auth}}}
+    )
+
+
+def build_image(ctx: Context, prefix: str, registry_password: pulumi.Output[str]) -> docker.Image:
+    """Build exporter/ and push it (`pulumi up` needs a Docker engine and the registry)."""
+    registry = ctx.settings.registry
+    return docker.Image(
+        f"{prefix}-exporter-image",
+        image_name=registry.image_name,
+        build={
+            "context": EXPORTER_CONTEXT,
+            "dockerfile": EXPORTER_DOCKERFILE,
+            "platform": EXPORTER_PLATFORM,
+            "args": {"PYTHON_IMAGE": ctx.images.python_base},
+        },
+        registry={
+            "server": registry.server,
+            "username": registry.username,
+            "password": as_secret(registry_password),
+        },
+        opts=pulumi.ResourceOptions(parent=ctx.opts.parent),
+    )
+
+
+def exporter_args(ctx: Context) -> list[str]:
+    args = [
+        "serve",
+        f"--listen=0.0.0.0:{CONTAINER_PORTS['exporter']}",
+        f"--config={EXPORTER_CONFIG_PATH}",
+    ]
+    database = ctx.settings.exporter_database
+    if database.mode == "dsn":
+        args.append(f"--db-url-file={SECRETS_DIR}/{DATABASE_URL_FILE}")
+    else:
+        args.append(f"--db={database.path}")
+    return args
+
+
+def create_exporter(
+    ctx: Context,
+    prefix: str,
+    registry_password: pulumi.Output[str],
+    database_url: pulumi.Output[str] | None,
+) -> k8s.apps.v1.Deployment:
+    """`database_url` (secret) is required in mode "dsn" (checked by infra/config.py)."""
+    settings = ctx.settings
+    registry = settings.registry
+    image = build_image(ctx, prefix, registry_password)
+    pull_secret = secret(
+        ctx,
+        f"{prefix}-exporter-registry",
+        APP,
+        PULL_SECRET,
+        {
+            ".dockerconfigjson": as_secret(registry_password).apply(
+                lambda password: docker_config_json(registry.server, registry.username, password)
+            )
+        },
+        secret_type="kubernetes.io/dockerconfigjson",
+    )
+    config_data = {CONFIG_FILE: ctx.content.exporter_config_yml}
+    config = k8s.core.v1.ConfigMap(
+        f"{prefix}-exporter-config",
+        metadata=metadata(APP, ctx.namespace, CONFIG_MAP),
+        data=config_data,
+        opts=ctx.opts,
+    )
+    service(
+        ctx,
+        f"{prefix}-exporter-service",
+        APP,
+        [(METRICS_PORT_NAME, CONTAINER_PORTS["exporter"], "TCP")],
+    )
+    tmp, tmp_mount = tmp_volume()
+    mounts: list[k8s.core.v1.VolumeMountArgsDict] = [
+        {
+            "name": "config",
+            "mount_path": EXPORTER_CONFIG_PATH,
+            "sub_path": CONFIG_FILE,
+            "read_only": True,
+        },
+        tmp_mount,
+    ]
+    volumes: list[k8s.core.v1.VolumeArgsDict] = [
+        {"name": "config", "config_map": {"name": CONFIG_MAP}},
+        tmp,
+    ]
+    annotations: dict[str, pulumi.Input[str]] = {CHECKSUM_CONFIG: sha256_data(config_data)}
+    deps: list[pulumi.Resource] = [config, pull_secret]
+    database = settings.exporter_database
+    if database.mode == "dsn":
+        if database_url is None:
+            raise ValueError(
+                "kubernetes.exporterDatabase.mode = 'dsn' needs the secret key exporterDatabaseDsn"
+            )
+        files = {DATABASE_URL_FILE: database_url}
+        deps.append(secret(ctx, f"{prefix}-exporter-database", APP, DATABASE_SECRET, files))
+        annotations[CHECKSUM_SECRET] = secret_checksum(files)
+        mounts.append({"name": "database", "mount_path": SECRETS_DIR, "read_only": True})
+        volumes.append(
+            {"name": "database", "secret": {"secret_name": DATABASE_SECRET, "default_mode": 0o440}}
+        )
+    else:
+        claim_name = database.existing_claim or "exporter-data"
+        if database.existing_claim is None:
+            deps.append(
+                k8s.core.v1.PersistentVolumeClaim(
+                    f"{prefix}-exporter-data",
+                    metadata={
+                        **metadata(APP, ctx.namespace, claim_name),
+                        "annotations": {"pulumi.com/skipAwait": "true"},
+                    },
+                    spec=pvc_spec(settings, settings.storage.exporter),
+                    opts=ctx.opts,
+                )
+            )
+        # Read-write: SQLite needs its -shm/-wal files even for read-only queries.
+        mounts.append({"name": "database", "mount_path": DATA_DIR})
+        volumes.append({"name": "database", "persistent_volume_claim": {"claim_name": claim_name}})
+    deployment = k8s.apps.v1.Deployment(
+        f"{prefix}-exporter",
+        metadata=metadata(APP, ctx.namespace),
+        spec={
+            "replicas": 1,
+            "strategy": {"type": "Recreate"}
+            if database.mode == "pvc"
+            else {"type": "RollingUpdate"},
+            "selector": {"match_labels": selector_labels(APP)},
+            "template": {
+                "metadata": {"labels": labels(APP), "annotations": annotations},
+                "spec": {
+                    "automount_service_account_token": False,
+                    "image_pull_secrets": [{"name": PULL_SECRET}],
+                    "security_context": pod_security(UID_EXPORTER),
+                    "containers": [
+                        {
+                            "name": APP,
+                            "image": image.repo_digest,
+                            "command": ["python", "-m", "exporter"],
+                            "args": exporter_args(ctx),
+                            "ports": [port(METRICS_PORT_NAME, "exporter")],
+                            "readiness_probe": http_probe("/healthz", METRICS_PORT_NAME),
+                            "liveness_probe": http_probe("/healthz", METRICS_PORT_NAME, failures=6),
+                            "resources": container_resources(settings.resources.exporter),
+                            "security_context": container_security(UID_EXPORTER),
+                            "volume_mounts": mounts,
+                        }
+                    ],
+                    "volumes": volumes,
+                },
+            },
+        },
+        opts=ctx.with_deps(*deps),
+    )
+    disruption_budget(ctx, f"{prefix}-exporter-pdb", APP)
+    return deployment

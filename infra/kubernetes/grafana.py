@@ -1,0 +1,123 @@
+"""Grafana: one replica on a PVC (SQLite), secrets as files, ready before content is applied.
+
+The admin password and secret_key come from a Secret mounted at GRAFANA_SECRETS_DIR; the
+server env (anonymous off, sign-up off, `GF_*__FILE` pointers) is non-secret and comes from
+the content. The Deployment is awaited until its readinessProbe (/api/health) passes, and is
+returned as `grafana_ready`: the Grafana provider's resources depend on it.
+
+The pod template has a checksum of the extra secret files only (SMTP password): Grafana
+reads the admin password only when it creates its database, and changing secret_key would
+break what it encrypted, so restarting on those would not help.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.kubernetes.common import (
+    CHECKSUM_SECRET,
+    HTTP_PORT_NAME,
+    UID_GRAFANA,
+    Context,
+    container_resources,
+    container_security,
+    disruption_budget,
+    http_probe,
+    labels,
+    metadata,
+    pod_security,
+    port,
+    pvc_spec,
+    secret,
+    secret_checksum,
+    selector_labels,
+    service,
+    tmp_volume,
+)
+from infra.targets import CONTAINER_PORTS, GRAFANA_DATA_DIR, GRAFANA_SECRETS_DIR
+
+APP = "grafana"
+SECRETS = "grafana-secrets"
+
+
+def grafana_env(ctx: Context) -> list[k8s.core.v1.EnvVarArgsDict]:
+    env = dict(ctx.content.grafana.env)
+    env["GF_PATHS_DATA"] = GRAFANA_DATA_DIR
+    return [{"name": key, "value": value} for key, value in sorted(env.items())]
+
+
+def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
+    settings = ctx.settings
+    server = ctx.content.grafana
+    secrets = secret(ctx, f"{prefix}-grafana-secrets", APP, SECRETS, server.secret_files)
+    # Grafana reads SMTP's password at every start: roll it when that changes.
+    annotations: dict[str, pulumi.Input[str]] = {}
+    if server.extra_secret_files:
+        annotations[CHECKSUM_SECRET] = secret_checksum(server.extra_secret_files)
+    claim = k8s.core.v1.PersistentVolumeClaim(
+        f"{prefix}-grafana-data",
+        metadata={
+            **metadata(APP, ctx.namespace, "grafana-data"),
+            # Not awaited: a WaitForFirstConsumer class binds only once the pod exists, and
+            # the Deployment below is awaited until ready, which covers the volume.
+            "annotations": {"pulumi.com/skipAwait": "true"},
+        },
+        spec=pvc_spec(settings, settings.storage.grafana),
+        opts=ctx.opts,
+    )
+    service(
+        ctx, f"{prefix}-grafana-service", APP, [(HTTP_PORT_NAME, CONTAINER_PORTS["grafana"], "TCP")]
+    )
+    tmp, tmp_mount = tmp_volume()
+    deployment = k8s.apps.v1.Deployment(
+        f"{prefix}-grafana",
+        metadata=metadata(APP, ctx.namespace),
+        spec={
+            "replicas": 1,
+            # A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
+            "strategy": {"type": "Recreate"},
+            "selector": {"match_labels": selector_labels(APP)},
+            "template": {
+                "metadata": {"labels": labels(APP), "annotations": annotations},
+                "spec": {
+                    "automount_service_account_token": False,
+                    "security_context": pod_security(UID_GRAFANA),
+                    "containers": [
+                        {
+                            "name": APP,
+                            "image": ctx.images.grafana,
+                            "env": grafana_env(ctx),
+                            "ports": [port(HTTP_PORT_NAME, "grafana")],
+                            # First start runs database migrations.
+                            "startup_probe": http_probe("/api/health", failures=30),
+                            "readiness_probe": http_probe("/api/health"),
+                            "liveness_probe": http_probe("/api/health", failures=6),
+                            "resources": container_resources(settings.resources.grafana),
+                            "security_context": container_security(UID_GRAFANA),
+                            "volume_mounts": [
+                                {"name": "data", "mount_path": GRAFANA_DATA_DIR},
+                                {
+                                    "name": "secrets",
+                                    "mount_path": GRAFANA_SECRETS_DIR,
+                                    "read_only": True,
+                                },
+                                tmp_mount,
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "data", "persistent_volume_claim": {"claim_name": "grafana-data"}},
+                        {
+                            "name": "secrets",
+                            "secret": {"secret_name": SECRETS, "default_mode": 0o440},
+                        },
+                        tmp,
+                    ],
+                },
+            },
+        },
+        opts=ctx.with_deps(secrets, claim),
+    )
+    disruption_budget(ctx, f"{prefix}-grafana-pdb", APP)
+    return deployment

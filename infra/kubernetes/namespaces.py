@@ -1,0 +1,183 @@
+"""The two namespaces and every NetworkPolicy.
+
+- `namespace` (Pod Security "restricted", enforced): every workload except node-exporter.
+- `nodeExporterNamespace` ("privileged", enforced): node-exporter only, because it needs
+  hostNetwork, hostPID and a read-only hostPath of `/`, which "baseline" already forbids.
+  Its container still runs as non-root with no capabilities.
+
+NetworkPolicies: deny all ingress in both namespaces, then allow exactly the flows the stack
+needs. Kubelet probes come from the node and are allowed by common CNIs (Calico, Cilium).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi_kubernetes as k8s
+
+from infra.kubernetes.common import (
+    NAME_LABEL,
+    PART_OF,
+    PSA_PRIVILEGED,
+    PSA_RESTRICTED,
+    Context,
+    selector_labels,
+)
+from infra.targets import CONTAINER_PORTS
+
+ALERTMANAGER_MESH_PORT = 9094
+PSA_VERSION = "latest"  # evaluate against the cluster's own version of the standard
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
+
+
+@dataclass(frozen=True)
+class Namespaces:
+    main: k8s.core.v1.Namespace
+    node: k8s.core.v1.Namespace
+
+
+def pod_security_labels(level: str) -> dict[str, str]:
+    return {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": PSA_VERSION,
+        "pod-security.kubernetes.io/audit": level,
+        "pod-security.kubernetes.io/warn": level,
+    }
+
+
+def create_namespaces(ctx: Context, prefix: str) -> Namespaces:
+    def namespace(resource_name: str, name: str, level: str) -> k8s.core.v1.Namespace:
+        return k8s.core.v1.Namespace(
+            resource_name,
+            metadata={
+                "name": name,
+                "labels": {"app.kubernetes.io/part-of": PART_OF, **pod_security_labels(level)},
+            },
+            opts=ctx.opts,
+        )
+
+    return Namespaces(
+        main=namespace(f"{prefix}-namespace", ctx.namespace, PSA_RESTRICTED),
+        node=namespace(f"{prefix}-node-namespace", ctx.node_namespace, PSA_PRIVILEGED),
+    )
+
+
+def _pods(app: str) -> k8s.networking.v1.NetworkPolicyPeerArgsDict:
+    return {"pod_selector": {"match_labels": {NAME_LABEL: app}}}
+
+
+def _pods_in(namespace: str, app: str) -> k8s.networking.v1.NetworkPolicyPeerArgsDict:
+    return {
+        "namespace_selector": {"match_labels": {NAMESPACE_NAME_LABEL: namespace}},
+        "pod_selector": {"match_labels": {NAME_LABEL: app}},
+    }
+
+
+def _ports(*ports: tuple[int, str]) -> list[k8s.networking.v1.NetworkPolicyPortArgsDict]:
+    return [{"port": number, "protocol": protocol} for number, protocol in ports]
+
+
+def _tcp(*services: str) -> list[tuple[int, str]]:
+    return [(CONTAINER_PORTS[service], "TCP") for service in services]
+
+
+def create_network_policies(
+    ctx: Context, prefix: str, namespaces: Namespaces
+) -> list[k8s.networking.v1.NetworkPolicy]:
+    """Default deny ingress + the allowed flows (see the module docstring)."""
+    opts = ctx.with_deps(namespaces.main, namespaces.node)
+    policies: list[k8s.networking.v1.NetworkPolicy] = []
+
+    def policy(
+        name: str,
+        namespace: str,
+        pod_selector: k8s.meta.v1.LabelSelectorArgsDict,
+        ingress: list[k8s.networking.v1.NetworkPolicyIngressRuleArgsDict],
+    ) -> None:
+        policies.append(
+            k8s.networking.v1.NetworkPolicy(
+                f"{prefix}-netpol-{namespace}-{name}",
+                metadata={
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": {"app.kubernetes.io/part-of": PART_OF},
+                },
+                spec={
+                    "pod_selector": pod_selector,
+                    "policy_types": ["Ingress"],
+                    "ingress": ingress,
+                },
+                opts=opts,
+            )
+        )
+
+    def to_app(app: str) -> k8s.meta.v1.LabelSelectorArgsDict:
+        return {"match_labels": selector_labels(app)}
+
+    ns, node_ns = ctx.namespace, ctx.node_namespace
+    for namespace in (ns, node_ns):
+        policy("default-deny-ingress", namespace, {}, [])
+    # Prometheus scrapes every pod of the stack (any port: each exposes its own metrics).
+    policy("allow-prometheus-scrape", ns, {}, [{"from_": [_pods("prometheus")]}])
+    policy(
+        "allow-prometheus-scrape",
+        node_ns,
+        to_app("node-exporter"),
+        [{"from_": [_pods_in(ns, "prometheus")], "ports": _ports(*_tcp("node_exporter"))}],
+    )
+    # Prometheus -> Alertmanager (alerts), Grafana -> Alertmanager (datasource), Loki ruler.
+    policy(
+        "allow-alertmanager-api",
+        ns,
+        to_app("alertmanager"),
+        [
+            {
+                "from_": [_pods("prometheus"), _pods("grafana"), _pods("loki")],
+                "ports": _ports(*_tcp("alertmanager")),
+            }
+        ],
+    )
+    # Alertmanager peers gossip over TCP and UDP.
+    policy(
+        "allow-alertmanager-gossip",
+        ns,
+        to_app("alertmanager"),
+        [
+            {
+                "from_": [_pods("alertmanager")],
+                "ports": _ports((ALERTMANAGER_MESH_PORT, "TCP"), (ALERTMANAGER_MESH_PORT, "UDP")),
+            }
+        ],
+    )
+    policy(
+        "allow-grafana-to-prometheus",
+        ns,
+        to_app("prometheus"),
+        [{"from_": [_pods("grafana")], "ports": _ports(*_tcp("prometheus"))}],
+    )
+    policy(
+        "allow-loki-push-and-query",
+        ns,
+        to_app("loki"),
+        [{"from_": [_pods("grafana"), _pods("alloy")], "ports": _ports(*_tcp("loki"))}],
+    )
+    ingress = ctx.settings.ingress
+    if ingress.enabled:
+        controller: k8s.networking.v1.NetworkPolicyPeerArgsDict = {
+            "namespace_selector": {
+                "match_labels": {NAMESPACE_NAME_LABEL: ingress.controller_namespace}
+            }
+        }
+        exposed = [("grafana", "grafana")]
+        if ingress.prometheus_host:
+            exposed.append(("prometheus", "prometheus"))
+        if ingress.alertmanager_host:
+            exposed.append(("alertmanager", "alertmanager"))
+        for app, service in exposed:
+            policy(
+                f"allow-ingress-controller-to-{app}",
+                ns,
+                to_app(app),
+                [{"from_": [controller], "ports": _ports(*_tcp(service))}],
+            )
+    return policies

@@ -1,0 +1,97 @@
+"""node-exporter: one pod per node in its own "privileged" namespace.
+
+It needs hostNetwork (node network stats), hostPID (process counts) and the host's `/`
+mounted read-only at /host/root; "baseline" already forbids all three, hence the separate
+namespace. Everything else stays "restricted": non-root, no capabilities, no privilege
+escalation, read-only root filesystem, seccomp RuntimeDefault, no API token.
+"""
+
+from __future__ import annotations
+
+import pulumi_kubernetes as k8s
+
+from infra.kubernetes.alloy import TOLERATE_ALL
+from infra.kubernetes.common import (
+    METRICS_PORT_NAME,
+    UID_NOBODY,
+    Context,
+    container_resources,
+    container_security,
+    http_probe,
+    labels,
+    metadata,
+    pod_security,
+    selector_labels,
+    service_account,
+)
+from infra.targets import CONTAINER_PORTS
+from monitoring import jobs
+
+APP = jobs.NODE_EXPORTER_APP
+HOST_ROOT = "/host/root"
+
+
+def node_exporter_args() -> list[str]:
+    return [
+        f"--path.rootfs={HOST_ROOT}",
+        f"--web.listen-address=:{CONTAINER_PORTS['node_exporter']}",
+        # Container and kubelet mounts are not node filesystems.
+        "--collector.filesystem.mount-points-exclude="
+        "^/(dev|proc|sys|run/containerd/.+|var/lib/docker/.+|var/lib/kubelet/.+)($|/)",
+    ]
+
+
+def create_node_exporter(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
+    namespace = ctx.node_namespace
+    account = service_account(ctx, f"{prefix}-node-exporter-sa", APP, namespace=namespace)
+    metrics_port = CONTAINER_PORTS["node_exporter"]
+    return k8s.apps.v1.DaemonSet(
+        f"{prefix}-node-exporter",
+        metadata=metadata(APP, namespace),
+        spec={
+            "selector": {"match_labels": selector_labels(APP)},
+            "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 1}},
+            "template": {
+                "metadata": {"labels": labels(APP)},
+                "spec": {
+                    "service_account_name": APP,
+                    "automount_service_account_token": False,
+                    "host_network": True,
+                    "host_pid": True,
+                    "dns_policy": "ClusterFirstWithHostNet",
+                    "security_context": pod_security(UID_NOBODY),
+                    "tolerations": TOLERATE_ALL,
+                    "containers": [
+                        {
+                            "name": APP,
+                            "image": ctx.images.node_exporter,
+                            "args": node_exporter_args(),
+                            # With hostNetwork the host port is the container port.
+                            "ports": [
+                                {
+                                    "name": METRICS_PORT_NAME,
+                                    "container_port": metrics_port,
+                                    "host_port": metrics_port,
+                                    "protocol": "TCP",
+                                }
+                            ],
+                            "readiness_probe": http_probe("/", METRICS_PORT_NAME),
+                            "liveness_probe": http_probe("/", METRICS_PORT_NAME, failures=6),
+                            "resources": container_resources(ctx.settings.resources.node_exporter),
+                            "security_context": container_security(UID_NOBODY),
+                            "volume_mounts": [
+                                {
+                                    "name": "root",
+                                    "mount_path": HOST_ROOT,
+                                    "read_only": True,
+                                    "mount_propagation": "HostToContainer",
+                                }
+                            ],
+                        }
+                    ],
+                    "volumes": [{"name": "root", "host_path": {"path": "/"}}],
+                },
+            },
+        },
+        opts=ctx.with_deps(account),
+    )

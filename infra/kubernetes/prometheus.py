@@ -1,0 +1,173 @@
+"""Prometheus: an HA pair (StatefulSet, one PVC per replica) with the same config.
+
+Each replica labels its series `<replica_label>=<pod name>` (external label expanded from
+$HOSTNAME, `--enable-feature=expand-external-labels`); alerts drop it (`alert_relabel_configs`),
+so Alertmanager deduplicates the pair. Both replicas send to every Alertmanager.
+The ServiceAccount may discover pods/nodes and read kubelet metrics (cAdvisor).
+"""
+
+from __future__ import annotations
+
+import pulumi_kubernetes as k8s
+
+from infra.kubernetes.common import (
+    CHECKSUM_CONFIG,
+    HTTP_PORT_NAME,
+    UID_NOBODY,
+    Context,
+    container_resources,
+    container_security,
+    disruption_budget,
+    env_from_field,
+    http_probe,
+    labels,
+    metadata,
+    pod_security,
+    port,
+    pvc_spec,
+    read_only_cluster_role,
+    selector_labels,
+    service,
+    service_account,
+    sha256_data,
+    spread_across_nodes,
+)
+from infra.targets import CONTAINER_PORTS, PROMETHEUS_CONFIG_PATH, PROMETHEUS_DATA_DIR
+from monitoring.scrape import REPLICA_LABEL_VALUE
+
+APP = "prometheus"
+CONFIG_FILE = PROMETHEUS_CONFIG_PATH.rsplit("/", 1)[-1]
+
+# What kubernetes_sd_configs (pods, nodes) and the kubelet's /metrics/cadvisor need.
+RBAC_RULES: list[k8s.rbac.v1.PolicyRuleArgsDict] = [
+    {
+        "api_groups": [""],
+        "resources": ["nodes", "pods", "services", "endpoints"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {"api_groups": [""], "resources": ["nodes/metrics", "nodes/proxy"], "verbs": ["get"]},
+    {
+        "api_groups": ["discovery.k8s.io"],
+        "resources": ["endpointslices"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {"non_resource_urls": ["/metrics"], "verbs": ["get"]},
+]
+
+
+def prometheus_args(ctx: Context) -> list[str]:
+    """The content's flags, plus the external URL when Prometheus has an ingress host."""
+    args = list(ctx.content.prometheus_args)
+    host = ctx.settings.ingress.prometheus_host
+    if host is not None:
+        args.append(f"--web.external-url=https://{host}")
+    return args
+
+
+def replica_env(ctx: Context) -> list[k8s.core.v1.EnvVarArgsDict]:
+    """$HOSTNAME is the pod name in a StatefulSet; set it explicitly from the pod's metadata
+    so the replica label never depends on the container runtime."""
+    if ctx.content.settings.replica_label is None:
+        return []
+    variable = REPLICA_LABEL_VALUE.strip("${}")
+    return [env_from_field(variable, "metadata.name")]
+
+
+def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
+    settings = ctx.settings
+    content = ctx.content
+    account = service_account(ctx, f"{prefix}-prometheus-sa", APP, token=True)
+    binding = read_only_cluster_role(ctx, f"{prefix}-prometheus", APP, account, RBAC_RULES)
+    config_data = {CONFIG_FILE: content.prometheus_yml}
+    config = k8s.core.v1.ConfigMap(
+        f"{prefix}-prometheus-config",
+        metadata=metadata(APP, ctx.namespace, "prometheus-config"),
+        data=config_data,
+        opts=ctx.opts,
+    )
+    rules = k8s.core.v1.ConfigMap(
+        f"{prefix}-prometheus-rules",
+        metadata=metadata(APP, ctx.namespace, "prometheus-rules"),
+        data=dict(content.rule_files),
+        opts=ctx.opts,
+    )
+    # The governing headless Service: `prometheus-<i>.prometheus.<ns>.svc` per replica, and
+    # `prometheus.<ns>.svc` resolves to every ready replica (Grafana's datasource).
+    governing = service(
+        ctx,
+        f"{prefix}-prometheus-service",
+        APP,
+        [(HTTP_PORT_NAME, CONTAINER_PORTS["prometheus"], "TCP")],
+        headless=True,
+    )
+    statefulset = k8s.apps.v1.StatefulSet(
+        f"{prefix}-prometheus",
+        metadata=metadata(APP, ctx.namespace),
+        spec={
+            "service_name": APP,
+            "replicas": settings.replicas.prometheus,
+            "pod_management_policy": "Parallel",
+            "selector": {"match_labels": selector_labels(APP)},
+            "persistent_volume_claim_retention_policy": {
+                "when_deleted": "Retain",
+                "when_scaled": "Retain",
+            },
+            "template": {
+                "metadata": {
+                    "labels": labels(APP),
+                    "annotations": {
+                        CHECKSUM_CONFIG: sha256_data({**config_data, **content.rule_files})
+                    },
+                },
+                "spec": {
+                    "service_account_name": APP,
+                    "automount_service_account_token": True,
+                    "security_context": pod_security(UID_NOBODY),
+                    "affinity": spread_across_nodes(APP),
+                    "termination_grace_period_seconds": 120,
+                    "containers": [
+                        {
+                            "name": APP,
+                            "image": ctx.images.prometheus,
+                            "args": prometheus_args(ctx),
+                            "env": replica_env(ctx),
+                            "ports": [port(HTTP_PORT_NAME, "prometheus")],
+                            # WAL replay can take minutes: startup gates the other probes.
+                            "startup_probe": http_probe("/-/ready", failures=60),
+                            "readiness_probe": http_probe("/-/ready"),
+                            "liveness_probe": http_probe("/-/healthy", failures=6),
+                            "resources": container_resources(settings.resources.prometheus),
+                            "security_context": container_security(UID_NOBODY),
+                            "volume_mounts": [
+                                {
+                                    "name": "config",
+                                    "mount_path": PROMETHEUS_CONFIG_PATH,
+                                    "sub_path": CONFIG_FILE,
+                                    "read_only": True,
+                                },
+                                {
+                                    "name": "rules",
+                                    "mount_path": content.settings.rule_files_dir,
+                                    "read_only": True,
+                                },
+                                {"name": "data", "mount_path": PROMETHEUS_DATA_DIR},
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "config", "config_map": {"name": "prometheus-config"}},
+                        {"name": "rules", "config_map": {"name": "prometheus-rules"}},
+                    ],
+                },
+            },
+            "volume_claim_templates": [
+                {
+                    "metadata": {"name": "data", "labels": selector_labels(APP)},
+                    "spec": pvc_spec(settings, settings.storage.prometheus),
+                }
+            ],
+        },
+        opts=ctx.with_deps(config, rules, governing, binding),
+    )
+    disruption_budget(ctx, f"{prefix}-prometheus-pdb", APP)
+    return statefulset

@@ -1,0 +1,142 @@
+"""KubernetesTarget: the prod stack on a Kubernetes cluster (pulumi-kubernetes 4.x).
+
+One ComponentResource with its own `k8s.Provider` (kubeconfig from config, else ambient);
+each service is built by its own module. Server-side apply; ConfigMaps and Secrets are
+updated in place (mutable) and pod templates carry checksums of their data, so a config
+change rolls exactly the pods that read it. Deployments and StatefulSets are awaited until
+ready, so `grafana_ready` (the Grafana Deployment) gates the Grafana provider's resources.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.config import StackConfig, StackSecrets
+from infra.kubernetes.alertmanager import create_alertmanager
+from infra.kubernetes.alloy import create_alloy
+from infra.kubernetes.common import Context, service_url
+from infra.kubernetes.exporter import create_exporter
+from infra.kubernetes.grafana import create_grafana
+from infra.kubernetes.ingress import create_ingresses
+from infra.kubernetes.loki import create_loki
+from infra.kubernetes.namespaces import create_namespaces, create_network_policies
+from infra.kubernetes.node_exporter import create_node_exporter
+from infra.kubernetes.prometheus import create_prometheus
+from infra.kubernetes.settings import EXPORTER_DSN_KEY, REGISTRY_PASSWORD_KEY, KubernetesSettings
+from infra.targets import RenderedContent, TargetEndpoints
+
+
+def check_content(settings: KubernetesSettings, content: RenderedContent) -> None:
+    """The content must have been rendered for this cluster (discovery, namespaces)."""
+    rendered = content.settings
+    expected = {
+        "discovery": "kubernetes",
+        "kubernetes_namespace": settings.namespace,
+        "node_exporter_namespace": settings.node_exporter_namespace,
+    }
+    for key, value in expected.items():
+        if getattr(rendered, key) != value:
+            raise ValueError(
+                f"content rendered with {key} = {getattr(rendered, key)!r}, but the Kubernetes "
+                f"target needs {value!r} (build ContentSettings with infra.config.content_settings)"
+            )
+    if settings.replicas.prometheus > 1 and not rendered.replica_label:
+        raise ValueError(
+            f"kubernetes.replicas.prometheus = {settings.replicas.prometheus} needs "
+            "ContentSettings.replica_label, or the pair's alerts would not deduplicate"
+        )
+
+
+def _secret(secrets: StackSecrets, key: str) -> pulumi.Output[str] | None:
+    value = secrets.get(key)
+    return pulumi.Output.secret(value.get_secret_value()) if value is not None else None
+
+
+class KubernetesTarget(pulumi.ComponentResource):
+    """The prod stack: see the module docstring and the README's prod section."""
+
+    endpoints: TargetEndpoints
+
+    def __init__(
+        self,
+        name: str,
+        config: StackConfig,
+        content: RenderedContent,
+        secrets: StackSecrets,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        settings = config.kubernetes
+        if settings is None:
+            raise ValueError("trading-monitoring:kubernetes is not set: required by target")
+        check_content(settings, content)
+        registry_password = _secret(secrets, REGISTRY_PASSWORD_KEY)
+        if registry_password is None:
+            raise ValueError(
+                f"trading-monitoring:{REGISTRY_PASSWORD_KEY} is not set: required by "
+                "kubernetes.registry"
+            )
+        super().__init__("trading-monitoring:prod:KubernetesTarget", name, None, opts)
+        provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=(pulumi.Output.secret(settings.kubeconfig) if settings.kubeconfig else None),
+            context=settings.context,
+            enable_server_side_apply=True,
+            # Update ConfigMaps/Secrets in place; the checksums on pod templates roll pods.
+            enable_config_map_mutable=True,
+            enable_secret_mutable=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        base = Context(
+            settings, config.images, content, pulumi.ResourceOptions(parent=self, provider=provider)
+        )
+        namespaces = create_namespaces(base, name)
+        create_network_policies(base, name, namespaces)
+        ctx = Context(
+            settings, config.images, content, base.with_deps(namespaces.main, namespaces.node)
+        )
+        prometheus = create_prometheus(ctx, name)
+        alertmanager = create_alertmanager(ctx, name)
+        loki = create_loki(ctx, name)
+        create_alloy(ctx, name)
+        create_node_exporter(ctx, name)
+        exporter = create_exporter(ctx, name, registry_password, _secret(secrets, EXPORTER_DSN_KEY))
+        grafana = create_grafana(ctx, name)
+        ingresses = create_ingresses(ctx, name)
+
+        def after(url: str, *resources: pulumi.CustomResource) -> pulumi.Output[str]:
+            """`url`, known only once `resources` exist (and, when awaited, are ready)."""
+            return pulumi.Output.all(*(r.id for r in resources)).apply(lambda _: url)
+
+        ingress = settings.ingress
+        grafana_api_url = after(settings.grafana_provider_url(), grafana, *ingresses)
+        self.endpoints = TargetEndpoints(
+            grafana_api_url=grafana_api_url,
+            grafana_url=(
+                after(f"https://{ingress.grafana_host}", grafana, *ingresses)
+                if ingress.enabled
+                else grafana_api_url
+            ),
+            prometheus_url=after(
+                f"https://{ingress.prometheus_host}"
+                if ingress.prometheus_host
+                else service_url(ctx, "prometheus"),
+                prometheus,
+            ),
+            alertmanager_url=after(
+                f"https://{ingress.alertmanager_host}"
+                if ingress.alertmanager_host
+                else service_url(ctx, "alertmanager"),
+                alertmanager,
+            ),
+            exporter_url=after(service_url(ctx, "exporter"), exporter),
+            grafana_ready=grafana,
+        )
+        self.loki = loki
+        self.register_outputs(
+            {
+                "grafanaApiUrl": grafana_api_url,
+                "namespace": settings.namespace,
+                "nodeExporterNamespace": settings.node_exporter_namespace,
+            }
+        )
