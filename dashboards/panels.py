@@ -13,6 +13,7 @@ from typing import Literal, TypeVar
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import heatmap as heatmap_builders
 from grafana_foundation_sdk.builders import (
     logs,
     loki,
@@ -26,6 +27,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import heatmap as heatmap_models
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from monitoring import dashboard_uids
@@ -373,6 +375,50 @@ def instant_table(
                     id_val="custom.cellOptions", value={"type": "color-background"}
                 )
             ],
+        )
+    )
+
+
+def histogram_heatmap(
+    title: str,
+    buckets_expr: str,
+    axis_unit: str,
+    *,
+    description: str = "",
+    width: int = 12,
+    height: int = 8,
+) -> heatmap_builders.Panel:
+    """A heatmap of a Prometheus histogram: `buckets_expr` is a rate summed `by (le)`."""
+    target = (
+        prometheus.Dataquery()
+        .expr(buckets_expr)
+        .ref_id("A")
+        .datasource(PROMETHEUS)
+        .legend_format("{{le}}")
+        .format(PromQueryFormat.HEATMAP)
+        .range()
+    )
+    return (
+        heatmap_builders.Panel()
+        .title(title)
+        .description(description)
+        .datasource(PROMETHEUS)
+        .targets([target])
+        .unit("reqps")  # the cells: requests per second in the bucket
+        .thresholds(thresholds(None))
+        .span(width)
+        .height(height)
+        .calculate(False)
+        .rows_frame(heatmap_builders.RowsHeatmapOptions().layout(common.HeatmapCellLayout.LE))
+        .y_axis(heatmap_builders.YAxisConfig().unit(axis_unit))
+        .color(
+            heatmap_builders.HeatmapColorOptions()
+            .mode(heatmap_models.HeatmapColorMode.SCHEME)
+            .scheme("Oranges")
+            .scale(heatmap_models.HeatmapColorScale.EXPONENTIAL)
+            .exponent(0.5)
+            .steps(64)  # Grafana's defaults; the SDK would write 0 steps and no fill
+            .fill("dark-orange")
         )
     )
 

@@ -13,6 +13,7 @@ from dashboards.panels import (
     NEGATIVE_IS_BAD,
     Q,
     graph,
+    histogram_heatmap,
     instant_table,
     market_variable,
     prometheus_variable,
@@ -46,6 +47,15 @@ def api(lv: PanelLevels) -> db.Dashboard:
         .with_panel(sections.api_latency(API_SEL, "market", lv.api_latency_p95_seconds))
         .with_panel(sections.api_rate_limit(API_SEL, "market, endpoint", lv.api_rate_limit_usage))
         .with_panel(
+            histogram_heatmap(
+                "API latency distribution",
+                "sum by (le) "
+                f"(rate(trading_api_request_duration_seconds_bucket{{{API_SEL}}}[$__rate_interval]))",
+                "s",
+                description="Requests per second in each latency bucket.",
+            )
+        )
+        .with_panel(
             instant_table(
                 "Failed requests in the time range",
                 [
@@ -56,7 +66,6 @@ def api(lv: PanelLevels) -> db.Dashboard:
                 ],
                 "short",
                 description="The ten market/endpoint pairs with the most failures.",
-                width=24,
             )
         )
     )

@@ -168,6 +168,8 @@ def test_panels_show_the_alert_thresholds_from_settings() -> None:
             matching = [s for s in LEVELS_BY_SIGNAL if s in exprs]
             if not matching or (panel["type"] == "table" and "topk" in exprs):
                 continue  # the topk table counts failures, it is not a ratio
+            if panel["type"] == "heatmap":
+                continue  # a distribution: its cells are request rates, not the p95
             assert len(matching) == 1, (d.uid, panel["title"], matching)
             warning, critical, high_is_bad = LEVELS_BY_SIGNAL[matching[0]]
             expected = Levels(
@@ -329,10 +331,13 @@ def test_tables_query_now_and_graphs_query_a_range(dashboards: list[Dashboard]) 
                 if panel["type"] == "table":
                     assert target["instant"] is True and target["range"] is False
                     assert target["format"] == "table", (d.uid, panel["title"])
+                elif panel["type"] == "heatmap":
+                    assert target["range"] is True and target["format"] == "heatmap"
+                    assert "by (le)" in target["expr"] and target["legendFormat"] == "{{le}}"
                 else:
                     assert target["range"] is True and target["instant"] is False
                     assert target.get("format", "time_series") == "time_series"
-    assert {"table", "timeseries", "stat", "state-timeline"} <= kinds
+    assert {"table", "timeseries", "stat", "state-timeline", "heatmap"} <= kinds
 
 
 def test_all_selected_values(dashboards: list[Dashboard]) -> None:
