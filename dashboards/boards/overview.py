@@ -13,6 +13,7 @@ from dashboards.panels import (
     MARKET_VAR_SELECTOR,
     UP_DOWN,
     Q,
+    instant_table,
     market_variable,
     prometheus_variable,
     row,
@@ -65,6 +66,17 @@ def overview(lv: PanelLevels) -> db.Dashboard:
                 [Q("min(trading_exporter_database_up)")],
                 "none",
                 mappings=UP_DOWN,
+            )
+        )
+        .with_panel(
+            instant_table(
+                "Firing alerts",
+                [Q('ALERTS{alertstate="firing", alertname!="Watchdog"}')],
+                "none",
+                description="Every alert firing now, with its labels (the Watchdog heartbeat "
+                "always fires and is left out).",
+                width=24,
+                height=6,
             )
         )
         .with_row(row("Markets"))
