@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from grafana_foundation_sdk.builders import dashboard as db
@@ -18,6 +19,7 @@ from dashboards.layout import encode
 from dashboards.levels import panel_levels
 from dashboards.model import MARKETS, MONITORING, PLATFORM, TRADING, Dashboard, Folder
 from dashboards.panels import MARKET_VAR_SELECTOR, row
+from monitoring import dashboard_uids
 from monitoring.settings import ContentSettings
 from monitoring.slo import SLO, slos
 
@@ -39,8 +41,28 @@ def _with_slos(builder: db.Dashboard, slos: Sequence[SLO]) -> db.Dashboard:
     return builder
 
 
+# Grafana uids: at most 40 of [a-zA-Z0-9_-]; the market code follows the "tm-market-" prefix.
+_MAX_CODE = 40 - len(dashboard_uids.MARKET_PREFIX)
+_MARKET_CODE = re.compile(rf"^[a-zA-Z0-9_-]{{1,{_MAX_CODE}}}$")
+
+
+def check_markets(settings: ContentSettings) -> None:
+    """One clear ValueError for a market code that cannot name a dashboard."""
+    seen: set[str] = set()
+    for market in settings.markets:
+        if not _MARKET_CODE.match(market.code):
+            raise ValueError(
+                f"markets[].code: {market.code!r} cannot be part of a dashboard uid; "
+                f"use 1-{_MAX_CODE} of a-z, A-Z, 0-9, _ and -"
+            )
+        if market.code in seen:
+            raise ValueError(f"markets[].code: {market.code!r} appears twice; each market once")
+        seen.add(market.code)
+
+
 def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
     """The fixed dashboards, then one dashboard per configured market (in settings order)."""
+    check_markets(settings)
     lv = panel_levels(settings.thresholds)
     slo_list = slos(settings)
     planned: list[tuple[db.Dashboard, Folder]] = [

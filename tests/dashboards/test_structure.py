@@ -199,3 +199,16 @@ def test_overview_market_series_link_to_their_market_dashboard(
         if any("by (market" in t["expr"] for t in panel["targets"]):
             assert links, panel["title"]
     assert linked >= 6
+
+
+@pytest.mark.parametrize(
+    ("codes", "message"),
+    [
+        (("kr", "k r"), r"markets\[\]\.code: 'k r' cannot be part of a dashboard uid"),
+        (("kr", "x" * 31), r"markets\[\]\.code: 'x{31}' cannot be part"),
+        (("kr", "us", "kr"), r"markets\[\]\.code: 'kr' appears twice"),
+    ],
+)
+def test_bad_market_codes_get_one_clear_error(codes: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build_dashboards(make_settings(tuple(custom_market(c) for c in codes)))
