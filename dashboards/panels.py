@@ -347,6 +347,7 @@ def instant_table(
     *,
     description: str = "",
     levels: Levels | Steps | None = None,
+    no_value: str = "No data",
     width: int = 12,
     height: int = 8,
 ) -> table.Panel:
@@ -359,6 +360,7 @@ def instant_table(
         .datasource(PROMETHEUS)
         .targets(_targets(instant_queries, "prometheus"))
         .unit(unit)
+        .no_value(no_value)
         .thresholds(thresholds(levels))
         .span(width)
         .height(height)

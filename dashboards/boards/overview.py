@@ -75,6 +75,7 @@ def overview(lv: PanelLevels) -> db.Dashboard:
                 "none",
                 description="Every alert firing now, with its labels (the Watchdog heartbeat "
                 "always fires and is left out).",
+                no_value="Nothing is firing",
                 width=24,
                 height=6,
             )
