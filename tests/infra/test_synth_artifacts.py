@@ -1,0 +1,80 @@
+"""`python -m infra synth` output: plan.json shape, artifacts that real tools accept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.synth import SECRET, synth
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_CHECK = Path("/work/shared/tools/schema_check.py")
+SCHEMAS = Path("/work/shared/provider-schemas")
+
+
+@pytest.fixture(scope="module")
+def dev_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "dev"
+    synth("dev", out)
+    return out
+
+
+def test_plan_shape(dev_out: Path) -> None:
+    plan = json.loads((dev_out / "plan.json").read_text())
+    assert plan["stack"] == "dev"
+    assert set(plan) == {"stack", "resources", "outputs"}
+    for resource in plan["resources"]:
+        assert set(resource) == {"type", "name", "parent", "inputs"}
+    parents = {r["parent"] for r in plan["resources"]}
+    assert "pulumi:pulumi:Stack::trading-monitoring-dev" in parents  # the MonitoringStack
+    assert "trading-monitoring:dev:DockerTarget::dev" in parents
+    assert plan["outputs"]["grafanaAdminPassword"] == SECRET
+
+
+def test_every_artifact_is_written(dev_out: Path) -> None:
+    names = {p.relative_to(dev_out).as_posix() for p in dev_out.rglob("*") if p.is_file()}
+    assert {"plan.json", "prometheus.yml", "alertmanager.yml", "loki.yml", "config.alloy"} <= names
+    assert any(n.startswith("rules/") for n in names)
+    assert "dashboards/tm-overview.json" in names
+
+
+def test_synth_is_deterministic(dev_out: Path, tmp_path: Path) -> None:
+    synth("dev", tmp_path / "again")
+    for path in dev_out.rglob("*"):
+        if path.is_file():
+            again = tmp_path / "again" / path.relative_to(dev_out)
+            assert again.read_text() == path.read_text(), path.name
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+def test_promtool_accepts_the_rendered_prometheus_files(dev_out: Path) -> None:
+    rules = sorted(str(p) for p in (dev_out / "rules").glob("*.yml"))
+    for command in (
+        ["promtool", "check", "config", "--syntax-only", str(dev_out / "prometheus.yml")],
+        ["promtool", "check", "rules", *rules],
+    ):
+        run = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool not installed")
+def test_amtool_accepts_the_review_copy_of_alertmanager_yml(dev_out: Path) -> None:
+    command = ["amtool", "check-config", str(dev_out / "alertmanager.yml")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.skipif(
+    not SCHEMA_CHECK.exists(), reason="provider schema checker only exists on the dev machine"
+)
+def test_inputs_match_the_real_provider_schemas(dev_out: Path) -> None:
+    command = [sys.executable, str(SCHEMA_CHECK), str(dev_out / "plan.json")]
+    run = subprocess.run(
+        [*command, "--schemas", str(SCHEMAS)], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stdout
