@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
@@ -212,3 +213,23 @@ def test_overview_market_series_link_to_their_market_dashboard(
 def test_bad_market_codes_get_one_clear_error(codes: tuple[str, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build_dashboards(make_settings(tuple(custom_market(c) for c in codes)))
+
+
+def test_docs_table_matches_the_dashboards(dashboards: list[Dashboard]) -> None:
+    """docs/dashboards.md lists every dashboard with its title, folder and panel count."""
+    docs = (Path(__file__).parents[2] / "docs" / "dashboards.md").read_text()
+    rows = {
+        cells[0].strip("` "): [c.strip() for c in cells[1:4]]
+        for line in docs.splitlines()
+        if line.startswith("| `tm-")
+        for cells in [line.strip("|").split("|")]
+    }
+    folders = {f.uid: f.title for f in FOLDERS}
+    for d in dashboards:
+        key = "tm-market-<code>" if d.uid.startswith(dashboard_uids.MARKET_PREFIX) else d.uid
+        title, folder, panels = rows[key]
+        count = len(list(iter_panels(d.model)))
+        if key == d.uid:
+            assert (title, folder, panels) == (d.title, folders[d.folder_uid], str(count))
+        else:
+            assert (folder, panels) == (folders[d.folder_uid], f"{count} each"), d.uid
