@@ -145,7 +145,10 @@ class DockerTarget(pulumi.ComponentResource):
             ContainerSpec(
                 service="prometheus",
                 image=self._pull("prometheus", images.prometheus),
-                command=content.prometheus_args,
+                command=[
+                    *content.prometheus_args,
+                    f"--web.external-url=http://{LOOPBACK}:{settings.ports.prometheus}",
+                ],
                 healthcheck=http_healthcheck(CONTAINER_PORTS["prometheus"], "/-/ready"),
                 uploads=[_upload(PROMETHEUS_CONFIG_PATH, content.prometheus_yml)]
                 + [

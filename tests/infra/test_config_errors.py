@@ -190,3 +190,21 @@ def test_synth_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert synth.main(args) == 2
     assert "grafanaAdminUser = 'admin' is invalid" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_the_pulumi_program_stops_with_a_clean_error_before_any_resource() -> None:
+    """`pulumi up` path (infra.stack.run): RunError (no traceback), nothing registered."""
+    import pulumi
+
+    from infra.stack import run
+
+    monitor = new_monitor()
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project="trading-monitoring", stack="dev", monitor=monitor
+    )
+    bad = stack_config("dev", {"retentionTime": "forever"})
+    pulumi.runtime.set_all_config({f"trading-monitoring:{k}": v for k, v in bad.items()}, [])
+    with pytest.raises(pulumi.RunError) as raised:
+        run()
+    assert "trading-monitoring:retentionTime = 'forever' is invalid" in str(raised.value)
+    assert monitor.recorded == []
