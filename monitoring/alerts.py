@@ -610,6 +610,18 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
             ),
             dashboard_uid=uids.LOGS,
         ),
+        AlertRule(
+            name="AlloyLogsDropped",
+            expr=("sum by (job, instance) (increase(loki_write_dropped_entries_total[15m])) > 0"),
+            severity="warning",
+            category="meta",
+            summary="Alloy on {{ $labels.instance }} drops log entries",
+            description=(
+                "Alloy on {{ $labels.instance }} gave up on {{ $value | humanize }} log entries"
+                " bound for Loki in the last 15 minutes: they are lost."
+            ),
+            dashboard_uid=uids.LOGS,
+        ),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from monitoring.notifications import (
     Route,
     notification_model,
 )
-from monitoring.render import render_alertmanager_config
+from monitoring.render import grafana_notification_model, render_alertmanager_config
 from monitoring.settings import ContentSettings
 from tests.monitoring.conftest import HEARTBEAT_URL, WEBHOOK_URL, run, tool
 
@@ -186,3 +187,58 @@ def test_amtool_route_check_can_fail(full_config: Path) -> None:
         "severity=none",
     ]
     assert run(args).returncode != 0
+
+
+# --- Message templates ------------------------------------------------------------------------
+
+TEMPLATE_DATA = {
+    "receiver": "team",
+    "status": "firing",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "StaleMarketData", "severity": "warning", "market": "kr"},
+            "annotations": {
+                "summary": "Market data of kr is stale",
+                "description": "The newest bar is 40m old.",
+                "runbook_url": "https://runbooks.example.test/runbooks.md#stalemarketdata",
+                "dashboard_url": "https://grafana.example.test/d/tm-market-kr",
+            },
+            "startsAt": "2026-11-23T01:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus-0:9090/graph",
+            "fingerprint": "abc",
+        }
+    ],
+    "groupLabels": {"alertname": "StaleMarketData"},
+    "commonLabels": {"alertname": "StaleMarketData", "severity": "warning", "market": "kr"},
+    "commonAnnotations": {},
+    "externalURL": "http://alertmanager-0:9093",
+}
+
+
+def test_message_templates_render_with_alertmanager(
+    settings: ContentSettings, tmp_path: Path
+) -> None:
+    """The shared Go templates (Slack title/text, email subject) render real alert data."""
+    template = grafana_notification_model(settings).message_templates[0]
+    (tmp_path / "tm.tmpl").write_text(template.template)
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps(TEMPLATE_DATA))
+    rendered = {}
+    for part in ("title", "text"):
+        result = run(
+            [
+                tool("amtool"),
+                "template",
+                "render",
+                f"--template.glob={tmp_path / 'tm.tmpl'}",
+                f'--template.text={{{{ template "{template.name}.{part}" . }}}}',
+                f"--template.data={data}",
+            ]
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        rendered[part] = result.stdout
+    assert rendered["title"].strip() == "[FIRING:1] StaleMarketData (kr)"
+    assert "*warning* Market data of kr is stale" in rendered["text"]
+    assert "Runbook: https://runbooks.example.test/runbooks.md#stalemarketdata" in rendered["text"]

@@ -1,0 +1,159 @@
+"""Every metric a rule or a dashboard query names really exists.
+
+A name is known if the exporter catalog exposes it (counters with `_total`, histograms with
+`_bucket`/`_sum`/`_count`, info with `_info`), a standard exporter we scrape lists it
+(`monitoring/standard_metrics.py`), or one of our recording rules records it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import promql_parser
+import pytest
+
+from dashboards import build_dashboards, expand_variables, panel_queries
+from exporter import catalog
+from monitoring.alerts import all_rule_groups
+from monitoring.rules import AlertRule, RecordingRule
+from monitoring.settings import ContentSettings
+from monitoring.standard_metrics import all_standard_metric_names
+
+_LABEL_VALUES = re.compile(r"^label_values\((.+),\s*\w+\s*\)$")
+_PLAIN_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_EXPOSED_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "gauge": ("",),
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "info": ("_info",),
+}
+
+
+def exposed_catalog_names() -> set[str]:
+    return {spec.name + suffix for spec in catalog.ALL for suffix in _EXPOSED_SUFFIXES[spec.type]}
+
+
+def recorded_names(settings: ContentSettings) -> set[str]:
+    return {
+        rule.record
+        for group in all_rule_groups(settings)
+        for rule in group.rules
+        if isinstance(rule, RecordingRule)
+    }
+
+
+def known_names(settings: ContentSettings) -> set[str]:
+    return exposed_catalog_names() | all_standard_metric_names() | recorded_names(settings)
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names of every selector in a PromQL expression (from the name or `__name__`)."""
+    names: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if not isinstance(node, promql_parser.VectorSelector):
+            return
+        if node.name:
+            names.add(node.name)
+        for matcher in node.matchers.matchers:
+            if matcher.name != "__name__":
+                continue
+            if matcher.op == promql_parser.MatchOp.Equal:
+                names.add(matcher.value)
+            elif matcher.op == promql_parser.MatchOp.Re:
+                alternatives = matcher.value.split("|")
+                if not all(_PLAIN_NAME.match(a) for a in alternatives):
+                    raise ValueError(f"cannot check a __name__ pattern: {matcher.value!r}")
+                names.update(alternatives)
+            else:
+                raise ValueError(f"cannot check a negative __name__ matcher in {expr!r}")
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return names
+
+
+def unknown_metrics(expr: str, known: set[str]) -> set[str]:
+    return metric_names(expr) - known
+
+
+def test_metric_names_walks_every_selector() -> None:
+    expr = (
+        'sum by (le) (rate(a_bucket{x="1"}[5m])) / on () group_left b'
+        ' and {__name__="c"} or max_over_time(d[1h:1m]) + absent(e) - -f'
+        ' + {__name__=~"g|h"}'
+    )
+    assert metric_names(expr) == set("abcdefgh") - {"a"} | {"a_bucket"}
+
+
+@pytest.mark.parametrize(
+    ("expr", "unknown"),
+    [
+        ("rate(trading_api_requests_total[5m])", set()),
+        ("trading_api_requests[5m]", {"trading_api_requests"}),  # counter without _total
+        ("trading_api_request_duration_seconds_bucket", set()),
+        ("trading_api_request_duration_seconds", {"trading_api_request_duration_seconds"}),
+        ("trading_exporter_build_info", set()),
+        ('{__name__="trading_orders_total"} / trading_no_such_metric', {"trading_no_such_metric"}),
+        ("node_memory_MemAvailable_bytes / node_memory_Mem_bytes", {"node_memory_Mem_bytes"}),
+        ("market:trading_orders:rate5m > market:not_recorded:ratio", {"market:not_recorded:ratio"}),
+    ],
+)
+def test_checker_finds_unknown_metrics(
+    expr: str, unknown: set[str], settings: ContentSettings
+) -> None:
+    assert unknown_metrics(expr, known_names(settings)) == unknown
+
+
+def test_checker_refuses_unverifiable_name_patterns() -> None:
+    with pytest.raises(ValueError, match="__name__"):
+        metric_names('{__name__=~"trading_.*"}')
+
+
+def test_every_rule_names_known_metrics(settings: ContentSettings) -> None:
+    known = known_names(settings)
+    checked = 0
+    for group in all_rule_groups(settings):
+        for rule in group.rules:
+            name = rule.name if isinstance(rule, AlertRule) else rule.record
+            missing = unknown_metrics(rule.expr, known)
+            assert not missing, f"{group.file} {name}: unknown metrics {sorted(missing)}"
+            checked += 1
+    assert checked > 50
+
+
+def _variable_values(model: dict[str, Any]) -> dict[str, str]:
+    """One plausible value per dashboard variable (the names do not matter for the check)."""
+    values: dict[str, str] = {}
+    for var in model.get("templating", {}).get("list", []):
+        if var.get("type") == "datasource":
+            values[var["name"]] = str(var.get("current", {}).get("value", "prometheus"))
+        elif var.get("type") in ("query", "custom"):
+            values[var["name"]] = "kr"
+        else:
+            values[var["name"]] = str(var.get("query", "") or "x")
+    return values
+
+
+def test_every_dashboard_query_names_known_metrics(settings: ContentSettings) -> None:
+    known = known_names(settings)
+    checked = 0
+    for dashboard in build_dashboards(settings):
+        values = _variable_values(dashboard.model)
+        for query in panel_queries(dashboard.model):
+            if query.datasource_type != "prometheus":
+                continue
+            expr = expand_variables(query.expr, values)
+            missing = unknown_metrics(expr, known)
+            assert not missing, (
+                f"dashboard {dashboard.uid} panel {query.panel_title!r}:"
+                f" unknown metrics {sorted(missing)} in {expr}"
+            )
+            checked += 1
+        for var in dashboard.model.get("templating", {}).get("list", []):
+            # label_values(<selector>, <label>); the one-argument form names a label only.
+            match = _LABEL_VALUES.match(str(var.get("query") or ""))
+            if var.get("type") == "query" and match:
+                missing = unknown_metrics(match.group(1), known)
+                assert not missing, f"{dashboard.uid} variable {var['name']}: {sorted(missing)}"
+    assert checked > 50
