@@ -98,7 +98,7 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
         publish_not_ready=True,
     )
     checksum = secret_checksum(
-        {**{f"config/{k}": v for k, v in config_data.items()}, **receiver_files}
+        {**{f"config/{k}": v for k, v in config_data.items()}, **receiver_files}, ctx.checksum_key
     )
     statefulset = k8s.apps.v1.StatefulSet(
         f"{prefix}-alertmanager",

@@ -7,6 +7,7 @@ the "restricted" security context, the label scheme and the probe shape exist on
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -48,6 +49,11 @@ class Context:
     opts: pulumi.ResourceOptions
 
     @property
+    def checksum_key(self) -> pulumi.Output[str]:
+        """Key of `secret_checksum`: Grafana's random secret_key (per stack, never shown)."""
+        return self.content.grafana.secret_key
+
+    @property
     def namespace(self) -> str:
         return self.settings.namespace
 
@@ -86,13 +92,23 @@ def sha256_data(data: Mapping[str, str]) -> str:
     return sha256_text(*(f"{key}\0{value}" for key, value in sorted(data.items())))
 
 
-def secret_checksum(data: Mapping[str, pulumi.Output[str]]) -> pulumi.Output[str]:
-    """Checksum of a Secret's data. It stays a secret Output: a hash of a low-entropy secret
-    (an SMTP password) could be brute-forced, so it is never stored in plain text."""
-    keys = sorted(data)
-    return pulumi.Output.all(*(data[key] for key in keys)).apply(
-        lambda values: sha256_data(dict(zip(keys, values, strict=True)))
-    )
+def secret_checksum(
+    data: Mapping[str, pulumi.Output[str]], key: pulumi.Output[str]
+) -> pulumi.Output[str]:
+    """HMAC-SHA256 of a Secret's data, keyed with a per-stack random secret (`key`).
+
+    A plain hash of a low-entropy secret (an SMTP password) could be brute-forced, and a
+    secret annotation would hide the whole pod spec from `pulumi preview --diff`. A keyed
+    hash is safe to show, so the result is deliberately not secret."""
+    names = sorted(data)
+
+    def digest(values: list[str]) -> str:
+        hmac_key, *contents = values
+        message = sha256_data(dict(zip(names, contents, strict=True))).encode()
+        return hmac.new(hmac_key.encode(), message, hashlib.sha256).hexdigest()
+
+    combined = pulumi.Output.all(key, *(data[name] for name in names)).apply(digest)
+    return pulumi.Output.unsecret(combined)
 
 
 def pod_security(uid: int) -> k8s.core.v1.PodSecurityContextArgsDict:

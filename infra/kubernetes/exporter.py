@@ -154,7 +154,7 @@ def create_exporter(
             )
         files = {DATABASE_URL_FILE: database_url}
         deps.append(secret(ctx, f"{prefix}-exporter-database", APP, DATABASE_SECRET, files))
-        annotations[CHECKSUM_SECRET] = secret_checksum(files)
+        annotations[CHECKSUM_SECRET] = secret_checksum(files, ctx.checksum_key)
         mounts.append({"name": "database", "mount_path": SECRETS_DIR, "read_only": True})
         volumes.append(
             {"name": "database", "secret": {"secret_name": DATABASE_SECRET, "default_mode": 0o440}}

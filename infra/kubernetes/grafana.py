@@ -54,7 +54,7 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
     # Grafana reads SMTP's password at every start: roll it when that changes.
     annotations: dict[str, pulumi.Input[str]] = {}
     if server.extra_secret_files:
-        annotations[CHECKSUM_SECRET] = secret_checksum(server.extra_secret_files)
+        annotations[CHECKSUM_SECRET] = secret_checksum(server.extra_secret_files, ctx.checksum_key)
     claim = k8s.core.v1.PersistentVolumeClaim(
         f"{prefix}-grafana-data",
         metadata={
@@ -103,6 +103,7 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
                                     "read_only": True,
                                 },
                                 tmp_mount,
+                                {"name": "logs", "mount_path": "/var/log/grafana"},
                             ],
                         }
                     ],
@@ -113,6 +114,8 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
                             "secret": {"secret_name": SECRETS, "default_mode": 0o440},
                         },
                         tmp,
+                        # GF_PATHS_LOGS of the image; logs go to the console (GF_LOG_MODE).
+                        {"name": "logs", "empty_dir": {"size_limit": "64Mi"}},
                     ],
                 },
             },

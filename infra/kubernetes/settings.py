@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -314,9 +314,10 @@ class KubernetesSettings(_Model):
 
     @field_validator("kubeconfig", "context")
     @classmethod
-    def _non_empty(cls, value: str | None, info: Any) -> str | None:
+    def _non_empty(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
-            raise _fail(to_camel(info.field_name), value, "a non-empty string or unset")
+            # The error location already names the field.
+            raise _fail("", value, "a non-empty string or unset")
         return value
 
     @model_validator(mode="after")
@@ -386,7 +387,9 @@ def format_validation_error(exc: ValidationError) -> str:
             lines.append(cause.full_message(path))
         elif err["type"] == "extra_forbidden":
             allowed = ", ".join(_keys_at(err["loc"][:-1]))
-            lines.append(f"{path} is not a known key: allowed keys here are {allowed}")
+            lines.append(
+                f"{path} = {err.get('input')!r} is not a known key: allowed keys here are {allowed}"
+            )
         else:
             lines.append(f"{path} = {err.get('input')!r} is invalid: {err['msg']}")
     return "\n".join(lines)
