@@ -42,7 +42,7 @@ LOOPBACK = "127.0.0.1"
 # Build context and Dockerfile of our exporter, relative to the project directory.
 EXPORTER_CONTEXT = "."
 EXPORTER_DOCKERFILE = "exporter/Dockerfile"
-EXPORTER_PLATFORM = "linux/amd64"
+EXPORTER_PLATFORM = "linux/amd64"  # for images pushed to a cluster (prod)
 
 
 def http_healthcheck(port: int, path: str) -> list[str]:
@@ -133,7 +133,7 @@ class DockerTarget(pulumi.ComponentResource):
             build=docker.DockerBuildArgs(
                 context=EXPORTER_CONTEXT,
                 dockerfile=EXPORTER_DOCKERFILE,
-                platform=EXPORTER_PLATFORM,
+                # Dev builds for the local engine's own platform (no emulation on arm64).
                 args={"PYTHON_IMAGE": images.python_base},
             ),
             skip_push=True,
