@@ -197,7 +197,7 @@ def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
 def read_stack_config(path: Path) -> dict[str, str]:
     """The project's keys from Pulumi.<stack>.yaml as the CLI passes them (JSON for objects).
 
-    Secret (`secure:`) values are dropped: synth uses placeholders, never the real secrets.
+    Secret (`secure:`) values become placeholders: synth never decrypts or shows a secret.
     """
     document = yaml.safe_load(path.read_text()) or {}
     raw = document.get("config") or {}
@@ -210,8 +210,8 @@ def read_stack_config(path: Path) -> dict[str, str]:
             continue  # provider config (docker:host, kubernetes:context, ...)
         key = str(full_key)[len(prefix) :]
         if isinstance(value, dict) and set(value) == {"secure"}:
-            continue
-        if isinstance(value, str):
+            values[key] = cfg.placeholder_secret(key)
+        elif isinstance(value, str):
             values[key] = value
         else:
             values[key] = json.dumps(value)
@@ -263,8 +263,9 @@ def run_program(
     """Run the program under mocks: validate the config, then build the stack. Returns the
     result, the monitor (every registered resource) and the MonitoringStack.
 
-    `secret_values`: secret keys to set (tests); when None, every required secret gets a
-    placeholder. Raises SynthError on bad config, before any resource is registered.
+    `secret_values`: secret keys to set (tests). When None (synth), every secret key that the
+    stack file sets (`secure:`) or the config requires gets a placeholder instead.
+    Raises SynthError on bad config, before any resource is registered.
     """
     from infra.stack import MonitoringStack, stack_output_values
 

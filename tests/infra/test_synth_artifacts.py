@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from infra.synth import SECRET, synth
 
@@ -78,3 +79,19 @@ def test_inputs_match_the_real_provider_schemas(dev_out: Path) -> None:
         [*command, "--schemas", str(SCHEMAS)], capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stdout
+
+
+def test_encrypted_stack_secrets_become_placeholders(tmp_path: Path) -> None:
+    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    ciphertext = "v1:Zm9vYmFyYmF6:c2VjcmV0LWNpcGhlcnRleHQ="
+    document["config"]["trading-monitoring:exporterDatabaseDsn"] = {"secure": ciphertext}
+    document["config"]["trading-monitoring:webhookUrl"] = {"secure": ciphertext}
+    document["config"]["trading-monitoring:receivers"]["webhook"] = True
+    (tmp_path / "Pulumi.enc.yaml").write_text(yaml.safe_dump(document))
+    result = synth("enc", tmp_path / "out", project_dir=tmp_path)
+    (exporter,) = [r for r in result.resources if r.name == "exporter" and r.custom]
+    assert "--db-url-file" in exporter.inputs["command"]  # the DSN is used, as on deploy
+    texts = [p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert not any(ciphertext in text for text in texts)
+    alertmanager = (tmp_path / "out" / "alertmanager.yml").read_text()
+    assert "https://secret.invalid/webhookUrl" in alertmanager
