@@ -686,3 +686,31 @@ def _prod_kubernetes(**changes: Any) -> dict[str, Any]:
 
     current: dict[str, Any] = json.loads(stack_config("prod")["kubernetes"])
     return {**current, **changes}
+
+
+def test_alloy_may_only_read_pods_and_their_logs(prod_run: StackRun) -> None:
+    role = k8s_objects(prod_run, CLUSTER_ROLE)[("", "monitoring-alloy")]
+    assert role.inputs["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    ]
+    (container,) = pod_spec(obj(prod_run, DAEMONSET, "alloy"))["containers"]
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]}
+    assert env == {"NODE_NAME": "spec.nodeName"}  # tails only its own node's pods
+
+
+def test_content_rendered_for_another_platform_is_refused(prod_run: StackRun) -> None:
+    from dataclasses import replace
+
+    from infra.kubernetes.settings import load_kubernetes_settings
+    from infra.kubernetes.target import check_content
+
+    content = prod_run.stack.content
+    settings = load_kubernetes_settings(_prod_kubernetes())
+    check_content(settings, content)  # the real pairing is accepted
+    static = replace(content, settings=replace(content.settings, discovery="static"))
+    with pytest.raises(ValueError, match="discovery = 'static'"):
+        check_content(settings, static)
+    no_replica = replace(content, settings=replace(content.settings, replica_label=None))
+    with pytest.raises(ValueError, match=r"replicas.prometheus = 2 needs"):
+        check_content(settings, no_replica)
