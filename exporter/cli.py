@@ -139,6 +139,9 @@ def _serve(options: ServeOptions) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    # Collector threads run Python between queries; a short GIL switch interval lets an HTTP
+    # thread in within ~1 ms instead of the default 5 ms, which keeps the scrape tail flat.
+    sys.setswitchinterval(0.001)
     start_collectors(collectors, settings, state, stop)
     serve_in_thread(server)
     host, port = server.server_address[:2]

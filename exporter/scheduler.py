@@ -8,6 +8,7 @@ only concatenates the ready bytes and renders a handful of health gauges.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import threading
 import time
@@ -161,6 +162,7 @@ class CollectorThread(threading.Thread):
         self._last_error: str | None = None
 
     def run(self) -> None:
+        _lower_thread_priority()
         while not self._stop_event.is_set():
             started = time.monotonic()
             self.run_once(started)
@@ -190,6 +192,15 @@ class CollectorThread(threading.Thread):
             else:
                 log.warning("collector %s failed: %s", name, error)
         self._last_error = error
+
+
+def _lower_thread_priority() -> None:
+    """Run collector work at nice +10 (Linux: per thread), so HTTP threads get the CPU first."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
+    except (OSError, AttributeError):
+        pass  # not Linux, or not allowed: scrapes are still served, just less favoured
 
 
 def start_collectors(
