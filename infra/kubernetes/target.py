@@ -97,7 +97,7 @@ class KubernetesTarget(pulumi.ComponentResource):
         )
         prometheus = create_prometheus(ctx, name)
         alertmanager = create_alertmanager(ctx, name)
-        loki = create_loki(ctx, name)
+        create_loki(ctx, name)
         create_alloy(ctx, name)
         create_node_exporter(ctx, name)
         exporter = create_exporter(ctx, name, registry_password, _secret(secrets, EXPORTER_DSN_KEY))
@@ -129,10 +129,9 @@ class KubernetesTarget(pulumi.ComponentResource):
                 else service_url(ctx, "alertmanager"),
                 alertmanager,
             ),
-            exporter_url=after(service_url(ctx, "exporter"), exporter),
+            exporter_url=after(f"{service_url(ctx, 'exporter')}/metrics", exporter),
             grafana_ready=grafana,
         )
-        self.loki = loki
         self.register_outputs(
             {
                 "grafanaApiUrl": grafana_api_url,

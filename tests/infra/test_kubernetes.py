@@ -566,7 +566,6 @@ def test_grafana_is_ready_before_its_content_is_applied(prod_run: StackRun) -> N
     provider = prod_run.of_type("pulumi:providers:grafana")[0]
     assert provider.inputs["url"] == "https://grafana.example.com"
     assert grafana.urn in provider.dependencies
-    assert prod_run.stack.outputs.grafana_url is not None
 
 
 def test_exporter_image_is_pushed_and_referenced_by_digest(prod_run: StackRun) -> None:
@@ -714,3 +713,12 @@ def test_content_rendered_for_another_platform_is_refused(prod_run: StackRun) ->
     no_replica = replace(content, settings=replace(content.settings, replica_label=None))
     with pytest.raises(ValueError, match=r"replicas.prometheus = 2 needs"):
         check_content(settings, no_replica)
+
+
+def test_outputs(prod_run: StackRun) -> None:
+    outputs = prod_run.result.outputs
+    assert outputs["grafanaUrl"] == "https://grafana.example.com"
+    assert outputs["prometheusUrl"] == "http://prometheus.monitoring.svc.cluster.local:9090"
+    assert outputs["alertmanagerUrl"] == "http://alertmanager.monitoring.svc.cluster.local:9093"
+    assert outputs["exporterUrl"] == "http://exporter.monitoring.svc.cluster.local:9188/metrics"
+    assert outputs["grafanaAdminPassword"] == SECRET
