@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from exporter.config import MarketConfig
@@ -90,8 +92,14 @@ def calendar_schedules(
     if not codes:
         return {}
     cmd = [sys.executable, "-m", "exporter.calendars", start.isoformat(), end.isoformat(), *codes]
+    # The child must import this package wherever the parent found it.
+    package_root = str(Path(__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env
+        )
     except subprocess.TimeoutExpired:
         raise CalendarError(f"calendar process took longer than {timeout:g}s") from None
     except OSError as exc:
