@@ -198,3 +198,26 @@ def test_dashboards_have_stable_uids_and_overwrite(dev_run: StackRun) -> None:
         assert board.inputs["overwrite"] is True
         assert board.inputs["folder"] in folders
     assert uids == expected
+
+
+def test_datasources_point_at_containers_on_the_stack_network(dev_run: StackRun) -> None:
+    names = {r.inputs["name"] for r in dev_run.of_type(CONTAINER)}
+    aliases = {
+        alias
+        for r in dev_run.of_type(CONTAINER)
+        for network in r.inputs["networksAdvanced"]
+        for alias in network["aliases"]
+        if network["name"] == "tm-monitoring"
+    }
+    assert aliases == names
+    urls = {
+        r.inputs["uid"]: r.inputs["url"]
+        for r in dev_run.of_type("grafana:oss/dataSource:DataSource")
+    }
+    assert urls == {
+        "prometheus": "http://tm-prometheus:9090",
+        "loki": "http://tm-loki:3100",
+        "alertmanager": "http://tm-alertmanager:9093",
+    }
+    for url in urls.values():
+        assert url.split("//")[1].split(":")[0] in aliases
