@@ -121,12 +121,6 @@ class ComputeResources(_Model):
             )
         return self
 
-    def as_k8s(self) -> dict[str, dict[str, str]]:
-        return {
-            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
-            "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
-        }
-
 
 def _res(cpu_req: str, mem_req: str, cpu_lim: str, mem_lim: str) -> ComputeResources:
     return ComputeResources(
@@ -354,6 +348,25 @@ class KubernetesSettings(_Model):
         if self.grafana_url is not None:
             return self.grafana_url.rstrip("/")
         return f"https://{self.ingress.grafana_host}"
+
+    def check_retention_size(self, retention_size: str) -> None:
+        """Prometheus' size retention (`retentionSize`, base-2 units) must leave headroom on
+        its volume for the WAL and compactions; "0" (no size limit) is accepted."""
+        if retention_size in ("0", "0B", ""):
+            return
+        match = re.match(r"^(\d+)(B|KB|MB|GB|TB|PB|EB)$", retention_size)
+        if match is None:
+            return  # the stack config validates the format itself
+        power = ("B", "KB", "MB", "GB", "TB", "PB", "EB").index(match.group(2))
+        wanted = Decimal(match.group(1)) * 1024**power
+        volume = memory_bytes("storage.prometheus", self.storage.prometheus)
+        if wanted > volume * Decimal("0.9"):
+            raise SettingError(
+                "retentionSize",
+                retention_size,
+                f"at most 90% of {CONFIG_KEY}.storage.prometheus ({self.storage.prometheus}); "
+                "Prometheus needs the rest for its WAL and compactions",
+            )
 
     def service_host(self, service: str) -> str:
         return f"{service}.{self.namespace}.svc.{self.cluster_domain}"

@@ -23,12 +23,18 @@ from infra.kubernetes.loki import create_loki
 from infra.kubernetes.namespaces import create_namespaces, create_network_policies
 from infra.kubernetes.node_exporter import create_node_exporter
 from infra.kubernetes.prometheus import create_prometheus
-from infra.kubernetes.settings import EXPORTER_DSN_KEY, REGISTRY_PASSWORD_KEY, KubernetesSettings
+from infra.kubernetes.settings import (
+    EXPORTER_DSN_KEY,
+    REGISTRY_PASSWORD_KEY,
+    KubernetesSettings,
+    SettingError,
+)
 from infra.targets import RenderedContent, TargetEndpoints
 
 
 def check_content(settings: KubernetesSettings, content: RenderedContent) -> None:
-    """The content must have been rendered for this cluster (discovery, namespaces)."""
+    """The content must have been rendered for this cluster (discovery, namespaces, a replica
+    label for a Prometheus pair, a size retention that fits the volume)."""
     rendered = content.settings
     expected = {
         "discovery": "kubernetes",
@@ -41,6 +47,10 @@ def check_content(settings: KubernetesSettings, content: RenderedContent) -> Non
                 f"content rendered with {key} = {getattr(rendered, key)!r}, but the Kubernetes "
                 f"target needs {value!r} (build ContentSettings with infra.config.content_settings)"
             )
+    try:
+        settings.check_retention_size(rendered.retention_size)
+    except SettingError as error:
+        raise ValueError(f"trading-monitoring:{error}") from None
     if settings.replicas.prometheus > 1 and not rendered.replica_label:
         raise ValueError(
             f"kubernetes.replicas.prometheus = {settings.replicas.prometheus} needs "

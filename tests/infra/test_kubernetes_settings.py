@@ -177,3 +177,22 @@ def test_prod_secrets_are_required_before_any_resource() -> None:
     with pytest.raises(SynthError, match=r"registryPassword is not set"):
         run_stack("prod", secrets=secrets, monitor=monitor)
     assert monitor.recorded == []
+
+
+def test_size_retention_must_fit_the_prometheus_volume() -> None:
+    settings = load_kubernetes_settings(with_change("storage.prometheus", "50Gi"))
+    settings.check_retention_size("45GB")  # Prometheus units are base 2: 45GiB = 90% of 50Gi
+    settings.check_retention_size("0")  # no size limit
+    with pytest.raises(
+        ValueError, match=r"^retentionSize = '46GB' is invalid: allowed at most 90%"
+    ):
+        settings.check_retention_size("46GB")
+
+
+def test_prod_stack_refuses_a_retention_size_larger_than_the_volume() -> None:
+    monitor = new_monitor()
+    with pytest.raises(Exception, match=r"trading-monitoring:retentionSize = '60GB' is invalid"):
+        run_stack(
+            "prod", overrides={"retentionSize": "60GB"}, secrets=REAL_SECRETS, monitor=monitor
+        )
+    assert not [r for r in monitor.recorded if r.type.startswith("kubernetes:")]
