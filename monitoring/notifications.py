@@ -268,6 +268,7 @@ def _am_integrations(
             out.setdefault("pagerduty_configs", []).append(
                 {
                     "routing_key_file": _secret_file(settings, PAGERDUTY_ROUTING_KEY),
+                    "severity": "critical",  # only the on-call (critical) receiver pages
                     "send_resolved": True,
                     "description": TITLE_TEMPLATE,
                 }

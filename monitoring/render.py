@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -12,7 +13,7 @@ from monitoring.notifications import GrafanaNotificationModel, alertmanager_conf
 from monitoring.rules import groups_by_file
 from monitoring.scrape import prometheus_args, prometheus_config
 from monitoring.settings import ContentSettings
-from monitoring.thresholds import OBJECTIVE_FIELDS, RATIO_FIELDS
+from monitoring.thresholds import DURATION_FIELDS, OBJECTIVE_FIELDS, RATIO_FIELDS
 
 __all__ = [
     "GrafanaNotificationModel",
@@ -41,6 +42,23 @@ def to_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
 
 
+_DURATION = re.compile(r"^((\d+)(ms|s|m|h|d|w|y))+$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def _seconds(duration: str) -> float:
+    return sum(
+        int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", duration)
+    )
+
+
+def _check_duration(key: str, value: str) -> None:
+    if not isinstance(value, str) or not _DURATION.match(value):
+        raise ValueError(
+            f"{key}: {value!r} is not a Prometheus duration (e.g. '30s', '5m', '1h30m')"
+        )
+
+
 def check_settings(settings: ContentSettings) -> None:
     """Raise one clear ValueError for content settings the renderers cannot honour."""
     codes = [m.code for m in settings.markets]
@@ -58,6 +76,22 @@ def check_settings(settings: ContentSettings) -> None:
         value = getattr(t, name)
         if not 0 < value < 1.0:
             raise ValueError(f"thresholds.{name}: {value!r} must be in (0, 1), e.g. 0.995")
+    for name in DURATION_FIELDS:
+        _check_duration(f"thresholds.{name}", getattr(t, name))
+    for name in (
+        "scrape_interval",
+        "scrape_timeout",
+        "evaluation_interval",
+        "group_wait",
+        "group_interval",
+        "repeat_interval",
+    ):
+        _check_duration(name, getattr(settings, name))
+    if _seconds(settings.scrape_timeout) > _seconds(settings.scrape_interval):
+        raise ValueError(
+            f"scrape_timeout: {settings.scrape_timeout!r} is longer than scrape_interval"
+            f" {settings.scrape_interval!r}; Prometheus refuses that"
+        )
     if settings.replica_label in ("env", *dict(settings.external_labels)):
         raise ValueError(
             f"replica_label: {settings.replica_label!r} clashes with an external label name"

@@ -74,3 +74,6 @@ RATIO_FIELDS: tuple[str, ...] = (
     "position_limit_ratio_critical",
 )
 OBJECTIVE_FIELDS: tuple[str, ...] = ("api_availability_objective", "data_freshness_objective")
+DURATION_FIELDS: tuple[str, ...] = tuple(
+    name for name in AlertThresholds.__dataclass_fields__ if name.endswith("_for")
+)

@@ -246,6 +246,9 @@ def test_prometheus_args(settings: ContentSettings) -> None:
             "thresholds.api_availability_objective",
         ),
         ({"replica_label": "env"}, "replica_label: 'env' clashes"),
+        ({"thresholds": AlertThresholds(disk_for="5 minutes")}, "thresholds.disk_for: '5 minutes'"),
+        ({"scrape_interval": "15"}, "scrape_interval: '15' is not a Prometheus duration"),
+        ({"scrape_timeout": "1m"}, "scrape_timeout: '1m' is longer than scrape_interval"),
     ],
 )
 def test_bad_settings_get_one_clear_error(changes: dict[str, Any], message: str) -> None:
