@@ -28,6 +28,10 @@ _HOSTNAME = _DNS_SUBDOMAIN
 _REGISTRY_SERVER = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# Annotation key: optional DNS-subdomain prefix + "/" + a name of at most 63 characters.
+_ANNOTATION_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
 _CPU = re.compile(r"^([0-9]+(\.[0-9]+)?)(m?)$")
 _MEMORY = re.compile(r"^([0-9]+(\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _MEMORY_UNITS = {
@@ -233,6 +237,13 @@ class Ingress(_Model):
                 raise _fail(f"{key}", host, 'a DNS host name such as "grafana.example.com"')
         if self.tls_secret_name is not None and not _DNS_SUBDOMAIN.match(self.tls_secret_name):
             raise _fail("tlsSecretName", self.tls_secret_name, "a Secret name")
+        for key in self.auth_annotations:
+            if not _ANNOTATION_KEY.match(key):
+                raise _fail(
+                    "authAnnotations",
+                    key,
+                    'annotation keys such as "nginx.ingress.kubernetes.io/auth-url"',
+                )
         if not _DNS_LABEL.match(self.controller_namespace):
             raise _fail("controllerNamespace", self.controller_namespace, "a namespace name")
         if self.cert_manager_issuer is not None and not _DNS_SUBDOMAIN.match(

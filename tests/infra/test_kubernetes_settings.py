@@ -91,6 +91,7 @@ BAD: list[tuple[str, Any, str, str]] = [
     ("ingress.grafanaHost", "grafana.example.com", "kubernetes.ingress.grafanaHost", "unset"),
     ("ingress.enabled", "yes", "kubernetes.ingress.enabled", "valid boolean"),
     ("replicaz", 2, "kubernetes.replicaz", "allowed keys here are"),
+    ("ingress.authAnnotations", {"auth url": "x"}, "kubernetes.ingress.authAnnotations", "keys"),
 ]
 
 
