@@ -22,6 +22,7 @@ from monitoring.settings import ContentSettings
 
 WINDOW_PLACEHOLDER = "$window"
 PERIOD = "30d"
+PERIOD_INTERVAL = "5m"  # a 30-day average reads ~170k samples per series: not every 15s
 
 
 @dataclass(frozen=True)
@@ -100,16 +101,21 @@ def slos(settings: ContentSettings) -> tuple[SLO, ...]:
     )
 
 
-def _recording_rules(slo: SLO) -> tuple[RecordingRule, ...]:
+def _window_rules(slo: SLO) -> tuple[RecordingRule, ...]:
     label = (("slo", slo.name),)
-    rules = [
+    return tuple(
         RecordingRule(
             sli_record(window), slo.error_ratio_query.replace(WINDOW_PLACEHOLDER, window), label
         )
         for window in windows()
-    ]
+    )
+
+
+def _period_rules(slo: SLO) -> tuple[RecordingRule, ...]:
+    """30-day figures for dashboards: an average of the 5m ratio, evaluated every 5 minutes."""
+    label = (("slo", slo.name),)
     period_expr = f'avg_over_time({sli_record("5m")}{{slo="{slo.name}"}}[{PERIOD}])'
-    rules += [
+    return (
         RecordingRule(sli_record(PERIOD), period_expr, label),
         RecordingRule("slo:objective:ratio", f"vector({_num(slo.objective)})", label),
         RecordingRule(
@@ -117,8 +123,7 @@ def _recording_rules(slo: SLO) -> tuple[RecordingRule, ...]:
             f'1 - {sli_record(PERIOD)}{{slo="{slo.name}"}} / {_num(slo.error_budget)}',
             label,
         ),
-    ]
-    return tuple(rules)
+    )
 
 
 def _burn_condition(slo: SLO, window: BurnRateWindow) -> str:
@@ -167,6 +172,9 @@ def _alert_rules(slo: SLO) -> tuple[AlertRule, ...]:
 def slo_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
     groups: list[RuleGroup] = []
     for slo in slos(settings):
-        groups.append(RuleGroup(f"slo-{slo.name}-recording", "slo.yml", _recording_rules(slo)))
+        groups.append(RuleGroup(f"slo-{slo.name}-recording", "slo.yml", _window_rules(slo)))
+        groups.append(
+            RuleGroup(f"slo-{slo.name}-period", "slo.yml", _period_rules(slo), PERIOD_INTERVAL)
+        )
         groups.append(RuleGroup(f"slo-{slo.name}-alerts", "slo.yml", _alert_rules(slo)))
     return tuple(groups)
