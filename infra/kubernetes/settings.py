@@ -110,6 +110,14 @@ class ComputeResources(_Model):
     cpu_limit: str
     memory_limit: str
 
+    @field_validator("cpu_request", "memory_request", "cpu_limit", "memory_limit", mode="before")
+    @classmethod
+    def _number_as_quantity(cls, value: object) -> object:
+        """YAML `cpuLimit: 2` is a number; Kubernetes takes it as the quantity "2"."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> ComputeResources:
         # Keys in the messages are relative to the component (the caller prefixes them).

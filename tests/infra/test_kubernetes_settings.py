@@ -197,3 +197,14 @@ def test_prod_stack_refuses_a_retention_size_larger_than_the_volume() -> None:
             "prod", overrides={"retentionSize": "60GB"}, secrets=REAL_SECRETS, monitor=monitor
         )
     assert not [r for r in monitor.recorded if r.type.startswith("kubernetes:")]
+
+
+def test_numeric_cpu_quantities_are_accepted() -> None:
+    raw = with_change(
+        "resources.loki",
+        {"cpuRequest": 0.5, "memoryRequest": "1Gi", "cpuLimit": 2, "memoryLimit": "2Gi"},
+    )
+    loki = load_kubernetes_settings(raw).resources.loki
+    assert (loki.cpu_request, loki.cpu_limit) == ("0.5", "2")
+    with pytest.raises(ValueError, match=r"resources\.loki\.cpuRequest = True is invalid"):
+        load_kubernetes_settings(with_change("resources.loki.cpuRequest", True))
