@@ -79,3 +79,19 @@ def test_dockerfile_is_pinned_non_root_and_has_a_python_healthcheck() -> None:
     assert "*" in ignore and "!exporter/" in ignore
     for src in re.findall(r"^COPY\s+(\S+)\s", text, re.M):
         assert src.startswith("exporter/") and (REPO / src).exists(), src
+
+
+def test_docs_cover_every_metric_collector_and_table() -> None:
+    from exporter import catalog
+    from exporter.collectors import SQL_COLLECTORS
+    from exporter.config import COLLECTORS
+    from exporter.demo_db import SCHEMA
+
+    docs = (REPO / "docs" / "exporter.md").read_text(encoding="utf-8")
+    suffix = {"counter": "_total", "info": "_info"}
+    for spec in catalog.ALL:
+        assert f"`{spec.name}{suffix.get(spec.type, '')}`" in docs, spec.name
+    for name in (*COLLECTORS, *SQL_COLLECTORS):
+        assert f"`{name}`" in docs, name
+    for table in re.findall(r"CREATE TABLE (\w+)", SCHEMA):
+        assert f"CREATE TABLE {table} " in docs, table
