@@ -35,7 +35,7 @@ UID_NOBODY = 65534  # prom/prometheus, prom/alertmanager, prom/node-exporter
 UID_GRAFANA = 472  # grafana/grafana
 UID_LOKI = 10001  # grafana/loki
 UID_ALLOY = 473  # grafana/alloy (the image's `alloy` user)
-UID_EXPORTER = 10001  # our exporter image
+UID_EXPORTER = 65532  # our exporter image (exporter/Dockerfile: USER 65532:65532)
 
 
 @dataclass(frozen=True)
