@@ -722,3 +722,17 @@ def test_outputs(prod_run: StackRun) -> None:
     assert outputs["alertmanagerUrl"] == "http://alertmanager.monitoring.svc.cluster.local:9093"
     assert outputs["exporterUrl"] == "http://exporter.monitoring.svc.cluster.local:9188/metrics"
     assert outputs["grafanaAdminPassword"] == SECRET
+
+
+def test_exporter_runs_as_the_user_its_image_declares(prod_run: StackRun) -> None:
+    from pathlib import Path
+
+    dockerfile = (Path(__file__).resolve().parents[2] / "exporter" / "Dockerfile").read_text()
+    users = re.findall(r"^USER (\d+)(?::(\d+))?$", dockerfile, flags=re.MULTILINE)
+    assert users, "exporter/Dockerfile declares no numeric USER"
+    uid, gid = users[-1]
+    pod = pod_spec(obj(prod_run, DEPLOYMENT, "exporter"))
+    assert pod["securityContext"]["runAsUser"] == int(uid)
+    assert pod["securityContext"]["runAsGroup"] == int(gid or uid)
+    entrypoint = re.findall(r"^ENTRYPOINT (.+)$", dockerfile, flags=re.MULTILINE)[-1]
+    assert json.loads(entrypoint) == pod["containers"][0]["command"]
