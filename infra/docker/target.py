@@ -91,6 +91,9 @@ class ContainerSpec:
     start_period: str = "30s"
     user: str | None = None
     pid_mode: str | None = None
+    # `host.docker.internal` -> the Docker host (Linux needs it explicitly), for services
+    # that talk to something on the host, e.g. a local SMTP catcher.
+    reach_host: bool = False
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -179,6 +182,7 @@ class DockerTarget(pulumi.ComponentResource):
                 ],
                 volumes=[self._data("alertmanager", ALERTMANAGER_DATA_DIR)],
                 host_port=settings.ports.alertmanager,
+                reach_host=True,
             )
         )
         loki = self._container(
@@ -206,6 +210,7 @@ class DockerTarget(pulumi.ComponentResource):
                 ],
                 volumes=[self._data("grafana", GRAFANA_DATA_DIR)],
                 host_port=settings.ports.grafana,
+                reach_host=True,
                 start_period="60s",
                 depends_on=[prometheus, loki, alertmanager],
             )
@@ -345,6 +350,9 @@ class DockerTarget(pulumi.ComponentResource):
             ports=ports or None,
             user=spec.user,
             pid_mode=spec.pid_mode,
+            hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")]
+            if spec.reach_host
+            else None,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[name])
             ],
