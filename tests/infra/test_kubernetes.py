@@ -736,3 +736,16 @@ def test_exporter_runs_as_the_user_its_image_declares(prod_run: StackRun) -> Non
     assert pod["securityContext"]["runAsGroup"] == int(gid or uid)
     entrypoint = re.findall(r"^ENTRYPOINT (.+)$", dockerfile, flags=re.MULTILINE)[-1]
     assert json.loads(entrypoint) == pod["containers"][0]["command"]
+
+
+def test_namespaced_objects_are_created_after_their_namespace(prod_run: StackRun) -> None:
+    namespaces = {name: r.urn for (_, name), r in k8s_objects(prod_run, NAMESPACE).items()}
+    namespaced = [
+        r
+        for r in prod_run.resources
+        if r.type.startswith(K8S) and r.inputs.get("metadata", {}).get("namespace")
+    ]
+    assert len(namespaced) > 30
+    for resource in namespaced:
+        namespace = resource.inputs["metadata"]["namespace"]
+        assert namespaces[namespace] in resource.dependencies, resource.name
