@@ -199,7 +199,7 @@ class ImagesConfig(_Model):
     alloy: str = "grafana/alloy:v1.9.2"
     node_exporter: str = "prom/node-exporter:v1.9.1"
     cadvisor: str = "gcr.io/cadvisor/cadvisor:v0.52.1"
-    python_base: str = "python:3.11.13-slim-bookworm"  # base image of the exporter build
+    python_base: str = "python:3.11.14-slim-bookworm"  # base image of the exporter build
 
     @model_validator(mode="after")
     def _check(self) -> ImagesConfig:
