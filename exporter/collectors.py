@@ -173,7 +173,9 @@ class MarketStatusCollector:
         self._markets = config.markets
         self._schedules: dict[str, Schedule] = {}
         settings = config.collector(self.name)
-        self._help = cached_help(catalog.MARKET_OPEN, self.name, settings.interval, 0)
+        self._help = cached_help(
+            catalog.MARKET_OPEN, self.name, settings.interval, settings.timeout
+        )
 
     def run(self, deadline: float) -> RunResult:
         result = RunResult()
