@@ -90,8 +90,11 @@ def closed_intervals(market: Market) -> tuple[TimeInterval, ...]:
         cursor = end
     if _minutes(cursor) < _minutes("24:00"):
         gaps.append(TimeRange(cursor, "24:00"))
+    weekend = TimeInterval(weekdays=("saturday", "sunday"), location=market.timezone)
+    if not gaps:  # open around the clock on weekdays (an interval without times is all day)
+        return (weekend,)
     return (
-        TimeInterval(weekdays=("saturday", "sunday"), location=market.timezone),
+        weekend,
         TimeInterval(weekdays=("monday:friday",), times=tuple(gaps), location=market.timezone),
     )
 

@@ -417,3 +417,12 @@ def test_model_has_one_route_per_market_and_category(settings: ContentSettings) 
     model = notification_model(settings)
     data_route = next(r for r in model.route.routes if r.routes)
     assert [r.matchers[0].value for r in data_route.routes] == [m.code for m in MARKETS]
+
+
+def test_a_market_open_around_the_clock_is_muted_on_weekends_only() -> None:
+    market = Market("xx", "X", None, "UTC", ("00:00-24:00",))
+    intervals = closed_intervals(market)
+    monday_noon = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("UTC"))
+    assert not _muted(intervals, monday_noon)
+    assert not _muted(intervals, monday_noon.replace(hour=0, minute=0))
+    assert _muted(intervals, monday_noon - timedelta(days=1))  # Sunday
