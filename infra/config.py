@@ -353,11 +353,18 @@ def load_stack_config(
     """Validate the stack config (the Pulumi runtime's, or `raw`: key without namespace -> str).
 
     Raises ConfigError with one line per problem. `placeholder` (synth only) stands in for
-    required secrets that are not set.
+    required secrets that are not set. Reading the runtime's config, a secret key stored in
+    plain text (set without `--secret`, so readable in Pulumi.<stack>.yaml) is an error.
     """
-    if raw is None:
-        raw, _ = raw_stack_config()
     problems: list[str] = []
+    if raw is None:
+        raw, secret_keys = raw_stack_config()
+        for key in sorted(set(raw) & set(SECRET_KEYS) - secret_keys):
+            problems.append(
+                f"{NAMESPACE}:{key} = '[secret]' is stored in plain text: allowed only as a "
+                f"secret; remove it from Pulumi.<stack>.yaml and run "
+                f"`pulumi config set --secret {key} <value>`"
+            )
     unknown = sorted(set(raw) - set(_KNOWN_KEYS))
     for key in unknown:
         shown = "[secret]" if key in SECRET_KEYS else raw[key]

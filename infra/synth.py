@@ -16,7 +16,7 @@ import hashlib
 import json
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,23 +199,30 @@ def read_stack_config(path: Path) -> dict[str, str]:
 
     Secret (`secure:`) values become placeholders: synth never decrypts or shows a secret.
     """
+    return read_stack_file(path)[0]
+
+
+def read_stack_file(path: Path) -> tuple[dict[str, str], set[str]]:
+    """(values as in `read_stack_config`, the keys that are `secure:` in the file)."""
     document = yaml.safe_load(path.read_text()) or {}
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
         raise SynthError(f"{path.name}: `config` must be a mapping")
     prefix = f"{PROJECT}:"
     values: dict[str, str] = {}
+    secure: set[str] = set()
     for full_key, value in raw.items():
         if not str(full_key).startswith(prefix):
             continue  # provider config (docker:host, kubernetes:context, ...)
         key = str(full_key)[len(prefix) :]
         if isinstance(value, dict) and set(value) == {"secure"}:
             values[key] = cfg.placeholder_secret(key)
+            secure.add(key)
         elif isinstance(value, str):
             values[key] = value
         else:
             values[key] = json.dumps(value)
-    return values
+    return values, secure
 
 
 @dataclass
@@ -259,12 +266,14 @@ def run_program(
     raw_config: Mapping[str, str],
     secret_values: Mapping[str, str] | None = None,
     monitor: RecordingMonitor | None = None,
+    secure_keys: Collection[str] = (),
 ) -> tuple[SynthResult, RecordingMonitor, Any]:
     """Run the program under mocks: validate the config, then build the stack. Returns the
     result, the monitor (every registered resource) and the MonitoringStack.
 
     `secret_values`: secret keys to set (tests). When None (synth), every secret key that the
-    stack file sets (`secure:`) or the config requires gets a placeholder instead.
+    stack file sets (`secure:`, listed in `secure_keys`) or the config requires gets a
+    placeholder instead.
     Raises SynthError on bad config, before any resource is registered.
     """
     from infra.stack import MonitoringStack, stack_output_values
@@ -274,7 +283,7 @@ def run_program(
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
 
     full: dict[str, str] = {f"{PROJECT}:{k}": v for k, v in raw_config.items()}
-    secret_keys: list[str] = []
+    secret_keys: list[str] = [f"{PROJECT}:{key}" for key in secure_keys]
     if secret_values is not None:
         for key, value in secret_values.items():
             full[f"{PROJECT}:{key}"] = value
@@ -316,8 +325,8 @@ def write(result: SynthResult, out: Path) -> None:
 
 
 def synth(stack: str, out: Path, project_dir: Path = PROJECT_DIR) -> SynthResult:
-    raw = read_stack_config(stack_file(stack, project_dir))
-    result, _, _ = run_program(stack, raw)
+    raw, secure = read_stack_file(stack_file(stack, project_dir))
+    result, _, _ = run_program(stack, raw, secure_keys=secure)
     write(result, out)
     return result
 

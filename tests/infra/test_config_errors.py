@@ -208,3 +208,27 @@ def test_the_pulumi_program_stops_with_a_clean_error_before_any_resource() -> No
         run()
     assert "trading-monitoring:retentionTime = 'forever' is invalid" in str(raised.value)
     assert monitor.recorded == []
+
+
+def test_a_secret_stored_in_plain_text_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pulumi config set webhookUrl ...` without --secret leaves it readable in the repo."""
+    config = stack_config("dev", {"receivers": {"webhook": True}})
+    document = {"config": {f"trading-monitoring:{k}": v for k, v in config.items()}}
+    document["config"]["trading-monitoring:webhookUrl"] = REAL_SECRETS["webhookUrl"]
+    (tmp_path / "Pulumi.plain.yaml").write_text(yaml.safe_dump(document))
+    args = [
+        "synth",
+        "--stack",
+        "plain",
+        "--out",
+        str(tmp_path / "o"),
+        "--project-dir",
+        str(tmp_path),
+    ]
+    assert synth.main(args) == 2
+    error = capsys.readouterr().err
+    assert "trading-monitoring:webhookUrl = '[secret]' is stored in plain text" in error
+    assert "pulumi config set --secret webhookUrl" in error
+    assert REAL_SECRETS["webhookUrl"] not in error
