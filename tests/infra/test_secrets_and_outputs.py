@@ -92,3 +92,48 @@ def test_admin_password_output_is_a_secret_output(dev_run: StackRun) -> None:
     password = dev_run.stack.outputs.grafana_admin_password
     assert _sync_await(password.is_secret()) is True
     assert _sync_await(dev_run.stack.content.alertmanager_yml.is_secret()) is True
+
+
+def _file_references(node: object) -> set[str]:
+    """Every value of a `*_file` key in a parsed YAML tree."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if str(key).endswith("_file") and isinstance(value, str):
+                found.add(value)
+            found |= _file_references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _file_references(item)
+    return found
+
+
+def test_every_file_a_config_names_is_uploaded(dev_run_all_secrets: StackRun) -> None:
+    import fnmatch
+
+    import yaml
+
+    run = dev_run_all_secrets
+    files = run.result.files
+
+    def uploaded(name: str) -> set[str]:
+        return {u["file"] for u in run.named(CONTAINER, name).inputs["uploads"]}
+
+    alertmanager_refs = _file_references(yaml.safe_load(files["alertmanager.yml"]))
+    assert len(alertmanager_refs) == 3  # slack, pagerduty, smtp
+    assert alertmanager_refs <= uploaded("alertmanager")
+
+    prometheus = yaml.safe_load(files["prometheus.yml"])
+    rules = {f for f in uploaded("prometheus") if f.startswith("/etc/prometheus/rules/")}
+    assert rules
+    for pattern in prometheus["rule_files"]:
+        assert fnmatch.filter(sorted(rules), pattern) == sorted(rules)
+
+    envs = run.named(CONTAINER, "grafana").inputs["envs"]
+    file_envs = {e.split("=", 1)[1] for e in envs if e.split("=", 1)[0].endswith("__FILE")}
+    assert len(file_envs) == 3  # admin password, secret key, SMTP password
+    assert file_envs == uploaded("grafana")
+
+    exporter = run.named(CONTAINER, "exporter").inputs["command"]
+    for flag in ("--config", "--db-url-file"):
+        assert exporter[exporter.index(flag) + 1] in uploaded("exporter")
