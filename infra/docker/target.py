@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -270,7 +271,9 @@ class DockerTarget(pulumi.ComponentResource):
                 ],
             )
         )
-        entrypoint, command = exporter_entrypoint(exporter_database_url is not None)
+        entrypoint, command = exporter_entrypoint(
+            exporter_database_url is not None, [m.code for m in content.settings.markets]
+        )
         exporter_uploads = [_upload(EXPORTER_CONFIG_PATH, content.exporter_config_yml)]
         if exporter_database_url is not None:
             exporter_uploads.append(_secret_upload(EXPORTER_DB_URL_FILE, exporter_database_url))
@@ -386,17 +389,21 @@ EXPORTER_DEMO_DB = "/tmp/trading-demo.db"
 EXPORTER_DEMO_ROWS = 20000
 
 
-def exporter_entrypoint(database_url: bool) -> tuple[list[str], list[str]]:
+def exporter_entrypoint(
+    database_url: bool, market_codes: Sequence[str]
+) -> tuple[list[str], list[str]]:
     """(entrypoint, command) of the exporter container.
 
-    With a database URL (secret file), serve it; otherwise create the demo database first.
+    With a database URL (secret file), serve it; otherwise create a demo database of the
+    stack's markets first.
     """
     listen = f"0.0.0.0:{CONTAINER_PORTS['exporter']}"
     serve = ["serve", "--config", EXPORTER_CONFIG_PATH, "--listen", listen]
     if database_url:
         return ["python", "-m", "exporter"], [*serve, "--db-url-file", EXPORTER_DB_URL_FILE]
     script = (
-        f"python -m exporter demo-db {EXPORTER_DEMO_DB} --rows {EXPORTER_DEMO_ROWS} && "
+        f"python -m exporter demo-db {EXPORTER_DEMO_DB} --rows {EXPORTER_DEMO_ROWS} "
+        f"--regions {','.join(market_codes)} && "
         f"exec python -m exporter {' '.join(serve)} --db {EXPORTER_DEMO_DB}"
     )
     return ["/bin/sh", "-c"], [script]

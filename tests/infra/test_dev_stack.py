@@ -221,3 +221,22 @@ def test_datasources_point_at_containers_on_the_stack_network(dev_run: StackRun)
     }
     for url in urls.values():
         assert url.split("//")[1].split(":")[0] in aliases
+
+
+def test_exporter_command_lines_are_accepted_by_the_exporter_cli() -> None:
+    import shlex
+
+    from exporter.cli import _parser
+    from infra.docker.target import exporter_entrypoint
+
+    entrypoint, command = exporter_entrypoint(True, ["kr", "us"])
+    assert entrypoint == ["python", "-m", "exporter"]
+    args = _parser().parse_args(command)
+    assert (args.command, args.db_url_file) == ("serve", "/run/secrets/exporter_db_url")
+
+    entrypoint, (script,) = exporter_entrypoint(False, ["kr", "us"])
+    assert entrypoint == ["/bin/sh", "-c"]
+    demo, serve = (shlex.split(part)[3:] for part in script.replace("exec ", "").split(" && "))
+    assert _parser().parse_args(demo).regions == "kr,us"
+    served = _parser().parse_args(serve)
+    assert served.db == "/tmp/trading-demo.db" and served.config == "/etc/exporter/config.yml"
