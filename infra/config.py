@@ -35,6 +35,7 @@ from infra.docker.settings import DockerSettings
 from infra.kubernetes import settings as k8s_settings
 from infra.kubernetes.settings import KubernetesSettings, SettingError
 from infra.targets import CONTAINER_PORTS
+from monitoring.render import check_settings
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
 
 NAMESPACE = "trading-monitoring"
@@ -393,6 +394,10 @@ def load_stack_config(
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc)) from None
     secrets = _load_secrets(raw, config, placeholder)
+    try:  # what the renderers would refuse, reported now rather than mid-deployment
+        check_settings(content_settings(config))
+    except ValueError as error:
+        raise ConfigError(f"{NAMESPACE}:{error}") from None
     return config, secrets
 
 

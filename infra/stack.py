@@ -65,6 +65,8 @@ class MonitoringStack(pulumi.ComponentResource):
     ) -> None:
         super().__init__("trading-monitoring:index:MonitoringStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Render the notification model before any resource exists (it can refuse settings).
+        model = grafana_notification_model(cfg.content_settings(config))
         admin_password = random.RandomPassword(
             "grafana-admin-password", length=32, special=False, min_numeric=4, opts=child
         )
@@ -72,8 +74,6 @@ class MonitoringStack(pulumi.ComponentResource):
             "grafana-secret-key", length=48, special=False, opts=child
         )
         content = build_content(config, secrets, admin_password.result, secret_key.result)
-        # Check the notification model before any target resource exists.
-        model = grafana_notification_model(content.settings)
         endpoints = self._target(config, secrets, content)
         grafana_content = GrafanaContent(
             "grafana",
