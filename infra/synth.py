@@ -313,7 +313,17 @@ def run_program(
     return result, monitor, built
 
 
+def check_out_dir(out: Path) -> None:
+    """`--out` is replaced as a whole, so it must be new, empty or a previous synth output."""
+    if out.is_file() or (out.is_dir() and any(out.iterdir()) and not (out / "plan.json").is_file()):
+        raise SynthError(
+            f"--out {str(out)!r} is invalid: allowed a new or empty directory, or the output "
+            "of an earlier synth (it is replaced as a whole)"
+        )
+
+
 def write(result: SynthResult, out: Path) -> None:
+    check_out_dir(out)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -325,6 +335,7 @@ def write(result: SynthResult, out: Path) -> None:
 
 
 def synth(stack: str, out: Path, project_dir: Path = PROJECT_DIR) -> SynthResult:
+    check_out_dir(out)
     raw, secure = read_stack_file(stack_file(stack, project_dir))
     result, _, _ = run_program(stack, raw, secure_keys=secure)
     write(result, out)

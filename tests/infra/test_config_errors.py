@@ -232,3 +232,12 @@ def test_a_secret_stored_in_plain_text_is_refused(
     assert "trading-monitoring:webhookUrl = '[secret]' is stored in plain text" in error
     assert "pulumi config set --secret webhookUrl" in error
     assert REAL_SECRETS["webhookUrl"] not in error
+
+
+def test_synth_never_replaces_a_directory_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("keep me")
+    assert synth.main(["synth", "--stack", "dev", "--out", str(tmp_path)]) == 2
+    assert "allowed a new or empty directory" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
