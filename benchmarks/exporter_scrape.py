@@ -146,7 +146,10 @@ def naive_serve(db: str, port_file: str) -> None:
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
+        # Same HTTP handling as the exporter (one write, no Nagle): only the SQL timing differs.
         protocol_version = "HTTP/1.1"
+        wbufsize = 256 * 1024
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             with lock:
