@@ -12,8 +12,7 @@ from tests.live.harness import LiveStack, LiveTimings
 
 REQUIRED_BINARIES = ("prometheus", "prometheus-alertmanager")
 
-# Short intervals for the test. The Watchdog fires before Prometheus has discovered
-# Alertmanager, so its first send is dropped; a short resend delay delivers it seconds later.
+# Short intervals for the test, passed to the renderers as parameters.
 TEST_TIMINGS = LiveTimings(
     scrape_interval=1,
     evaluation_interval=1,
@@ -22,6 +21,8 @@ TEST_TIMINGS = LiveTimings(
     repeat_interval="1h",
     exporter_refresh=1.0,
     alert_for=2,
+    # The Watchdog's first send is dropped while Prometheus rediscovers Alertmanager after
+    # the reload that loads the rules; resend it within seconds, not after the default 1m.
     resend_delay="2s",
 )
 

@@ -16,7 +16,8 @@ import sqlite3
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,6 +36,7 @@ from monitoring.settings import ContentSettings, Market, Receivers, Targets
 from monitoring.thresholds import AlertThresholds
 from tests.live.processes import (
     HOST,
+    AlertEvent,
     LiveError,
     ManagedProcess,
     WebhookRecorder,
@@ -68,8 +70,8 @@ class LiveTimings:
     exporter_refresh: float = 1.0  # the exporter's cached-collector refresh interval
     alert_for: int = 2  # `for` of the alerts the faults trigger (ExporterDown, stale, orders)
     # Prometheus resends a still-firing alert after this delay (flag default 1m). Alerts that
-    # fire before Prometheus has discovered Alertmanager (~5 s after start) are dropped and
-    # only resent then, which matters for the always-firing Watchdog only.
+    # fire before Prometheus has (re)discovered Alertmanager, up to ~5 s after a start or a
+    # reload, are dropped and only sent again after it: the always-firing Watchdog is one.
     resend_delay: str = "1m"
 
     def duration(self, seconds: float) -> str:
@@ -201,8 +203,9 @@ class TradingDatabase:
 class ActivityFeeder:
     """Background trading activity, so that rate() panels and ratios have something to show.
 
-    Every `period` seconds: one API call per endpoint and one successful collection run per
-    market (every 50th call fails), and one filled order in the open market.
+    Every `period` seconds: one successful API call per endpoint and one successful collection
+    run per market, and one filled order in the open market. Nothing fails on its own: the
+    only alerts are the injected ones (a steady error rate would burn the API SLO).
     """
 
     ENDPOINTS = ("quotes", "ohlcv", "orders", "account", "auth")
@@ -236,9 +239,8 @@ class ActivityFeeder:
         for market in (OPEN_MARKET, CLOSED_MARKET):
             for endpoint in self.ENDPOINTS:
                 self._calls += 1
-                ok = 0 if self._calls % 50 == 0 else 1
                 duration = 0.02 + (self._calls % 7) * 0.03
-                calls.append((market, endpoint, now, duration, 200 if ok else 503, ok))
+                calls.append((market, endpoint, now, duration, 200, 1))
         runs = [(m, "live", now - 1, now, "success", 10) for m in (OPEN_MARKET, CLOSED_MARKET)]
         with sqlite3.connect(self.db.path, timeout=10) as conn:
             conn.executemany(
@@ -377,16 +379,24 @@ class LiveStack:
             what="Prometheus' first successful scrape of the exporter",
         )
         wait_until(
-            lambda: (
-                True
-                if get_json(f"{self.prometheus_url}/api/v1/alertmanagers")["data"][
-                    "activeAlertmanagers"
-                ]
-                else None
-            ),
+            lambda: True if self._prometheus_api("alertmanagers")["activeAlertmanagers"] else None,
             timeout=30,
             what="Prometheus to discover Alertmanager",
         )
+        # Only now load the rules, with a reload: Prometheus applies discovered targets ~5 s
+        # after start, so rules evaluated earlier would see `absent(up)`, a false ExporterDown
+        # with our 2 s `for`.
+        for name, text in render_rule_files(self.settings).items():
+            (Path(self.settings.rule_files_dir) / name).write_text(text)
+        self._prometheus.reload()
+        wait_until(
+            lambda: True if self._prometheus_api("rules")["groups"] else None,
+            timeout=30,
+            what="Prometheus to load the rule files",
+        )
+
+    def _prometheus_api(self, path: str) -> Any:
+        return get_json(f"{self.prometheus_url}/api/v1/{path}")["data"]
 
     def close(self) -> None:
         """Stop everything that was started; safe after a partial start."""
@@ -411,8 +421,6 @@ class LiveStack:
         self.db.age_bars(CLOSED_MARKET, CLOSED_MARKET_DATA_AGE)
         (self.workdir / "exporter.yml").write_text(yaml.safe_dump(exporter_config()))
         (self.workdir / "prometheus.yml").write_text(render_prometheus_config(self.settings))
-        for name, text in render_rule_files(self.settings).items():
-            (rules_dir / name).write_text(text)
         (secrets_dir / notifications.SLACK_API_URL).write_text(self.recorder.url(SLACK_PATH))
         (self.workdir / "alertmanager.yml").write_text(
             render_alertmanager_config(
@@ -447,16 +455,28 @@ class LiveStack:
 
     # --- order failures ---------------------------------------------------------------------
 
+    def raise_order_failures(self, market: str, target_ratio: float) -> int:
+        """Write failed orders until the 5-minute failure ratio (what the rule uses) is at
+        least `target_ratio`; returns how many were written."""
+        failed, total = self._order_increase(market)
+        needed = max(1, math.ceil((target_ratio * total - failed) / (1 - target_ratio)))
+        self.db.add_orders(market, needed, "failed")
+        return needed
+
     def dilute_order_failures(self, market: str, target_ratio: float) -> int:
-        """Add filled orders until the 5-minute failure ratio (what the rule uses) is at most
-        `target_ratio`; returns how many were added."""
-        failed = self._scalar(
-            f'sum(increase(trading_orders_failed_total{{market="{market}"}}[5m]))'
-        )
-        total = self._scalar(f'sum(increase(trading_orders_total{{market="{market}"}}[5m]))')
+        """Write filled orders until the 5-minute failure ratio is at most `target_ratio`;
+        returns how many were written."""
+        failed, total = self._order_increase(market)
         needed = max(0, math.ceil(failed / target_ratio - total))
         self.db.add_orders(market, needed, "filled")
         return needed
+
+    def _order_increase(self, market: str) -> tuple[float, float]:
+        """(failed, all) orders of the market over the rule's 5-minute window."""
+        selector = f'{{market="{market}"}}'
+        failed = self._scalar(f"sum(increase(trading_orders_failed_total{selector}[5m]))")
+        total = self._scalar(f"sum(increase(trading_orders_total{selector}[5m]))")
+        return failed, total
 
     def _scalar(self, expr: str) -> float:
         result = self.query(expr)
@@ -489,9 +509,7 @@ class LiveStack:
         return values
 
     def prometheus_alerts(self) -> list[dict[str, Any]]:
-        alerts: list[dict[str, Any]] = get_json(f"{self.prometheus_url}/api/v1/alerts")["data"][
-            "alerts"
-        ]
+        alerts: list[dict[str, Any]] = self._prometheus_api("alerts")["alerts"]
         return alerts
 
     def logs(self) -> str:
@@ -501,3 +519,84 @@ class LiveStack:
             if process is not None:
                 parts.append(f"--- {process.name} ---\n{process.log_tail(15)}")
         return "\n".join(parts)
+
+
+# --- the faults the test and the benchmark inject ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A real fault, the alert it must raise (with these labels) and how to undo it."""
+
+    name: str
+    alertname: str
+    labels: dict[str, str] = field(default_factory=dict)
+    inject: Callable[[LiveStack], object] = lambda stack: None
+    remove: Callable[[LiveStack], object] = lambda stack: None
+
+
+def _age_open_market(stack: LiveStack) -> None:
+    """Newest bar older than the warning limit and younger than the critical one."""
+    t = stack.settings.thresholds
+    stack.db.age_bars(
+        OPEN_MARKET, (t.stale_data_warning_seconds + t.stale_data_critical_seconds) // 2
+    )
+
+
+TARGET_DOWN = Fault(
+    "target down",
+    "ExporterDown",
+    {"severity": "critical", "category": "meta", "job": "exporter"},
+    inject=LiveStack.stop_exporter,
+    remove=LiveStack.start_exporter,
+)
+STALE_DATA = Fault(
+    "stale data",
+    "StaleMarketData",
+    {"severity": "warning", "category": "data_quality", "market": OPEN_MARKET},
+    inject=_age_open_market,
+    remove=lambda stack: stack.db.add_fresh_bar(OPEN_MARKET),
+)
+ORDER_FAILURES = Fault(
+    "order failures",
+    "HighOrderFailureRate",
+    {"severity": "warning", "category": "trading", "market": OPEN_MARKET},
+    # Half of the last 5 minutes' orders fail (limit 10 %); then healthy fills bring it to 5 %.
+    inject=lambda stack: stack.raise_order_failures(OPEN_MARKET, target_ratio=0.5),
+    remove=lambda stack: stack.dilute_order_failures(OPEN_MARKET, target_ratio=0.05),
+)
+FAULTS: tuple[Fault, ...] = (TARGET_DOWN, STALE_DATA, ORDER_FAILURES)
+
+
+@dataclass(frozen=True)
+class FaultRun:
+    """One inject-fire-remove-resolve cycle, timed at the webhook receiver (time.monotonic())."""
+
+    fault: Fault
+    injected_at: float
+    firing: AlertEvent
+    removed_at: float
+    resolved: AlertEvent
+
+
+def run_fault(
+    stack: LiveStack,
+    fault: Fault,
+    timeout: float,
+    while_firing: Callable[[float], object] = lambda injected_at: None,
+) -> FaultRun:
+    """Inject the fault, wait for its alert at the generic webhook, call `while_firing` (with
+    the injection time), undo the fault and wait for the resolved notification."""
+    instance = {k: v for k, v in fault.labels.items() if k == "market"}
+    injected = time.monotonic()
+    fault.inject(stack)
+    firing = stack.recorder.wait_for_alert(
+        WEBHOOK_PATH, fault.alertname, "firing", timeout, since=injected, labels=instance
+    )
+    while_firing(injected)
+    removed = time.monotonic()
+    fault.remove(stack)
+    resolved = stack.recorder.wait_for_alert(
+        WEBHOOK_PATH, fault.alertname, "resolved", timeout, since=removed, labels=instance
+    )
+    return FaultRun(fault, injected, firing, removed, resolved)

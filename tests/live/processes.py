@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import threading
@@ -107,6 +108,12 @@ class ManagedProcess:
             wait_until(probe, timeout, f"{self.name} at {url}")
         except LiveError as error:
             raise LiveError(f"{error}\n--- {self.name} log ---\n{self.log_tail()}") from None
+
+    def reload(self) -> None:
+        """SIGHUP: Prometheus and Alertmanager re-read their configuration."""
+        if self._process is None or not self.running:
+            raise LiveError(f"{self.name} is not running:\n{self.log_tail()}")
+        self._process.send_signal(signal.SIGHUP)
 
     def stop(self, timeout: float = 5.0) -> None:
         process = self._process
