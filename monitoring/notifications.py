@@ -8,7 +8,7 @@ heartbeat URLs are arguments of the renderer; Grafana integrations name the secr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from monitoring.market_hours import TimeInterval, closed_interval_name, closed_intervals
@@ -122,10 +122,7 @@ class NotificationModel:
     receivers: tuple[Receiver, ...]
     route: Route
     inhibit_rules: tuple[InhibitRule, ...]
-    time_intervals: tuple[NamedTimeInterval, ...] = field(default=())
-
-    def receiver(self, name: str) -> Receiver:
-        return next(r for r in self.receivers if r.name == name)
+    time_intervals: tuple[NamedTimeInterval, ...] = ()
 
 
 def _receivers(settings: ContentSettings) -> tuple[Receiver, ...]:
