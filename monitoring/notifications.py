@@ -197,11 +197,12 @@ def notification_model(settings: ContentSettings) -> NotificationModel:
         routes=tuple(routes),
     )
     inhibit = (
-        # A critical alert mutes the warning of the same alert in the same market.
+        # A critical alert mutes the warning of the same alert in the same market (and on the
+        # same instance, for per-instance alerts such as LowDiskSpace).
         InhibitRule(
             (Matcher("severity", "=", "critical"),),
             (Matcher("severity", "=", "warning"),),
-            ("alertname", "market"),
+            ("alertname", "market", "instance"),
         ),
         # A down adapter mutes the data alerts of its market.
         InhibitRule(

@@ -51,11 +51,22 @@ ALERTS: dict[str, dict[str, str]] = {
     | {"category": "api", "market": "us", "endpoint": "quotes", "job": "exporter"},
     "api-errors-other": {"alertname": "HighAPIErrorRate", "severity": "warning"}
     | {"category": "api", "market": "jp", "endpoint": "quotes", "job": "exporter-b"},
+    "disk-critical-a": {"alertname": "LowDiskSpace", "severity": "critical", "category": "system"}
+    | {"job": "node", "instance": "host-a:9100", "mountpoint": "/data"},
+    "disk-warning-a": {"alertname": "LowDiskSpace", "severity": "warning", "category": "system"}
+    | {"job": "node", "instance": "host-a:9100", "mountpoint": "/data"},
+    "disk-warning-b": {"alertname": "LowDiskSpace", "severity": "warning", "category": "system"}
+    | {"job": "node", "instance": "host-b:9100", "mountpoint": "/data"},
 }
-INHIBITED = {"position-warning-us", "collection-kr", "api-errors-exporter"}
+INHIBITED = {"position-warning-us", "collection-kr", "api-errors-exporter", "disk-warning-a"}
 # Warnings outside the market-hours mutes (those depend on the wall clock): Slack must get
 # these, and must not get the inhibited API warning.
-DELIVERED_WARNINGS = {"position-warning-hk", "adapter-down-kr", "api-errors-other"}
+DELIVERED_WARNINGS = {
+    "position-warning-hk",
+    "adapter-down-kr",
+    "api-errors-other",
+    "disk-warning-b",
+}
 
 
 @pytest.fixture()
