@@ -204,6 +204,12 @@ class DockerTarget(pulumi.ComponentResource):
                 service="grafana",
                 image=self._pull("grafana", images.grafana),
                 envs=[f"{key}={value}" for key, value in sorted(grafana_server.env.items())],
+                entrypoint=["/bin/sh", "-c"],
+                command=[
+                    grafana_start_script(
+                        grafana_server.admin_password_path, grafana_server.secret_key_path
+                    )
+                ],
                 healthcheck=http_healthcheck(CONTAINER_PORTS["grafana"], "/api/health"),
                 uploads=[
                     _secret_upload(f"{GRAFANA_SECRETS_DIR}/{file_name}", value)
@@ -382,6 +388,23 @@ class DockerTarget(pulumi.ComponentResource):
                 parent=self, delete_before_replace=True, depends_on=spec.depends_on
             ),
         )
+
+
+def grafana_start_script(admin_password_file: str, secret_key_file: str) -> str:
+    """Start Grafana with the admin password of this stack, also on a retained volume.
+
+    Grafana applies GF_SECURITY_ADMIN_PASSWORD__FILE only when it creates its database. The
+    data volume outlives `pulumi destroy`, and a new stack has a new RandomPassword, so the
+    password is reset from the file first (a no-op on a fresh volume: the server then creates
+    the admin user itself). The CLI gets the stack's secret_key, as the server does; it lives
+    only in the CLI's own environment. /run.sh is the image's own entrypoint.
+    """
+    reset = (
+        f'GF_SECURITY_SECRET_KEY="$(cat {secret_key_file})" '
+        "grafana cli --homepath /usr/share/grafana admin reset-admin-password "
+        f"--password-from-stdin < {admin_password_file} > /dev/null 2>&1"
+    )
+    return f"{reset} || echo 'admin password not reset (fresh database)'; exec /run.sh"
 
 
 EXPORTER_DB_URL_FILE = "/run/secrets/exporter_db_url"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 from dashboards import FOLDERS
 from infra.targets import CONTAINER_PORTS
@@ -240,3 +241,54 @@ def test_exporter_command_lines_are_accepted_by_the_exporter_cli() -> None:
     assert _parser().parse_args(demo).regions == "kr,us"
     served = _parser().parse_args(serve)
     assert served.db == "/tmp/trading-demo.db" and served.config == "/etc/exporter/config.yml"
+
+
+def test_grafana_resets_the_admin_password_from_its_file_before_starting(
+    dev_run: StackRun,
+) -> None:
+    """A retained volume keeps the old admin password; a new stack has a new one."""
+    grafana = dev_run.named(CONTAINER, "grafana").inputs
+    assert grafana["entrypoints"] == ["/bin/sh", "-c"]
+    (script,) = grafana["command"]
+    reset, start = script.split("; ")
+    assert "reset-admin-password --password-from-stdin < /etc/grafana/secrets/admin_password" in (
+        reset
+    )
+    assert start == "exec /run.sh"
+
+
+def test_grafana_start_script_feeds_the_password_on_stdin_then_starts_grafana(
+    tmp_path: Path,
+) -> None:
+    """Runs the real script with a fake `grafana` CLI and a fake /run.sh."""
+    import stat
+    import subprocess
+
+    from infra.docker.target import grafana_start_script
+
+    (tmp_path / "admin_password").write_text("pw-from-file")
+    (tmp_path / "secret_key").write_text("key-from-file")
+    fake_cli = tmp_path / "bin" / "grafana"
+    fake_cli.parent.mkdir()
+    fake_cli.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" > {tmp_path}/args\n'
+        f"cat > {tmp_path}/stdin\n"
+        f'echo "$GF_SECURITY_SECRET_KEY" > {tmp_path}/key\n'
+        'exit "${FAKE_EXIT:-0}"\n'
+    )
+    run_sh = tmp_path / "run.sh"
+    run_sh.write_text(f"#!/bin/sh\necho started > {tmp_path}/started\n")
+    for script in (fake_cli, run_sh):
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    command = grafana_start_script(
+        str(tmp_path / "admin_password"), str(tmp_path / "secret_key")
+    ).replace("exec /run.sh", f"exec {run_sh}")
+    for fake_exit in ("0", "1"):  # 1: fresh database, no admin user yet
+        (tmp_path / "started").unlink(missing_ok=True)
+        env = {"PATH": f"{fake_cli.parent}:/usr/bin:/bin", "FAKE_EXIT": fake_exit}
+        subprocess.run(["/bin/sh", "-c", command], env=env, check=True, timeout=10)
+        assert "admin reset-admin-password --password-from-stdin" in (tmp_path / "args").read_text()
+        assert (tmp_path / "stdin").read_text() == "pw-from-file"
+        assert (tmp_path / "key").read_text().strip() == "key-from-file"
+        assert (tmp_path / "started").read_text().strip() == "started"
