@@ -73,12 +73,15 @@ def test_amtool_accepts_the_review_copy_of_alertmanager_yml(dev_out: Path) -> No
 @pytest.mark.skipif(
     not SCHEMA_CHECK.exists(), reason="provider schema checker only exists on the dev machine"
 )
-def test_inputs_match_the_real_provider_schemas(dev_out: Path) -> None:
-    command = [sys.executable, str(SCHEMA_CHECK), str(dev_out / "plan.json")]
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_inputs_match_the_real_provider_schemas(stack: str, tmp_path: Path) -> None:
+    synth(stack, tmp_path / stack)
+    command = [sys.executable, str(SCHEMA_CHECK), str(tmp_path / stack / "plan.json")]
     run = subprocess.run(
         [*command, "--schemas", str(SCHEMAS)], capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stdout
+    assert " 0 violations" in run.stdout
 
 
 def test_encrypted_stack_secrets_become_placeholders(tmp_path: Path) -> None:
