@@ -298,9 +298,14 @@ def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
             for_=t.container_memory_for,
             severity="warning",
             category="performance",
-            summary="Container {{ $labels.name }} is close to its memory limit",
+            # Docker's cAdvisor names containers in `name`; the kubelet's in `container`/`pod`.
+            summary=(
+                "Container {{ or $labels.container $labels.name }} is close to its memory limit"
+            ),
             description=(
-                "Container {{ $labels.name }} ({{ $labels.image }}) on {{ $labels.instance }}"
+                "Container {{ or $labels.container $labels.name }}"
+                "{{ with $labels.pod }} (pod {{ $labels.namespace }}/{{ . }}){{ end }}"
+                " ({{ $labels.image }}) on {{ $labels.instance }}"
                 " uses {{ $value | humanizePercentage }} of its memory limit"
                 f" (limit {_num(t.container_memory_limit_ratio * 100)}%)."
             ),
