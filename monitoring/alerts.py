@@ -380,7 +380,7 @@ def _system(settings: ContentSettings) -> tuple[AlertRule, ...]:
             summary="The newest database backup is too old",
             description=(
                 "The newest successful backup is {{ $value | humanizeDuration }} old"
-                f" (limit {t.backup_max_age_seconds}s)."
+                f" (limit {t.backup_max_age_seconds}s); decades mean none was ever recorded."
             ),
             dashboard_uid=uids.DATABASE,
         )
