@@ -530,6 +530,39 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
             dashboard_uid=uids.META,
         ),
         AlertRule(
+            name="PrometheusAlertmanagersMissing",
+            expr=(
+                "prometheus_notifications_alertmanagers_discovered"
+                f" < {len(settings.targets.alertmanagers)}"
+            ),
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Prometheus {{ $labels.instance }} does not see every Alertmanager",
+            description=(
+                "Prometheus {{ $labels.instance }} sends alerts to {{ $value }} of the"
+                f" {len(settings.targets.alertmanagers)} configured Alertmanagers."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="AlertmanagerClusterDegraded",
+            # Only exported with clustering on (HA): the best-connected member must see all.
+            expr=(
+                "max by (job) (alertmanager_cluster_members)"
+                f' < on (job) count by (job) (up{{job="{jobs.ALERTMANAGER}"}})'
+            ),
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="The Alertmanager cluster is missing members",
+            description=(
+                "The Alertmanager cluster has {{ $value }} members, fewer than the scraped"
+                " instances: a partitioned member notifies on its own (duplicates)."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
             name="AlertmanagerConfigReloadFailed",
             expr="alertmanager_config_last_reload_successful == 0",
             for_=t.meta_for,
