@@ -287,6 +287,8 @@ class StackConfig(_Model):
         _url("runbookBaseUrl", self.runbook_base_url)
         if self.target == "kubernetes" and self.kubernetes is None:
             raise SettingError("kubernetes", None, "an object when target is kubernetes")
+        if self.kubernetes is not None:
+            self.kubernetes.check_retention_size(self.retention_size)
         return self
 
     @property

@@ -27,7 +27,6 @@ from infra.kubernetes.settings import (
     EXPORTER_DSN_KEY,
     REGISTRY_PASSWORD_KEY,
     KubernetesSettings,
-    SettingError,
 )
 from infra.targets import RenderedContent, TargetEndpoints
 
@@ -47,10 +46,6 @@ def check_content(settings: KubernetesSettings, content: RenderedContent) -> Non
                 f"content rendered with {key} = {getattr(rendered, key)!r}, but the Kubernetes "
                 f"target needs {value!r} (build ContentSettings with infra.config.content_settings)"
             )
-    try:
-        settings.check_retention_size(rendered.retention_size)
-    except SettingError as error:
-        raise ValueError(f"trading-monitoring:{error}") from None
     if settings.replicas.prometheus > 1 and not rendered.replica_label:
         raise ValueError(
             f"kubernetes.replicas.prometheus = {settings.replicas.prometheus} needs "
