@@ -36,10 +36,10 @@ from exporter import demo_db  # noqa: E402
 from exporter.collectors import SqlCollector, build_collectors  # noqa: E402
 from exporter.config import default_config, with_overrides  # noqa: E402
 from exporter.db import parse_target  # noqa: E402
+from exporter.layout import SQL_COLLECTORS  # noqa: E402
 from exporter.scheduler import serialise  # noqa: E402
 
 DATA = REPO / "benchmarks" / ".data"
-SQL_COLLECTORS = ("database", "data_quality", "collection", "api", "trading")
 
 
 @dataclass

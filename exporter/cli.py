@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--regions", default="kr,us,cn,hk,jp,vn", help="comma-separated market codes")
     demo.add_argument("--now", help="Unix time of the newest bar (default: now)")
     demo.add_argument("--seed", default="0", help="random seed (default 0)")
+    demo.add_argument("--bar-seconds", default="60", help="seconds between bars (default 60)")
     return parser
 
 
@@ -167,7 +169,13 @@ def _demo_db(args: argparse.Namespace) -> int:
     markets = parse_market_codes(args.regions, "--regions")
     now = None if args.now is None else _int_flag(args.now, "--now", 0, 2**40)
     seed = _int_flag(args.seed, "--seed", 0, 2**31)
-    summary = demo_db.create(args.path, rows, markets, now=now, seed=seed)
+    bar_seconds = _int_flag(args.bar_seconds, "--bar-seconds", 1, 86_400 * 366)
+    folder = os.path.dirname(os.path.abspath(args.path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise ConfigError("path", args.path, "a file in an existing, writable directory")
+    if os.path.isdir(args.path):
+        raise ConfigError("path", args.path, "a file path, not a directory")
+    summary = demo_db.create(args.path, rows, markets, now=now, seed=seed, bar_seconds=bar_seconds)
     print(
         f"created {summary.path}: {summary.ohlcv_rows} OHLCV rows, {summary.tickers} tickers, "
         f"markets {','.join(markets)} in {summary.seconds:.1f}s"

@@ -29,6 +29,7 @@ from exporter.families import (
     histogram_family,
     sample_family,
 )
+from exporter.layout import SQL_COLLECTORS
 from exporter.queries import PROBE, default_query
 
 
@@ -54,38 +55,6 @@ class MetricQuery:
     spec: MetricSpec
     sql: str
     value_column: str
-
-
-# Which catalog metrics each database collector computes (the `collector` label values).
-SQL_COLLECTORS: dict[str, tuple[MetricSpec, ...]] = {
-    "database": (catalog.DATABASE_SIZE, catalog.DATABASE_LAST_BACKUP),
-    "data_quality": (
-        catalog.OHLCV_ROWS,
-        catalog.TICKERS,
-        catalog.OHLCV_LAST_UPDATE,
-        catalog.OHLCV_ROWS_MISSING_MARKET,
-        catalog.TICKERS_IN_MULTIPLE_MARKETS,
-    ),
-    "collection": (
-        catalog.COLLECTION_ATTEMPTS,
-        catalog.COLLECTION_SUCCESSES,
-        catalog.COLLECTION_FAILURES,
-    ),
-    "api": (
-        catalog.API_REQUESTS,
-        catalog.API_FAILURES,
-        catalog.API_REQUEST_DURATION,
-        catalog.API_RATE_LIMIT_USAGE,
-    ),
-    "trading": (
-        catalog.ORDERS,
-        catalog.ORDERS_FAILED,
-        catalog.OPEN_POSITIONS,
-        catalog.POSITION_EXPOSURE,
-        catalog.POSITION_LIMIT_USAGE,
-        catalog.STRATEGY_REALISED_PNL,
-    ),
-}
 
 
 def metric_queries(

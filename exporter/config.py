@@ -15,11 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from exporter import catalog
+from exporter.layout import COLLECTORS, SQL_METRICS
 
 CALENDARS = ("XKRX", "XNYS", "XSHG", "XHKG", "XTKS")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-COLLECTORS = ("database", "data_quality", "collection", "api", "trading", "market_status", "host")
 DEFAULT_ENDPOINTS = ("quotes", "ohlcv", "orders", "account", "auth")
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SIDES = ("buy", "sell")
@@ -226,7 +225,8 @@ def _parse_market(raw: object, key: str) -> MarketConfig:
     if calendar is None and not sessions:
         raise ConfigError(f"{key}.sessions", raw_sessions, "a non-empty list when no calendar")
     weekdays = []
-    for i, day in enumerate(_require_list(data.get("weekdays", list(WEEKDAYS[:5])), "weekdays")):
+    raw_weekdays = data.get("weekdays", list(WEEKDAYS[:5]))
+    for i, day in enumerate(_require_list(raw_weekdays, f"{key}.weekdays")):
         if day not in WEEKDAYS:
             raise ConfigError(f"{key}.weekdays[{i}]", day, ", ".join(WEEKDAYS))
         weekdays.append(WEEKDAYS.index(day))
@@ -268,13 +268,12 @@ def _parse_collectors(raw: object) -> dict[str, CollectorOverride]:
 
 def _parse_metrics(raw: object) -> dict[str, MetricOverride]:
     data = _require_mapping(raw, "metrics")
-    known = tuple(
-        s.name for s in catalog.ALL if not s.name.startswith(f"{catalog.PREFIX}_exporter_")
-    )
     result = {}
     for name, entry in data.items():
-        if name not in known:
-            raise ConfigError(f"metrics.{name}", name, "a metric name from exporter/catalog.py")
+        if name not in SQL_METRICS:
+            raise ConfigError(
+                f"metrics.{name}", name, "a database-backed metric: " + ", ".join(SQL_METRICS)
+            )
         key = f"metrics.{name}"
         item = _require_mapping(entry, key)
         _check_keys(item, key, ("sql", "value_column", "enabled"))

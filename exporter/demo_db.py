@@ -136,8 +136,8 @@ def create(
     `now` is the newest bar's time (default: the current time); anomalies add a few OHLCV rows
     without a market and a few tickers listed in two markets, as real feeds do.
     """
-    if rows < 0:
-        raise ValueError("rows must be >= 0")
+    if rows < 0 or bar_seconds < 1:
+        raise ValueError("rows must be >= 0 and bar_seconds >= 1")
     if not markets:
         raise ValueError("at least one market")
     started = time.monotonic()
@@ -154,7 +154,7 @@ def create(
         conn.execute("BEGIN")
         ticker_total = _ticker_count(rows, len(markets))
         tickers = _insert_tickers(conn, markets, ticker_total, now, rng)
-        extra = _insert_ohlcv(conn, markets, tickers, rows, now, bar_seconds, anomalies)
+        _insert_ohlcv(conn, markets, tickers, rows, now, bar_seconds, anomalies)
         conn.execute(OHLCV_INDEX)
         _insert_activity(conn, markets, tickers, rows, now, rng)
         conn.execute("COMMIT")
@@ -163,7 +163,7 @@ def create(
     finally:
         conn.close()
     os.replace(tmp, path)
-    return DemoSummary(path, rows, len(tickers) + extra, time.monotonic() - started)
+    return DemoSummary(path, rows, len(tickers), time.monotonic() - started)
 
 
 def _insert_tickers(
@@ -193,8 +193,8 @@ def _insert_ohlcv(
     now: int,
     bar_seconds: int,
     anomalies: bool,
-) -> int:
-    """Bars for every ticker, newest at `now`; returns how many extra (cross-listed) tickers."""
+) -> None:
+    """Bars for every ticker, newest at `now`, plus the anomalies."""
     missing = max(1, rows // 100_000) if anomalies and rows >= 1000 else 0
     dual = min(3, len(tickers)) if anomalies and rows >= 1000 and len(markets) > 1 else 0
     dual_bars = 10
@@ -240,7 +240,6 @@ def _insert_ohlcv(
             ],
         )
     conn.execute("DROP TABLE demo_base")
-    return 0
 
 
 def _insert_activity(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import socketserver
 import threading
 from collections.abc import Callable
@@ -31,6 +32,8 @@ class ExporterHTTPServer(ThreadingHTTPServer):
     ) -> None:
         self.render = render
         self.ready = ready
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6  # --listen [::]:9188
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:

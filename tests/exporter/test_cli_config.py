@@ -85,12 +85,18 @@ def test_broken_yaml(tmp_path: Path) -> None:
         (["--rows", "many"], ["--rows", "'many'"]),
         (["--regions", "kr,KR"], ["--regions", "'KR'"]),
         (["--regions", "kr,kr"], ["--regions", "each market code once"]),
+        (["--bar-seconds", "0"], ["--bar-seconds", "'0'"]),
     ],
 )
 def test_bad_demo_db_flags(tmp_path: Path, args: list[str], needles: list[str]) -> None:
     done = _run("demo-db", str(tmp_path / "d.db"), *args, cwd=tmp_path)
     _assert_one_line_error(done, *needles)
     assert not (tmp_path / "d.db").exists()
+
+
+def test_demo_db_into_a_missing_directory(tmp_path: Path) -> None:
+    target = str(tmp_path / "missing" / "d.db")
+    _assert_one_line_error(_run("demo-db", target, cwd=tmp_path), "path", target, "directory")
 
 
 def test_demo_db_command_creates_the_database(tmp_path: Path) -> None:

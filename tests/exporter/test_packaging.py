@@ -83,9 +83,8 @@ def test_dockerfile_is_pinned_non_root_and_has_a_python_healthcheck() -> None:
 
 def test_docs_cover_every_metric_collector_and_table() -> None:
     from exporter import catalog
-    from exporter.collectors import SQL_COLLECTORS
-    from exporter.config import COLLECTORS
     from exporter.demo_db import SCHEMA
+    from exporter.layout import COLLECTORS, SQL_COLLECTORS
 
     docs = (REPO / "docs" / "exporter.md").read_text(encoding="utf-8")
     suffix = {"counter": "_total", "info": "_info"}

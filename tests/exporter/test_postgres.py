@@ -174,7 +174,8 @@ def test_postgres_matches_sqlite_and_recovers(postgres: Postgres, tmp_path: Path
 
         postgres.stop()
         started = time.monotonic()
-        down = pg.wait_until(lambda s: s[UP] == 0)
+        collector = ("trading_exporter_collector_success", (("collector", "data_quality"),))
+        down = pg.wait_until(lambda s: s[UP] == 0 and s[collector] == 0)
         assert ("trading_ohlcv_rows", (("market", "kr"),)) not in down
         assert pg.get("/readyz")[0] == 503
         assert time.monotonic() - started < 10
