@@ -26,6 +26,7 @@ from exporter.config import CollectorSettings
 from exporter.families import gauge, info_family
 
 log = logging.getLogger("exporter")
+PROBE_COLLECTOR = "database"  # its run result carries `database_up`
 
 
 class _Families(PromCollector):
@@ -74,8 +75,16 @@ class ExporterState:
 
     @property
     def database_up(self) -> bool:
+        """The last probe's answer; a probe stuck past its deadline counts as down."""
         with self._lock:
-            return bool(self._database_up)
+            return bool(self._database_up) and not self._overdue(PROBE_COLLECTOR)
+
+    def _overdue(self, name: str) -> bool:
+        started = self._running_since.get(name)
+        settings = self._settings.get(name)
+        if started is None or settings is None:
+            return False
+        return time.monotonic() - started > settings.timeout
 
     def run_started(self, name: str) -> None:
         with self._lock:
@@ -100,7 +109,7 @@ class ExporterState:
         with self._lock:
             status = dict(self._status)
             running = dict(self._running_since)
-            database_up = self._database_up
+        database_up = self.database_up
         parts: list[bytes] = []
         durations, successes, last_successes = [], [], []
         for name in self._settings:

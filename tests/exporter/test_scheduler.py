@@ -36,6 +36,19 @@ class _Blocking:
         return RunResult()
 
 
+class _StuckProbe(_Blocking):
+    """A database probe that answers once, then hangs."""
+
+    name = "database"
+
+    def run(self, deadline: float) -> RunResult:
+        if self.runs == 0:
+            self.runs += 1
+            return RunResult(database_up=True)
+        super().run(deadline)
+        return RunResult(database_up=True)
+
+
 class _Crashing:
     name = "crashing"
 
@@ -69,6 +82,24 @@ def test_a_run_stuck_past_its_timeout_is_reported_failed_and_never_overlaps() ->
     finally:
         stop.set()
         blocking.release.set()
+
+
+def test_a_stuck_database_probe_means_database_down() -> None:
+    probe = _StuckProbe()
+    settings = {"database": CollectorSettings(interval=0.05, timeout=0.3)}
+    state = ExporterState(settings)
+    stop = threading.Event()
+    start_collectors([probe], settings, state, stop)
+    try:
+        time.sleep(0.15)
+        assert state.database_up  # answered once, second run hangs but is not overdue yet
+        time.sleep(0.4)
+        assert not state.database_up
+        up = parse(state.render().decode())[("trading_exporter_database_up", ())]
+        assert up == 0
+    finally:
+        stop.set()
+        probe.release.set()
 
 
 def test_a_crashing_collector_is_reported_and_keeps_its_thread() -> None:
