@@ -187,3 +187,17 @@ def test_database_targets() -> None:
     assert pg.describe() == "postgresql://app:***@db:5432/trading"
     with pytest.raises(ConfigError):
         parse_target("sqlite:///")
+
+
+def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = _run("serve", "--db", "x.db", "--listen", f"127.0.0.1:{port}", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"exporter: error: --listen: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
