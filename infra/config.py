@@ -12,6 +12,7 @@ ever leave this module wrapped in `pulumi.Output.secret`. Error messages never s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import zoneinfo
@@ -37,6 +38,7 @@ from infra.kubernetes.settings import KubernetesSettings, SettingError
 from infra.targets import CONTAINER_PORTS
 from monitoring.render import check_settings
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
+from monitoring.thresholds import AlertThresholds
 
 NAMESPACE = "trading-monitoring"
 
@@ -57,6 +59,7 @@ SECRET_KEYS: tuple[str, ...] = (
 )
 
 _DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SIZE = re.compile(r"^(0|\d+(B|KB|MB|GB|TB|PB|EB))$")
 _MARKET_CODE = re.compile(r"^[a-z]{2,8}$")
 _SESSION = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
@@ -243,6 +246,9 @@ class StackConfig(_Model):
     receivers: ReceiversConfig = Field(default_factory=ReceiversConfig)
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     grafana_admin_user: str = "tm-admin"
+    external_labels: dict[str, str] = Field(default_factory=dict)
+    # Overrides of monitoring.thresholds.AlertThresholds, keyed by camelCase field name.
+    thresholds: dict[str, float | str] = Field(default_factory=dict)
     runbook_base_url: str = (
         "https://github.com/trading-monitoring/trading-monitoring/blob/main/docs/runbooks.md"
     )
@@ -289,7 +295,34 @@ class StackConfig(_Model):
             raise SettingError("kubernetes", None, "an object when target is kubernetes")
         if self.kubernetes is not None:
             self.kubernetes.check_retention_size(self.retention_size)
+        for label, value in self.external_labels.items():
+            if not _LABEL_NAME.match(label) or label in ("env", "replica"):
+                raise SettingError(
+                    f"externalLabels.{label}",
+                    value,
+                    "label names [a-zA-Z_][a-zA-Z0-9_]* other than env/replica",
+                )
+        self.alert_thresholds()  # unknown keys and wrong types fail here
         return self
+
+    def alert_thresholds(self) -> AlertThresholds:
+        """The defaults with `thresholds` applied; ranges are checked by check_settings."""
+        defaults = AlertThresholds()
+        fields = {to_camel(name): name for name in AlertThresholds.__dataclass_fields__}
+        overrides: dict[str, float | int | str] = {}
+        for key, value in self.thresholds.items():
+            if key not in fields:
+                raise SettingError(f"thresholds.{key}", value, f"one of {sorted(fields)}")
+            default = getattr(defaults, fields[key])
+            if isinstance(default, str):
+                if not isinstance(value, str):
+                    raise SettingError(f"thresholds.{key}", value, 'a duration such as "5m"')
+                overrides[fields[key]] = value
+            elif isinstance(value, str):
+                raise SettingError(f"thresholds.{key}", value, "a number")
+            else:
+                overrides[fields[key]] = type(default)(value)
+        return dataclasses.replace(defaults, **overrides)  # type: ignore[arg-type]
 
     @property
     def docker_settings(self) -> DockerSettings:
@@ -319,7 +352,15 @@ class StackSecrets(BaseModel):
 
 
 # Keys whose value is a structured object/list (JSON in the raw config map).
-_STRUCTURED = ("markets", "receivers", "images", "docker", "kubernetes")
+_STRUCTURED = (
+    "markets",
+    "receivers",
+    "images",
+    "docker",
+    "kubernetes",
+    "externalLabels",
+    "thresholds",
+)
 _KNOWN_KEYS: tuple[str, ...] = tuple(
     sorted(
         {(info.alias or name) for name, info in StackConfig.model_fields.items()} | set(SECRET_KEYS)
@@ -399,7 +440,10 @@ def load_stack_config(
     try:  # what the renderers would refuse, reported now rather than mid-deployment
         check_settings(content_settings(config))
     except ValueError as error:
-        raise ConfigError(f"{NAMESPACE}:{error}") from None
+        message = re.sub(
+            r"^thresholds\.(\w+)", lambda m: f"thresholds.{to_camel(m[1])}", str(error)
+        )
+        raise ConfigError(f"{NAMESPACE}:{message}") from None
     return config, secrets
 
 
@@ -505,12 +549,14 @@ def content_settings(config: StackConfig) -> ContentSettings:
         node_namespace = config.kubernetes.node_exporter_namespace
         replica_label = "replica" if config.kubernetes.replicas.prometheus > 1 else None
         remote_write = config.kubernetes.remote_write_url
+        insecure_kubelet = config.kubernetes.kubelet_insecure_skip_verify
     else:
         targets = docker_targets(config.docker_settings)
         discovery = "static"
         grafana_url = f"http://127.0.0.1:{config.docker_settings.ports.grafana}"
         namespace, node_namespace = "monitoring", "monitoring-node"
         replica_label, remote_write = None, None
+        insecure_kubelet = False
     return ContentSettings(
         markets=tuple(m.to_market() for m in config.markets),
         targets=targets,
@@ -531,6 +577,9 @@ def content_settings(config: StackConfig) -> ContentSettings:
         retention_time=config.retention_time,
         retention_size=config.retention_size,
         environment=config.environment,
+        external_labels=tuple(sorted(config.external_labels.items())),
+        thresholds=config.alert_thresholds(),
+        kubelet_insecure_skip_verify=insecure_kubelet,
         replica_label=replica_label,
         grafana_url=grafana_url,
         runbook_base_url=config.runbook_base_url,

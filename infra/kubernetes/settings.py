@@ -324,6 +324,8 @@ class KubernetesSettings(_Model):
     ingress: Ingress = Field(default_factory=Ingress)
     remote_write_url: str | None = None
     grafana_url: str | None = None  # how `pulumi up` reaches Grafana when ingress is off
+    # Scrape kubelet cAdvisor without verifying its certificate (self-signed kubelets, kubeadm).
+    kubelet_insecure_skip_verify: bool = False
 
     @field_validator("kubeconfig", "context")
     @classmethod

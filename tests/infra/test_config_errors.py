@@ -27,6 +27,30 @@ def _markets_with(index: int, **changes: Any) -> list[dict[str, Any]]:
 # (overrides, secrets, substrings the message must contain: key, value, allowed)
 CASES: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...]]] = [
     ("target", {"target": "swarm"}, {}, ("target", "'swarm'", "'docker' or 'kubernetes'")),
+    (
+        "unknown threshold",
+        {"thresholds": {"orderFailureRate": 0.2}},
+        {},
+        ("thresholds.orderFailureRate", "0.2", "orderFailureRatio"),
+    ),
+    (
+        "threshold type",
+        {"thresholds": {"orderFailureFor": 5}},
+        {},
+        ("thresholds.orderFailureFor", "5", "a duration"),
+    ),
+    (
+        "threshold range",
+        {"thresholds": {"orderFailureRatio": 1.5}},
+        {},
+        ("thresholds.orderFailureRatio", "1.5", "ratio in (0, 1]"),
+    ),
+    (
+        "external label",
+        {"externalLabels": {"env": "x"}},
+        {},
+        ("externalLabels.env", "'x'", "other than env/replica"),
+    ),
     ("duration", {"scrapeInterval": "15x"}, {}, ("scrapeInterval", "'15x'", "Prometheus duration")),
     (
         "timeout above interval",

@@ -34,13 +34,21 @@ def _model_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
     return keys
 
 
+# Objects whose keys are the user's own (labels, annotations, threshold overrides).
+FREE_FORM_OBJECTS = ("authAnnotations.", "externalLabels.", "thresholds.")
+
+
 def _document_keys(value: Any, prefix: str = "") -> set[str]:
     keys: set[str] = set()
-    if isinstance(value, dict) and value and prefix.count(".") < 4:
+    if (
+        isinstance(value, dict)
+        and value
+        and prefix.count(".") < 4
+        and not prefix.endswith(FREE_FORM_OBJECTS)
+    ):
         for key, item in value.items():
             keys |= _document_keys(item, f"{prefix}{key}.")
-        if not prefix.endswith("authAnnotations."):
-            return keys
+        return keys
     keys.add(prefix.rstrip("."))
     return keys
 
