@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
 from infra.config import content_settings, load_stack_config
@@ -45,6 +47,6 @@ def test_external_labels_and_kubelet_tls_reach_prometheus_yml() -> None:
 
 
 def _prod_kubernetes() -> dict[str, object]:
-    document = yaml.safe_load(open("Pulumi.prod.yaml").read())["config"]
+    document = yaml.safe_load(Path("Pulumi.prod.yaml").read_text())["config"]
     kubernetes: dict[str, object] = document["trading-monitoring:kubernetes"]
     return kubernetes
