@@ -137,10 +137,15 @@ class MarketStatusCollector:
     name = "market_status"
     # Sessions are computed for this window around today and recomputed before it runs out.
     DAYS_BEFORE, DAYS_AFTER, MARGIN_SECONDS = 2, 21, 86_400
+    # After a failed calendar process, wait this long before starting another (it costs ~2 s
+    # of CPU), while still reporting the failure on every run.
+    RETRY_SECONDS = 60.0
 
     def __init__(self, config: ExporterConfig) -> None:
         self._markets = config.markets
         self._schedules: dict[str, Schedule] = {}
+        self._retry_at = 0.0
+        self._last_error = ""
         settings = config.collector(self.name)
         self._help = cached_help(
             catalog.MARKET_OPEN, self.name, settings.interval, settings.timeout
@@ -175,12 +180,17 @@ class MarketStatusCollector:
         by_calendar = {m.calendar: m.code for m in markets if m.calendar is not None}
         if not by_calendar:
             return
+        if time.monotonic() < self._retry_at:
+            result.errors.append(f"{self._last_error} (retrying in up to {self.RETRY_SECONDS:g}s)")
+            return
         try:
             loaded = calendar_schedules(
                 sorted(by_calendar), start, end, max(1.0, deadline - time.monotonic())
             )
         except CalendarError as exc:
-            result.errors.append(str(exc))
+            self._last_error = str(exc)
+            self._retry_at = time.monotonic() + self.RETRY_SECONDS
+            result.errors.append(self._last_error)
             return
         for market in markets:
             if market.calendar is not None:

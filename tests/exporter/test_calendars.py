@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
+
+import pytest
 
 from exporter.calendars import calendar_schedules, configured_schedule
 from exporter.config import default_markets, parse_config
@@ -83,3 +86,41 @@ def test_exchange_calendars_holidays_and_lunch_breaks() -> None:
     # New York: Thanksgiving 2026-11-26 closed; 2026-11-25 open at 15:00Z.
     assert not new_york.is_open(_ts("2026-11-26T15:00:00"))
     assert new_york.is_open(_ts("2026-11-25T15:00:00"))
+
+
+def test_a_failing_calendar_process_is_reported_and_not_restarted_every_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from exporter import collectors
+    from exporter.calendars import CalendarError
+    from exporter.scheduler import serialise
+    from tests.exporter.harness import parse
+
+    calls = []
+
+    def failing(*args: object, **kwargs: object) -> None:
+        calls.append(args)
+        raise CalendarError("calendar process exited with 1: ImportError")
+
+    monkeypatch.setattr(collectors, "calendar_schedules", failing)
+    config = parse_config(
+        {
+            "markets": [
+                {"code": "kr", "timezone": "Asia/Seoul", "calendar": "XKRX"},
+                {
+                    "code": "vn",
+                    "timezone": "UTC",
+                    "sessions": ["00:00-24:00"],
+                    "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                },
+            ]
+        }
+    )
+    collector = collectors.MarketStatusCollector(config)
+    for _ in range(5):
+        result = collector.run(time.monotonic() + 5)
+        assert not result.success and "ImportError" in result.errors[0]
+        samples = parse(serialise(result.families).decode())
+        # The configured market is still exported; the calendar market is absent, not guessed.
+        assert samples == {("trading_market_open", (("market", "vn"),)): 1.0}
+    assert len(calls) == 1
