@@ -293,3 +293,18 @@ def test_concurrent_scrapes_are_consistent(scraped: tuple[Path, Samples, str]) -
     rows = {b[("trading_ohlcv_rows", (("market", "kr"),))] for b in bodies}
     assert len(rows) == 1  # the data did not change, every scrape saw the same complete value
     assert all(math.isfinite(b[("trading_exporter_database_up", ())]) for b in bodies)
+
+
+def test_exposition_passes_promtool_lint(scraped: tuple[Path, Samples, str]) -> None:
+    import shutil
+    import subprocess
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (make tools installs it)")
+    _, _, body = scraped
+    done = subprocess.run(
+        [promtool, "check", "metrics"], input=body, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "" and done.stderr.strip() == ""  # no lint findings either
