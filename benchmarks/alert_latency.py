@@ -3,8 +3,8 @@
 Starts the live pipeline of `tests/live` (the real exporter on a demo SQLite database, real
 Prometheus and Alertmanager, a local webhook receiver; configs from the real renderers) with
 realistic-but-short intervals given as parameters, then for each fault (exporter down, stale
-data in an open market, order failures) repeats: inject, wait for the firing notification at
-the webhook, remove, wait for the resolved one.
+data in an open market, order failures) repeats, on a fresh pipeline each time: inject, wait for
+the firing notification at the webhook, remove, wait for the resolved one.
 
     overhead = webhook delivery - injection - `for`
     budget   = scrape interval + evaluation interval + group_wait + 2 s
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.live.harness import FAULTS, Fault, LiveStack, LiveTimings, run_fault  # noqa: E402
-from tests.live.processes import wait_until  # noqa: E402
+from tests.live.processes import sigterm_unwinds, wait_until  # noqa: E402
 
 SLACK_SECONDS = 2.0  # budget margin: HTTP hops, process scheduling
 DELIVERY_TIMEOUT = 120.0
@@ -47,23 +47,30 @@ class FaultResult:
 
 
 def wait_quiet(stack: LiveStack, fault: Fault) -> None:
-    """No alert of this name in Prometheus (not even pending) and the exporter scraped."""
+    """No alert of this name in Prometheus (not even pending) before the fault."""
 
     def quiet() -> bool | None:
         names = {a["labels"]["alertname"] for a in stack.prometheus_alerts()}
-        return True if fault.alertname not in names and stack.query("up == 1") else None
+        return True if fault.alertname not in names else None
 
     wait_until(quiet, timeout=DELIVERY_TIMEOUT, what=f"{fault.alertname} to be inactive")
 
 
-def measure(stack: LiveStack, fault: Fault, repetitions: int, rng: random.Random) -> FaultResult:
-    timings = stack.timings
+def measure(
+    fault: Fault, timings: LiveTimings, repetitions: int, rng: random.Random
+) -> FaultResult:
+    """One fresh pipeline per repetition: independent samples, and no fault history (the
+    order-failure ratio is over 5 minutes, so repeated faults in one stack would pile up)."""
     overheads, resolves = [], []
     for _ in range(repetitions):
-        wait_quiet(stack, fault)
-        # Inject at a random phase of the scrape/evaluation cycle.
-        time.sleep(timings.scrape_interval + rng.uniform(0, timings.evaluation_interval))
-        run = run_fault(stack, fault, DELIVERY_TIMEOUT)
+        with (
+            tempfile.TemporaryDirectory(prefix="alert-latency-") as workdir,
+            LiveStack(Path(workdir), timings) as stack,
+        ):
+            wait_quiet(stack, fault)
+            # Inject at a random phase of the scrape/evaluation cycle.
+            time.sleep(timings.scrape_interval + rng.uniform(0, timings.evaluation_interval))
+            run = run_fault(stack, fault, DELIVERY_TIMEOUT)
         overheads.append(run.firing.received_at - run.injected_at - timings.alert_for)
         resolves.append(run.resolved.received_at - run.removed_at)
         print(
@@ -125,11 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     rng = random.Random(args.seed)
-    with (
-        tempfile.TemporaryDirectory(prefix="alert-latency-") as workdir,
-        LiveStack(Path(workdir), timings) as stack,
-    ):
-        results = [measure(stack, fault, args.repetitions, rng) for fault in FAULTS]
+    with sigterm_unwinds():
+        results = [measure(fault, timings, args.repetitions, rng) for fault in FAULTS]
     print()
     print(table(results, timings))
     return 0 if all(max(r.overheads) <= budget(timings) for r in results) else 1

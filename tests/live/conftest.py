@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.live.harness import LiveStack, LiveTimings
+from tests.live.processes import sigterm_unwinds
 
 REQUIRED_BINARIES = ("prometheus", "prometheus-alertmanager")
 
@@ -34,7 +35,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         # `make test` installs them (`make tools`); a bare pytest run must say what is missing.
         pytest.fail(f"the live test needs {', '.join(missing)} on PATH: run `make tools`")
     workdir: Path = tmp_path_factory.mktemp("live")
-    with LiveStack(workdir, TEST_TIMINGS) as stack:
+    with sigterm_unwinds(), LiveStack(workdir, TEST_TIMINGS) as stack:
         yield stack
         if stack.feeder.error is not None:
             raise stack.feeder.error

@@ -74,8 +74,10 @@ class LiveTimings:
     # reload, are dropped and only sent again after it: the always-firing Watchdog is one.
     resend_delay: str = "1m"
 
-    def duration(self, seconds: float) -> str:
-        return f"{seconds:g}s"
+
+def seconds(value: float) -> str:
+    """A Prometheus duration: 2 -> "2s"."""
+    return f"{value:g}s"
 
 
 def content_settings(
@@ -88,7 +90,7 @@ def content_settings(
     secrets_dir: Path,
 ) -> ContentSettings:
     """The settings every renderer gets: our ports, short intervals, short `for`s."""
-    alert_for = timings.duration(timings.alert_for)
+    alert_for = seconds(timings.alert_for)
     thresholds = replace(
         AlertThresholds(),
         target_down_for=alert_for,
@@ -122,11 +124,11 @@ def content_settings(
             # PagerDuty and email stay off: the renderer has no PagerDuty URL and Alertmanager
             # requires STARTTLS for email, so neither can be pointed at a local receiver.
         ),
-        scrape_interval=timings.duration(timings.scrape_interval),
-        scrape_timeout=timings.duration(timings.scrape_interval),
-        evaluation_interval=timings.duration(timings.evaluation_interval),
-        group_wait=timings.duration(timings.group_wait),
-        group_interval=timings.duration(timings.group_interval),
+        scrape_interval=seconds(timings.scrape_interval),
+        scrape_timeout=seconds(timings.scrape_interval),
+        evaluation_interval=seconds(timings.evaluation_interval),
+        group_wait=seconds(timings.group_wait),
+        group_interval=seconds(timings.group_interval),
         repeat_interval=timings.repeat_interval,
         environment="live-test",
         rule_files_dir=str(rules_dir),
@@ -378,11 +380,7 @@ class LiveStack:
             timeout=30,
             what="Prometheus' first successful scrape of the exporter",
         )
-        wait_until(
-            lambda: True if self._prometheus_api("alertmanagers")["activeAlertmanagers"] else None,
-            timeout=30,
-            what="Prometheus to discover Alertmanager",
-        )
+        self._wait_for_alertmanager()
         # Only now load the rules, with a reload: Prometheus applies discovered targets ~5 s
         # after start, so rules evaluated earlier would see `absent(up)`, a false ExporterDown
         # with our 2 s `for`.
@@ -393,6 +391,15 @@ class LiveStack:
             lambda: True if self._prometheus_api("rules")["groups"] else None,
             timeout=30,
             what="Prometheus to load the rule files",
+        )
+        # The reload restarted Alertmanager discovery; alerts sent before it is back are lost.
+        self._wait_for_alertmanager()
+
+    def _wait_for_alertmanager(self) -> None:
+        wait_until(
+            lambda: True if self._prometheus_api("alertmanagers")["activeAlertmanagers"] else None,
+            timeout=30,
+            what="Prometheus to discover Alertmanager",
         )
 
     def _prometheus_api(self, path: str) -> Any:

@@ -11,10 +11,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 HOST = "127.0.0.1"
@@ -23,6 +25,21 @@ T = TypeVar("T")
 
 class LiveError(RuntimeError):
     """A live process failed to start or a wait ran out of time."""
+
+
+@contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Inside, SIGTERM (a CI timeout, `kill`) raises SystemExit instead of ending Python on
+    the spot, so `with` blocks and fixtures unwind and stop every child process."""
+
+    def raise_exit(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, raise_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def free_port() -> int:
