@@ -35,16 +35,17 @@ $(VENV)/.installed: requirements.lock
 
 venv: $(VENV)/.installed
 
-# --- Real Prometheus / Alertmanager binaries for the tests (Debian packages) -----------------
+# --- Real Prometheus / Alertmanager (and PostgreSQL) binaries for the tests (Debian packages) --
 tools:
 	@if command -v promtool >/dev/null && command -v amtool >/dev/null \
-	    && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null; then \
-	  echo "prometheus, promtool, prometheus-alertmanager and amtool are installed."; \
+	    && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null \
+	    && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "prometheus, promtool, prometheus-alertmanager, amtool and PostgreSQL are installed."; \
 	else \
-	  command -v apt-get >/dev/null || { echo "The tests need Debian's prometheus and prometheus-alertmanager packages, and apt-get is not available here: install them by hand."; exit 1; }; \
+	  command -v apt-get >/dev/null || { echo "The tests need Debian's prometheus, prometheus-alertmanager and postgresql packages, and apt-get is not available here: install them by hand."; exit 1; }; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-	    prometheus prometheus-alertmanager >/dev/null; \
+	    prometheus prometheus-alertmanager postgresql >/dev/null; \
 	fi
 
 define with_passphrase
