@@ -35,6 +35,7 @@ from exporter.config import CALENDARS as EXPORTER_CALENDARS
 from infra.docker.settings import DockerSettings
 from infra.kubernetes import settings as k8s_settings
 from infra.kubernetes.settings import KubernetesSettings, SettingError
+from infra.settings_base import ConfigModel
 from infra.targets import CONTAINER_PORTS
 from monitoring.render import check_settings
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
@@ -77,14 +78,6 @@ class ConfigError(ValueError):
     """Bad stack config. The message names every bad key, its value and what is allowed."""
 
 
-class _Model(BaseModel):
-    """camelCase config keys; unknown keys are errors (a typo must not be silently ignored)."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
-
-
 def _duration(key: str, value: str) -> str:
     """`key` is "" inside a field validator: pydantic's location already names the field."""
     if not value or not _DURATION.match(value):
@@ -99,7 +92,7 @@ def _url(key: str, value: str) -> str:
     return value
 
 
-class MarketConfig(_Model):
+class MarketConfig(ConfigModel):
     code: str
     name: str
     calendar: str | None = None  # exchange_calendars code, e.g. "XKRX"
@@ -143,7 +136,7 @@ class MarketConfig(_Model):
         )
 
 
-class ReceiversConfig(_Model):
+class ReceiversConfig(ConfigModel):
     """Which channels get alerts. Each enabled channel needs its secret key set."""
 
     slack_channel: str | None = None
@@ -193,7 +186,7 @@ class ReceiversConfig(_Model):
         return needed
 
 
-class ImagesConfig(_Model):
+class ImagesConfig(ConfigModel):
     """Every image, pinned by tag (never `latest`) or by digest."""
 
     prometheus: str = "prom/prometheus:v3.5.0"
@@ -231,7 +224,7 @@ def _check_image(key: str, ref: str) -> None:
         raise SettingError(key, ref, allowed)
 
 
-class StackConfig(_Model):
+class StackConfig(ConfigModel):
     """Every non-secret key of a stack, validated."""
 
     target: Literal["docker", "kubernetes"]

@@ -9,41 +9,35 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
 
-from infra.kubernetes.settings import ComputeResources, SettingError, cpu_millicores, memory_bytes
+from infra.kubernetes.settings import (
+    ComputeResources,
+    SettingError,
+    compute_resources,
+    cpu_millicores,
+    memory_bytes,
+)
+from infra.settings_base import ConfigModel
 
 CONFIG_KEY = "docker"
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
-
-
-def _res(cpu_req: str, mem_req: str, cpu_lim: str, mem_lim: str) -> ComputeResources:
-    return ComputeResources(
-        cpu_request=cpu_req, memory_request=mem_req, cpu_limit=cpu_lim, memory_limit=mem_lim
-    )
-
-
-class DockerResources(_Model):
+class DockerResources(ConfigModel):
     """Per-container sizes (each replaces its default as a whole)."""
 
-    prometheus: ComputeResources = _res("250m", "512Mi", "1", "1Gi")
-    alertmanager: ComputeResources = _res("50m", "64Mi", "250m", "128Mi")
-    grafana: ComputeResources = _res("100m", "128Mi", "500m", "512Mi")
-    loki: ComputeResources = _res("100m", "256Mi", "500m", "512Mi")
-    alloy: ComputeResources = _res("50m", "64Mi", "250m", "256Mi")
-    node_exporter: ComputeResources = _res("20m", "16Mi", "200m", "64Mi")
-    cadvisor: ComputeResources = _res("50m", "64Mi", "300m", "256Mi")
-    exporter: ComputeResources = _res("50m", "64Mi", "500m", "256Mi")
+    prometheus: ComputeResources = compute_resources("250m", "512Mi", "1", "1Gi")
+    alertmanager: ComputeResources = compute_resources("50m", "64Mi", "250m", "128Mi")
+    grafana: ComputeResources = compute_resources("100m", "128Mi", "500m", "512Mi")
+    loki: ComputeResources = compute_resources("100m", "256Mi", "500m", "512Mi")
+    alloy: ComputeResources = compute_resources("50m", "64Mi", "250m", "256Mi")
+    node_exporter: ComputeResources = compute_resources("20m", "16Mi", "200m", "64Mi")
+    cadvisor: ComputeResources = compute_resources("50m", "64Mi", "300m", "256Mi")
+    exporter: ComputeResources = compute_resources("50m", "64Mi", "500m", "256Mi")
 
 
-class HostPorts(_Model):
+class HostPorts(ConfigModel):
     """Ports published on 127.0.0.1 of the Docker host (only these, only on loopback)."""
 
     grafana: int = 3000
@@ -65,7 +59,7 @@ class HostPorts(_Model):
         return self
 
 
-class DockerSettings(_Model):
+class DockerSettings(ConfigModel):
     """Everything the dev (Docker) target needs beyond ContentSettings."""
 
     # Prefix of every container, volume and network name (several stacks can share one engine).

@@ -14,7 +14,8 @@ from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+
+from infra.settings_base import ConfigModel
 
 CONFIG_KEY = "kubernetes"
 # Secret config keys (set with `pulumi config set --secret KEY VALUE`).
@@ -90,16 +91,10 @@ def memory_bytes(key: str, value: str) -> Decimal:
     return result
 
 
-class _Model(BaseModel):
-    """camelCase config keys; unknown keys are errors (a typo must not be silently ignored)."""
+class _Model(ConfigModel):
+    """The shared config base, strict: no silent coercion of Kubernetes settings."""
 
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        strict=True,
-    )
+    model_config = ConfigDict(strict=True)
 
 
 class ComputeResources(_Model):
@@ -134,7 +129,8 @@ class ComputeResources(_Model):
         return self
 
 
-def _res(cpu_req: str, mem_req: str, cpu_lim: str, mem_lim: str) -> ComputeResources:
+def compute_resources(cpu_req: str, mem_req: str, cpu_lim: str, mem_lim: str) -> ComputeResources:
+    """A container's requests and limits, in that order (the defaults' shorthand)."""
     return ComputeResources(
         cpu_request=cpu_req, memory_request=mem_req, cpu_limit=cpu_lim, memory_limit=mem_lim
     )
@@ -143,13 +139,13 @@ def _res(cpu_req: str, mem_req: str, cpu_lim: str, mem_lim: str) -> ComputeResou
 class Resources(_Model):
     """Per-component container resources (each replaces its default as a whole)."""
 
-    prometheus: ComputeResources = _res("500m", "2Gi", "2", "4Gi")
-    alertmanager: ComputeResources = _res("50m", "64Mi", "200m", "256Mi")
-    grafana: ComputeResources = _res("100m", "256Mi", "1", "512Mi")
-    loki: ComputeResources = _res("200m", "512Mi", "1", "2Gi")
-    alloy: ComputeResources = _res("50m", "128Mi", "500m", "512Mi")
-    node_exporter: ComputeResources = _res("50m", "32Mi", "250m", "128Mi")
-    exporter: ComputeResources = _res("50m", "64Mi", "500m", "256Mi")
+    prometheus: ComputeResources = compute_resources("500m", "2Gi", "2", "4Gi")
+    alertmanager: ComputeResources = compute_resources("50m", "64Mi", "200m", "256Mi")
+    grafana: ComputeResources = compute_resources("100m", "256Mi", "1", "512Mi")
+    loki: ComputeResources = compute_resources("200m", "512Mi", "1", "2Gi")
+    alloy: ComputeResources = compute_resources("50m", "128Mi", "500m", "512Mi")
+    node_exporter: ComputeResources = compute_resources("50m", "32Mi", "250m", "128Mi")
+    exporter: ComputeResources = compute_resources("50m", "64Mi", "500m", "256Mi")
 
 
 class Storage(_Model):
