@@ -17,27 +17,29 @@ from infra.kubernetes.common import (
     HTTP_PORT_NAME,
     UID_NOBODY,
     Context,
+    config_file_mount,
     container_resources,
     container_security,
     disruption_budget,
     env_from_field,
+    file_name,
     http_probe,
     labels,
     metadata,
     pod_security,
     port,
-    pvc_spec,
     secret,
     secret_checksum,
-    selector_labels,
+    secret_volume,
     service,
     spread_across_nodes,
+    stateful_set_spec,
 )
 from infra.kubernetes.namespaces import ALERTMANAGER_MESH_PORT
 from infra.targets import ALERTMANAGER_CONFIG_PATH, ALERTMANAGER_DATA_DIR, CONTAINER_PORTS
 
 APP = "alertmanager"
-CONFIG_FILE = ALERTMANAGER_CONFIG_PATH.rsplit("/", 1)[-1]
+CONFIG_FILE = file_name(ALERTMANAGER_CONFIG_PATH)
 CONFIG_SECRET = "alertmanager-config"
 RECEIVERS_SECRET = "alertmanager-receivers"
 MESH_TCP = "mesh-tcp"
@@ -103,17 +105,14 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
     statefulset = k8s.apps.v1.StatefulSet(
         f"{prefix}-alertmanager",
         metadata=metadata(APP, ctx.namespace),
-        spec={
-            "service_name": APP,
-            "replicas": settings.replicas.alertmanager,
+        spec=stateful_set_spec(
+            ctx,
+            APP,
+            replicas=settings.replicas.alertmanager,
+            data_size=settings.storage.alertmanager,
             # All peers start together, so the cluster forms without waiting on readiness.
-            "pod_management_policy": "Parallel",
-            "selector": {"match_labels": selector_labels(APP)},
-            "persistent_volume_claim_retention_policy": {
-                "when_deleted": "Retain",
-                "when_scaled": "Retain",
-            },
-            "template": {
+            parallel=True,
+            template={
                 "metadata": {"labels": labels(APP), "annotations": {CHECKSUM_SECRET: checksum}},
                 "spec": {
                     "automount_service_account_token": False,
@@ -143,12 +142,7 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                             "resources": container_resources(settings.resources.alertmanager),
                             "security_context": container_security(UID_NOBODY),
                             "volume_mounts": [
-                                {
-                                    "name": "config",
-                                    "mount_path": ALERTMANAGER_CONFIG_PATH,
-                                    "sub_path": CONFIG_FILE,
-                                    "read_only": True,
-                                },
+                                config_file_mount(ALERTMANAGER_CONFIG_PATH),
                                 {
                                     "name": "receivers",
                                     "mount_path": content.settings.receivers.secrets_dir,
@@ -159,24 +153,12 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                         }
                     ],
                     "volumes": [
-                        {
-                            "name": "config",
-                            "secret": {"secret_name": CONFIG_SECRET, "default_mode": 0o440},
-                        },
-                        {
-                            "name": "receivers",
-                            "secret": {"secret_name": RECEIVERS_SECRET, "default_mode": 0o440},
-                        },
+                        secret_volume("config", CONFIG_SECRET),
+                        secret_volume("receivers", RECEIVERS_SECRET),
                     ],
                 },
             },
-            "volume_claim_templates": [
-                {
-                    "metadata": {"name": "data", "labels": selector_labels(APP)},
-                    "spec": pvc_spec(settings, settings.storage.alertmanager),
-                }
-            ],
-        },
+        ),
         opts=ctx.with_deps(config, receivers, governing),
     )
     disruption_budget(ctx, f"{prefix}-alertmanager-pdb", APP)

@@ -15,9 +15,12 @@ from infra.kubernetes.common import (
     METRICS_PORT_NAME,
     UID_ALLOY,
     Context,
+    config_file_mount,
+    config_map,
     container_resources,
     container_security,
     env_from_field,
+    file_name,
     http_probe,
     labels,
     metadata,
@@ -34,7 +37,7 @@ from monitoring import jobs
 from monitoring.logs import ALLOY_NODE_NAME_ENV, alloy_args
 
 APP = jobs.ALLOY_APP
-CONFIG_FILE = ALLOY_CONFIG_PATH.rsplit("/", 1)[-1]
+CONFIG_FILE = file_name(ALLOY_CONFIG_PATH)
 CONFIG_MAP = "alloy-config"
 
 RBAC_RULES: list[k8s.rbac.v1.PolicyRuleArgsDict] = [
@@ -51,12 +54,7 @@ def create_alloy(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
     account = service_account(ctx, f"{prefix}-alloy-sa", APP, token=True)
     binding = read_only_cluster_role(ctx, f"{prefix}-alloy", APP, account, RBAC_RULES)
     data = {CONFIG_FILE: ctx.content.alloy_config}
-    config = k8s.core.v1.ConfigMap(
-        f"{prefix}-alloy-config",
-        metadata=metadata(APP, ctx.namespace, CONFIG_MAP),
-        data=data,
-        opts=ctx.opts,
-    )
+    config = config_map(ctx, f"{prefix}-alloy-config", APP, CONFIG_MAP, data)
     tmp, tmp_mount = tmp_volume()
     return k8s.apps.v1.DaemonSet(
         f"{prefix}-alloy",
@@ -94,12 +92,7 @@ def create_alloy(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
                             "resources": container_resources(settings.resources.alloy),
                             "security_context": container_security(UID_ALLOY),
                             "volume_mounts": [
-                                {
-                                    "name": "config",
-                                    "mount_path": ALLOY_CONFIG_PATH,
-                                    "sub_path": CONFIG_FILE,
-                                    "read_only": True,
-                                },
+                                config_file_mount(ALLOY_CONFIG_PATH),
                                 {"name": "data", "mount_path": ALLOY_DATA_DIR},
                                 tmp_mount,
                             ],

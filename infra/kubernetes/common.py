@@ -182,6 +182,54 @@ def pvc_spec(
     return spec
 
 
+def unawaited_claim(
+    ctx: Context, resource_name: str, app: str, claim_name: str, size: str
+) -> k8s.core.v1.PersistentVolumeClaim:
+    """A PVC for a Deployment's pod. Not awaited: a WaitForFirstConsumer class binds only once
+    the pod exists, and the Deployment's own readiness covers the volume."""
+    return k8s.core.v1.PersistentVolumeClaim(
+        resource_name,
+        metadata={
+            **metadata(app, ctx.namespace, claim_name),
+            "annotations": {"pulumi.com/skipAwait": "true"},
+        },
+        spec=pvc_spec(ctx.settings, size),
+        opts=ctx.opts,
+    )
+
+
+def stateful_set_spec(
+    ctx: Context,
+    app: str,
+    *,
+    replicas: int,
+    data_size: str,
+    template: k8s.core.v1.PodTemplateSpecArgsDict,
+    parallel: bool = False,
+) -> k8s.apps.v1.StatefulSetSpecArgsDict:
+    """A StatefulSet governed by the headless Service `app`, with one PVC `data` of `data_size`
+    per pod, kept when the set is deleted or scaled down. `parallel`: start all pods at once."""
+    spec: k8s.apps.v1.StatefulSetSpecArgsDict = {
+        "service_name": app,
+        "replicas": replicas,
+        "selector": {"match_labels": selector_labels(app)},
+        "persistent_volume_claim_retention_policy": {
+            "when_deleted": "Retain",
+            "when_scaled": "Retain",
+        },
+        "template": template,
+        "volume_claim_templates": [
+            {
+                "metadata": {"name": "data", "labels": selector_labels(app)},
+                "spec": pvc_spec(ctx.settings, data_size),
+            }
+        ],
+    }
+    if parallel:
+        spec["pod_management_policy"] = "Parallel"
+    return spec
+
+
 def spread_across_nodes(app: str) -> k8s.core.v1.AffinityArgsDict:
     """Prefer one replica per node (preferred, so a small cluster still schedules them)."""
     return {
@@ -205,6 +253,26 @@ def tmp_volume() -> tuple[k8s.core.v1.VolumeArgsDict, k8s.core.v1.VolumeMountArg
         {"name": "tmp", "empty_dir": {"size_limit": "64Mi"}},
         {"name": "tmp", "mount_path": "/tmp"},
     )
+
+
+def file_name(path: str) -> str:
+    """The last part of a container path: the key of that file in its ConfigMap or Secret."""
+    return path.rsplit("/", 1)[-1]
+
+
+def config_file_mount(path: str) -> k8s.core.v1.VolumeMountArgsDict:
+    """The file `path` from the volume `config` (a ConfigMap or Secret key of the same name)."""
+    return {
+        "name": "config",
+        "mount_path": path,
+        "sub_path": file_name(path),
+        "read_only": True,
+    }
+
+
+def secret_volume(name: str, secret_name: str) -> k8s.core.v1.VolumeArgsDict:
+    """A Secret as files readable by the pod's user and group only."""
+    return {"name": name, "secret": {"secret_name": secret_name, "default_mode": 0o440}}
 
 
 def config_map(

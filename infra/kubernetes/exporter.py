@@ -24,21 +24,25 @@ from infra.kubernetes.common import (
     UID_EXPORTER,
     Context,
     as_secret,
+    config_file_mount,
+    config_map,
     container_resources,
     container_security,
     disruption_budget,
+    file_name,
     http_probe,
     labels,
     metadata,
     pod_security,
     port,
-    pvc_spec,
     secret,
     secret_checksum,
+    secret_volume,
     selector_labels,
     service,
     sha256_data,
     tmp_volume,
+    unawaited_claim,
 )
 from infra.targets import CONTAINER_PORTS, EXPORTER_CONFIG_PATH
 
@@ -49,7 +53,7 @@ PULL_SECRET = "exporter-registry"
 SECRETS_DIR = "/etc/exporter/secrets"
 DATABASE_URL_FILE = "database_url"
 DATA_DIR = "/data"
-CONFIG_FILE = EXPORTER_CONFIG_PATH.rsplit("/", 1)[-1]
+CONFIG_FILE = file_name(EXPORTER_CONFIG_PATH)
 
 
 def docker_config_json(server: str, username: str, password: str) -> str:
@@ -118,12 +122,7 @@ def create_exporter(
         secret_type="kubernetes.io/dockerconfigjson",
     )
     config_data = {CONFIG_FILE: ctx.content.exporter_config_yml}
-    config = k8s.core.v1.ConfigMap(
-        f"{prefix}-exporter-config",
-        metadata=metadata(APP, ctx.namespace, CONFIG_MAP),
-        data=config_data,
-        opts=ctx.opts,
-    )
+    config = config_map(ctx, f"{prefix}-exporter-config", APP, CONFIG_MAP, config_data)
     service(
         ctx,
         f"{prefix}-exporter-service",
@@ -132,12 +131,7 @@ def create_exporter(
     )
     tmp, tmp_mount = tmp_volume()
     mounts: list[k8s.core.v1.VolumeMountArgsDict] = [
-        {
-            "name": "config",
-            "mount_path": EXPORTER_CONFIG_PATH,
-            "sub_path": CONFIG_FILE,
-            "read_only": True,
-        },
+        config_file_mount(EXPORTER_CONFIG_PATH),
         tmp_mount,
     ]
     volumes: list[k8s.core.v1.VolumeArgsDict] = [
@@ -156,21 +150,13 @@ def create_exporter(
         deps.append(secret(ctx, f"{prefix}-exporter-database", APP, DATABASE_SECRET, files))
         annotations[CHECKSUM_SECRET] = secret_checksum(files, ctx.checksum_key)
         mounts.append({"name": "database", "mount_path": SECRETS_DIR, "read_only": True})
-        volumes.append(
-            {"name": "database", "secret": {"secret_name": DATABASE_SECRET, "default_mode": 0o440}}
-        )
+        volumes.append(secret_volume("database", DATABASE_SECRET))
     else:
         claim_name = database.existing_claim or "exporter-data"
         if database.existing_claim is None:
             deps.append(
-                k8s.core.v1.PersistentVolumeClaim(
-                    f"{prefix}-exporter-data",
-                    metadata={
-                        **metadata(APP, ctx.namespace, claim_name),
-                        "annotations": {"pulumi.com/skipAwait": "true"},
-                    },
-                    spec=pvc_spec(settings, settings.storage.exporter),
-                    opts=ctx.opts,
+                unawaited_claim(
+                    ctx, f"{prefix}-exporter-data", APP, claim_name, settings.storage.exporter
                 )
             )
         # Read-write: SQLite needs its -shm/-wal files even for read-only queries.

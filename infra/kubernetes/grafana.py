@@ -28,12 +28,13 @@ from infra.kubernetes.common import (
     metadata,
     pod_security,
     port,
-    pvc_spec,
     secret,
     secret_checksum,
+    secret_volume,
     selector_labels,
     service,
     tmp_volume,
+    unawaited_claim,
 )
 from infra.targets import CONTAINER_PORTS, GRAFANA_DATA_DIR, GRAFANA_SECRETS_DIR
 
@@ -55,16 +56,9 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
     annotations: dict[str, pulumi.Input[str]] = {}
     if server.extra_secret_files:
         annotations[CHECKSUM_SECRET] = secret_checksum(server.extra_secret_files, ctx.checksum_key)
-    claim = k8s.core.v1.PersistentVolumeClaim(
-        f"{prefix}-grafana-data",
-        metadata={
-            **metadata(APP, ctx.namespace, "grafana-data"),
-            # Not awaited: a WaitForFirstConsumer class binds only once the pod exists, and
-            # the Deployment below is awaited until ready, which covers the volume.
-            "annotations": {"pulumi.com/skipAwait": "true"},
-        },
-        spec=pvc_spec(settings, settings.storage.grafana),
-        opts=ctx.opts,
+    # The Deployment below is awaited until ready, which covers the volume.
+    claim = unawaited_claim(
+        ctx, f"{prefix}-grafana-data", APP, "grafana-data", settings.storage.grafana
     )
     service(
         ctx, f"{prefix}-grafana-service", APP, [(HTTP_PORT_NAME, CONTAINER_PORTS["grafana"], "TCP")]
@@ -109,10 +103,7 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
                     ],
                     "volumes": [
                         {"name": "data", "persistent_volume_claim": {"claim_name": "grafana-data"}},
-                        {
-                            "name": "secrets",
-                            "secret": {"secret_name": SECRETS, "default_mode": 0o440},
-                        },
+                        secret_volume("secrets", SECRETS),
                         tmp,
                         # GF_PATHS_LOGS of the image; logs go to the console (GF_LOG_MODE).
                         {"name": "logs", "empty_dir": {"size_limit": "64Mi"}},

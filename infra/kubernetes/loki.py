@@ -12,35 +12,32 @@ from infra.kubernetes.common import (
     HTTP_PORT_NAME,
     UID_LOKI,
     Context,
+    config_file_mount,
+    config_map,
     container_resources,
     container_security,
+    file_name,
     http_probe,
     labels,
     metadata,
     pod_security,
     port,
-    pvc_spec,
-    selector_labels,
     service,
     sha256_data,
+    stateful_set_spec,
     tmp_volume,
 )
 from infra.targets import CONTAINER_PORTS, LOKI_CONFIG_PATH, LOKI_DATA_DIR
 
 APP = "loki"
-CONFIG_FILE = LOKI_CONFIG_PATH.rsplit("/", 1)[-1]
+CONFIG_FILE = file_name(LOKI_CONFIG_PATH)
 CONFIG_MAP = "loki-config"
 
 
 def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
     settings = ctx.settings
     data = {CONFIG_FILE: ctx.content.loki_yml}
-    config = k8s.core.v1.ConfigMap(
-        f"{prefix}-loki-config",
-        metadata=metadata(APP, ctx.namespace, CONFIG_MAP),
-        data=data,
-        opts=ctx.opts,
-    )
+    config = config_map(ctx, f"{prefix}-loki-config", APP, CONFIG_MAP, data)
     governing = service(
         ctx,
         f"{prefix}-loki-service",
@@ -52,15 +49,12 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
     return k8s.apps.v1.StatefulSet(
         f"{prefix}-loki",
         metadata=metadata(APP, ctx.namespace),
-        spec={
-            "service_name": APP,
-            "replicas": 1,
-            "selector": {"match_labels": selector_labels(APP)},
-            "persistent_volume_claim_retention_policy": {
-                "when_deleted": "Retain",
-                "when_scaled": "Retain",
-            },
-            "template": {
+        spec=stateful_set_spec(
+            ctx,
+            APP,
+            replicas=1,
+            data_size=settings.storage.loki,
+            template={
                 "metadata": {
                     "labels": labels(APP),
                     "annotations": {CHECKSUM_CONFIG: sha256_data(data)},
@@ -87,12 +81,7 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                             "resources": container_resources(settings.resources.loki),
                             "security_context": container_security(UID_LOKI),
                             "volume_mounts": [
-                                {
-                                    "name": "config",
-                                    "mount_path": LOKI_CONFIG_PATH,
-                                    "sub_path": CONFIG_FILE,
-                                    "read_only": True,
-                                },
+                                config_file_mount(LOKI_CONFIG_PATH),
                                 {"name": "data", "mount_path": LOKI_DATA_DIR},
                                 tmp_mount,
                             ],
@@ -104,12 +93,6 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                     ],
                 },
             },
-            "volume_claim_templates": [
-                {
-                    "metadata": {"name": "data", "labels": selector_labels(APP)},
-                    "spec": pvc_spec(settings, settings.storage.loki),
-                }
-            ],
-        },
+        ),
         opts=ctx.with_deps(config, governing),
     )

@@ -15,28 +15,30 @@ from infra.kubernetes.common import (
     HTTP_PORT_NAME,
     UID_NOBODY,
     Context,
+    config_file_mount,
+    config_map,
     container_resources,
     container_security,
     disruption_budget,
     env_from_field,
+    file_name,
     http_probe,
     labels,
     metadata,
     pod_security,
     port,
-    pvc_spec,
     read_only_cluster_role,
-    selector_labels,
     service,
     service_account,
     sha256_data,
     spread_across_nodes,
+    stateful_set_spec,
 )
 from infra.targets import CONTAINER_PORTS, PROMETHEUS_CONFIG_PATH, PROMETHEUS_DATA_DIR
 from monitoring.scrape import REPLICA_LABEL_VALUE
 
 APP = "prometheus"
-CONFIG_FILE = PROMETHEUS_CONFIG_PATH.rsplit("/", 1)[-1]
+CONFIG_FILE = file_name(PROMETHEUS_CONFIG_PATH)
 
 # What kubernetes_sd_configs (pods, nodes) and the kubelet's /metrics/cadvisor need.
 RBAC_RULES: list[k8s.rbac.v1.PolicyRuleArgsDict] = [
@@ -79,17 +81,9 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
     account = service_account(ctx, f"{prefix}-prometheus-sa", APP, token=True)
     binding = read_only_cluster_role(ctx, f"{prefix}-prometheus", APP, account, RBAC_RULES)
     config_data = {CONFIG_FILE: content.prometheus_yml}
-    config = k8s.core.v1.ConfigMap(
-        f"{prefix}-prometheus-config",
-        metadata=metadata(APP, ctx.namespace, "prometheus-config"),
-        data=config_data,
-        opts=ctx.opts,
-    )
-    rules = k8s.core.v1.ConfigMap(
-        f"{prefix}-prometheus-rules",
-        metadata=metadata(APP, ctx.namespace, "prometheus-rules"),
-        data=dict(content.rule_files),
-        opts=ctx.opts,
+    config = config_map(ctx, f"{prefix}-prometheus-config", APP, "prometheus-config", config_data)
+    rules = config_map(
+        ctx, f"{prefix}-prometheus-rules", APP, "prometheus-rules", content.rule_files
     )
     # The governing headless Service: `prometheus-<i>.prometheus.<ns>.svc` per replica, and
     # `prometheus.<ns>.svc` resolves to every ready replica (Grafana's datasource).
@@ -103,16 +97,13 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
     statefulset = k8s.apps.v1.StatefulSet(
         f"{prefix}-prometheus",
         metadata=metadata(APP, ctx.namespace),
-        spec={
-            "service_name": APP,
-            "replicas": settings.replicas.prometheus,
-            "pod_management_policy": "Parallel",
-            "selector": {"match_labels": selector_labels(APP)},
-            "persistent_volume_claim_retention_policy": {
-                "when_deleted": "Retain",
-                "when_scaled": "Retain",
-            },
-            "template": {
+        spec=stateful_set_spec(
+            ctx,
+            APP,
+            replicas=settings.replicas.prometheus,
+            data_size=settings.storage.prometheus,
+            parallel=True,
+            template={
                 "metadata": {
                     "labels": labels(APP),
                     "annotations": {
@@ -139,12 +130,7 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                             "resources": container_resources(settings.resources.prometheus),
                             "security_context": container_security(UID_NOBODY),
                             "volume_mounts": [
-                                {
-                                    "name": "config",
-                                    "mount_path": PROMETHEUS_CONFIG_PATH,
-                                    "sub_path": CONFIG_FILE,
-                                    "read_only": True,
-                                },
+                                config_file_mount(PROMETHEUS_CONFIG_PATH),
                                 {
                                     "name": "rules",
                                     "mount_path": content.settings.rule_files_dir,
@@ -160,13 +146,7 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                     ],
                 },
             },
-            "volume_claim_templates": [
-                {
-                    "metadata": {"name": "data", "labels": selector_labels(APP)},
-                    "spec": pvc_spec(settings, settings.storage.prometheus),
-                }
-            ],
-        },
+        ),
         opts=ctx.with_deps(config, rules, governing, binding),
     )
     disruption_budget(ctx, f"{prefix}-prometheus-pdb", APP)
