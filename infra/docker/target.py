@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -176,10 +176,9 @@ class DockerTarget(pulumi.ComponentResource):
                     "--cluster.listen-address=",  # a single instance: no gossip
                 ],
                 healthcheck=http_healthcheck(CONTAINER_PORTS["alertmanager"], "/-/ready"),
-                uploads=[_secret_upload(ALERTMANAGER_CONFIG_PATH, content.alertmanager_yml)]
-                + [
-                    _secret_upload(f"{secrets_dir}/{file_name}", value)
-                    for file_name, value in sorted(content.alertmanager_secret_files.items())
+                uploads=[
+                    _secret_upload(ALERTMANAGER_CONFIG_PATH, content.alertmanager_yml),
+                    *_secret_file_uploads(secrets_dir, content.alertmanager_secret_files),
                 ],
                 volumes=[self._data("alertmanager", ALERTMANAGER_DATA_DIR)],
                 host_port=settings.ports.alertmanager,
@@ -211,10 +210,7 @@ class DockerTarget(pulumi.ComponentResource):
                     )
                 ],
                 healthcheck=http_healthcheck(CONTAINER_PORTS["grafana"], "/api/health"),
-                uploads=[
-                    _secret_upload(f"{GRAFANA_SECRETS_DIR}/{file_name}", value)
-                    for file_name, value in sorted(grafana_server.secret_files.items())
-                ],
+                uploads=_secret_file_uploads(GRAFANA_SECRETS_DIR, grafana_server.secret_files),
                 volumes=[self._data("grafana", GRAFANA_DATA_DIR)],
                 host_port=settings.ports.grafana,
                 reach_host=True,
@@ -441,6 +437,13 @@ def _secret_upload(path: str, value: pulumi.Output[str]) -> docker.ContainerUplo
     return docker.ContainerUploadArgs(
         file=path, content=pulumi.Output.secret(value), permissions="0444"
     )
+
+
+def _secret_file_uploads(
+    directory: str, files: Mapping[str, pulumi.Output[str]]
+) -> list[docker.ContainerUploadArgs]:
+    """Each of `files` (name -> secret value) as a secret upload into `directory`."""
+    return [_secret_upload(f"{directory}/{name}", value) for name, value in sorted(files.items())]
 
 
 def _bind(host: str, container: str) -> docker.ContainerVolumeArgs:
