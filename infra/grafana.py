@@ -140,46 +140,37 @@ class GrafanaContent(pulumi.ComponentResource):
         self.register_outputs({"dashboards": len(self.dashboard_urls)})
 
     def _datasources(self, content: RenderedContent, urls: DatasourceUrls) -> None:
-        settings = content.settings
-        grafana.oss.DataSource(
-            "datasource-prometheus",
-            name="Prometheus",
-            type="prometheus",
-            uid="prometheus",
-            url=urls.prometheus,
-            is_default=True,
-            access_mode="proxy",
-            json_data_encoded=json.dumps(
-                {
-                    "httpMethod": "POST",
-                    "timeInterval": settings.scrape_interval,
-                    "prometheusType": "Prometheus",
-                },
-                sort_keys=True,
-            ),
-            opts=self._opts,
+        prometheus_json = {
+            "httpMethod": "POST",
+            "timeInterval": content.settings.scrape_interval,
+            "prometheusType": "Prometheus",
+        }
+        self._datasource(
+            "prometheus", "Prometheus", urls.prometheus, prometheus_json, is_default=True
         )
-        grafana.oss.DataSource(
-            "datasource-loki",
-            name="Loki",
-            type="loki",
-            uid="loki",
-            url=urls.loki,
+        self._datasource("loki", "Loki", urls.loki, {"maxLines": 1000})
+        alertmanager_json = {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}
+        self._datasource("alertmanager", "Alertmanager", urls.alertmanager, alertmanager_json)
+
+    def _datasource(
+        self,
+        kind: str,
+        name: str,
+        url: str,
+        json_data: dict[str, Any],
+        *,
+        is_default: bool | None = None,
+    ) -> grafana.oss.DataSource:
+        """A proxied datasource whose type and uid are both `kind`."""
+        return grafana.oss.DataSource(
+            f"datasource-{kind}",
+            name=name,
+            type=kind,
+            uid=kind,
+            url=url,
+            is_default=is_default,
             access_mode="proxy",
-            json_data_encoded=json.dumps({"maxLines": 1000}, sort_keys=True),
-            opts=self._opts,
-        )
-        grafana.oss.DataSource(
-            "datasource-alertmanager",
-            name="Alertmanager",
-            type="alertmanager",
-            uid="alertmanager",
-            url=urls.alertmanager,
-            access_mode="proxy",
-            json_data_encoded=json.dumps(
-                {"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
-                sort_keys=True,
-            ),
+            json_data_encoded=json.dumps(json_data, sort_keys=True),
             opts=self._opts,
         )
 
