@@ -277,6 +277,27 @@ def graph(
     return panel
 
 
+def ratio_graph(
+    title: str,
+    queries: Sequence[Q],
+    *,
+    description: str = "",
+    levels: Levels | Steps | None = None,
+    width: int = 12,
+) -> timeseries.Panel:
+    """A share over time: unit percent, axis fixed from 0 to 1."""
+    return graph(
+        title,
+        queries,
+        "percentunit",
+        description=description,
+        levels=levels,
+        min_value=0,
+        max_value=1,
+        width=width,
+    )
+
+
 def single(
     title: str,
     queries: Sequence[Q],

@@ -15,6 +15,7 @@ from dashboards.panels import (
     Q,
     graph,
     instant_table,
+    ratio_graph,
     single,
     states,
 )
@@ -112,7 +113,7 @@ def collection_runs(sel: str, by: str = "market", width: int = 12) -> timeseries
 def collection_success_ratio(
     sel: str, levels: Levels, by: str = "market", width: int = 12
 ) -> timeseries.Panel:
-    return graph(
+    return ratio_graph(
         "Collection success ratio",
         [
             Q(
@@ -125,12 +126,9 @@ def collection_success_ratio(
                 _legend(by),
             )
         ],
-        "percentunit",
         description="Data-collection runs that succeeded / runs started; the alert uses the "
         "1-hour ratio.",
         levels=levels,
-        min_value=0,
-        max_value=1,
         width=width,
     )
 
@@ -151,7 +149,7 @@ def api_request_rate(sel: str, by: str, width: int = 12) -> timeseries.Panel:
 
 
 def api_failure_ratio(sel: str, by: str, levels: Levels, width: int = 12) -> timeseries.Panel:
-    return graph(
+    return ratio_graph(
         "API failure ratio",
         [
             Q(
@@ -159,11 +157,8 @@ def api_failure_ratio(sel: str, by: str, levels: Levels, width: int = 12) -> tim
                 _legend(by),
             )
         ],
-        "percentunit",
         description="Failed API requests / requests.",
         levels=levels,
-        min_value=0,
-        max_value=1,
         width=width,
     )
 
@@ -185,14 +180,11 @@ def api_latency(sel: str, by: str, levels: Levels, width: int = 12) -> timeserie
 
 
 def api_rate_limit(sel: str, by: str, levels: Levels, width: int = 12) -> timeseries.Panel:
-    return graph(
+    return ratio_graph(
         "API rate-limit usage",
         [Q(f"max by ({by}) (trading_api_rate_limit_usage_ratio{{{sel}}})", _legend(by))],
-        "percentunit",
         description="Share of the rate limit used in the current window.",
         levels=levels,
-        min_value=0,
-        max_value=1,
         width=width,
     )
 
@@ -213,14 +205,11 @@ def orders_rate(sel: str, by: str, width: int = 12) -> timeseries.Panel:
 
 
 def order_failure_ratio(sel: str, by: str, levels: Levels, width: int = 12) -> timeseries.Panel:
-    return graph(
+    return ratio_graph(
         "Order failure ratio",
         [Q(_ratio("trading_orders_failed_total", "trading_orders_total", sel, by), _legend(by))],
-        "percentunit",
         description="Orders rejected or failed / orders submitted.",
         levels=levels,
-        min_value=0,
-        max_value=1,
         width=width,
     )
 
@@ -247,14 +236,11 @@ def exposure(sel: str, width: int = 8) -> timeseries.Panel:
 
 
 def position_limit_usage(sel: str, levels: Levels, width: int = 8) -> timeseries.Panel:
-    return graph(
+    return ratio_graph(
         "Position limit usage",
         [Q(f"max by (market) (trading_position_limit_usage_ratio{{{sel}}})", "{{market}}")],
-        "percentunit",
         description="Largest position as a share of its limit.",
         levels=levels,
-        min_value=0,
-        max_value=1,
         width=width,
     )
 

@@ -18,6 +18,7 @@ from dashboards.panels import (
     graph,
     instant_table,
     prometheus_variable,
+    ratio_graph,
     row,
     single,
     states,
@@ -212,7 +213,7 @@ def _grafana_and_loki(dashboard: db.Dashboard, errors: Levels) -> db.Dashboard:
     return (
         dashboard.with_row(row("Grafana and Loki"))
         .with_panel(
-            graph(
+            ratio_graph(
                 "Grafana server errors",
                 [
                     Q(
@@ -222,15 +223,12 @@ def _grafana_and_loki(dashboard: db.Dashboard, errors: Levels) -> db.Dashboard:
                         "{{instance}}",
                     )
                 ],
-                "percentunit",
                 description="Share of Grafana HTTP requests answered with 5xx.",
                 levels=errors,
-                min_value=0,
-                max_value=1,
             )
         )
         .with_panel(
-            graph(
+            ratio_graph(
                 "Loki server errors",
                 [
                     Q(
@@ -238,11 +236,8 @@ def _grafana_and_loki(dashboard: db.Dashboard, errors: Levels) -> db.Dashboard:
                         "{{route}}",
                     )
                 ],
-                "percentunit",
                 description="Share of Loki requests answered with 5xx, per route.",
                 levels=errors,
-                min_value=0,
-                max_value=1,
             )
         )
     )

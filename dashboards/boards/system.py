@@ -8,7 +8,15 @@ from grafana_foundation_sdk.builders import dashboard as db
 
 from dashboards.layout import new_dashboard
 from dashboards.levels import PanelLevels
-from dashboards.panels import ANY_IS_BAD, Q, graph, prometheus_variable, query_variable, row
+from dashboards.panels import (
+    ANY_IS_BAD,
+    Q,
+    graph,
+    prometheus_variable,
+    query_variable,
+    ratio_graph,
+    row,
+)
 from monitoring import dashboard_uids, jobs
 from monitoring.alerts import REAL_FILESYSTEMS  # the disk alert's filesystems
 from monitoring.settings import ContentSettings
@@ -42,7 +50,7 @@ def _hosts(dashboard: db.Dashboard, lv: PanelLevels) -> db.Dashboard:
     return (
         dashboard.with_row(row("Hosts"))
         .with_panel(
-            graph(
+            ratio_graph(
                 "CPU usage",
                 [
                     Q(
@@ -51,14 +59,11 @@ def _hosts(dashboard: db.Dashboard, lv: PanelLevels) -> db.Dashboard:
                         "{{instance}}",
                     )
                 ],
-                "percentunit",
-                min_value=0,
-                max_value=1,
                 width=8,
             )
         )
         .with_panel(
-            graph(
+            ratio_graph(
                 "Memory usage",
                 [
                     Q(
@@ -67,15 +72,12 @@ def _hosts(dashboard: db.Dashboard, lv: PanelLevels) -> db.Dashboard:
                         "{{instance}}",
                     )
                 ],
-                "percentunit",
                 levels=lv.memory_usage,
-                min_value=0,
-                max_value=1,
                 width=8,
             )
         )
         .with_panel(
-            graph(
+            ratio_graph(
                 "Filesystem free",
                 [
                     Q(
@@ -84,11 +86,8 @@ def _hosts(dashboard: db.Dashboard, lv: PanelLevels) -> db.Dashboard:
                         "{{instance}} {{mountpoint}}",
                     )
                 ],
-                "percentunit",
                 description="Free share of each real filesystem.",
                 levels=lv.disk_free,
-                min_value=0,
-                max_value=1,
                 width=8,
             )
         )
@@ -128,7 +127,7 @@ def _hosts(dashboard: db.Dashboard, lv: PanelLevels) -> db.Dashboard:
             )
         )
         .with_panel(
-            graph(
+            ratio_graph(
                 "Disk busy",
                 [
                     Q(
@@ -137,10 +136,7 @@ def _hosts(dashboard: db.Dashboard, lv: PanelLevels) -> db.Dashboard:
                         "{{instance}}",
                     )
                 ],
-                "percentunit",
                 description="Share of time the busiest disk had I/O in flight.",
-                min_value=0,
-                max_value=1,
                 width=8,
             )
         )
@@ -174,7 +170,7 @@ def _containers(dashboard: db.Dashboard, c: ContainerLabels, lv: PanelLevels) ->
             )
         )
         .with_panel(
-            graph(
+            ratio_graph(
                 "Container memory vs limit",
                 [
                     Q(
@@ -183,11 +179,8 @@ def _containers(dashboard: db.Dashboard, c: ContainerLabels, lv: PanelLevels) ->
                         c.legend,
                     )
                 ],
-                "percentunit",
                 description="Working set as a share of the memory limit (containers with one).",
                 levels=lv.container_memory_limit_usage,
-                min_value=0,
-                max_value=1,
             )
         )
         .with_panel(
