@@ -28,12 +28,48 @@ def _rate(metric: str, sel: str, by: str) -> str:
     return f"sum by ({by}) (rate({metric}{{{sel}}}[{RATE}]))"
 
 
-def _ratio(failures: str, total: str, sel: str, by: str) -> str:
-    return f"{_rate(failures, sel, by)} / {_rate(total, sel, by)}"
+def _ratio(part: str, total: str, sel: str, by: str) -> str:
+    return f"{_rate(part, sel, by)} / {_rate(total, sel, by)}"
 
 
 def _legend(by: str) -> str:
     return " ".join("{{" + label.strip() + "}}" for label in by.split(","))
+
+
+def _stacked_rate_graph(
+    title: str, metric: str, sel: str, by: str, unit: str, *, description: str, width: int
+) -> timeseries.Panel:
+    """The per-second rate of counter `metric`, one stacked series per `by` group."""
+    return graph(
+        title,
+        [Q(_rate(metric, sel, by), _legend(by))],
+        unit,
+        description=description,
+        min_value=0,
+        stacked=True,
+        width=width,
+    )
+
+
+def _ratio_graph(
+    title: str,
+    part: str,
+    total: str,
+    sel: str,
+    by: str,
+    *,
+    description: str,
+    levels: Levels,
+    width: int,
+) -> timeseries.Panel:
+    """rate(part) / rate(total) of two counters, one series per `by` group."""
+    return ratio_graph(
+        title,
+        [Q(_ratio(part, total, sel, by), _legend(by))],
+        description=description,
+        levels=levels,
+        width=width,
+    )
 
 
 # --- Market status and data freshness --------------------------------------------------------
@@ -113,19 +149,12 @@ def collection_runs(sel: str, by: str = "market", width: int = 12) -> timeseries
 def collection_success_ratio(
     sel: str, levels: Levels, by: str = "market", width: int = 12
 ) -> timeseries.Panel:
-    return ratio_graph(
+    return _ratio_graph(
         "Collection success ratio",
-        [
-            Q(
-                _ratio(
-                    "trading_collection_successes_total",
-                    "trading_collection_attempts_total",
-                    sel,
-                    by,
-                ),
-                _legend(by),
-            )
-        ],
+        "trading_collection_successes_total",
+        "trading_collection_attempts_total",
+        sel,
+        by,
         description="Data-collection runs that succeeded / runs started; the alert uses the "
         "1-hour ratio.",
         levels=levels,
@@ -137,26 +166,24 @@ def collection_success_ratio(
 
 
 def api_request_rate(sel: str, by: str, width: int = 12) -> timeseries.Panel:
-    return graph(
+    return _stacked_rate_graph(
         "API requests",
-        [Q(_rate("trading_api_requests_total", sel, by), _legend(by))],
+        "trading_api_requests_total",
+        sel,
+        by,
         "reqps",
         description="Broker/data API requests per second.",
-        min_value=0,
-        stacked=True,
         width=width,
     )
 
 
 def api_failure_ratio(sel: str, by: str, levels: Levels, width: int = 12) -> timeseries.Panel:
-    return ratio_graph(
+    return _ratio_graph(
         "API failure ratio",
-        [
-            Q(
-                _ratio("trading_api_failures_total", "trading_api_requests_total", sel, by),
-                _legend(by),
-            )
-        ],
+        "trading_api_failures_total",
+        "trading_api_requests_total",
+        sel,
+        by,
         description="Failed API requests / requests.",
         levels=levels,
         width=width,
@@ -193,21 +220,24 @@ def api_rate_limit(sel: str, by: str, levels: Levels, width: int = 12) -> timese
 
 
 def orders_rate(sel: str, by: str, width: int = 12) -> timeseries.Panel:
-    return graph(
+    return _stacked_rate_graph(
         "Orders",
-        [Q(_rate("trading_orders_total", sel, by), _legend(by))],
+        "trading_orders_total",
+        sel,
+        by,
         "ops",
         description="Orders submitted per second.",
-        min_value=0,
-        stacked=True,
         width=width,
     )
 
 
 def order_failure_ratio(sel: str, by: str, levels: Levels, width: int = 12) -> timeseries.Panel:
-    return ratio_graph(
+    return _ratio_graph(
         "Order failure ratio",
-        [Q(_ratio("trading_orders_failed_total", "trading_orders_total", sel, by), _legend(by))],
+        "trading_orders_failed_total",
+        "trading_orders_total",
+        sel,
+        by,
         description="Orders rejected or failed / orders submitted.",
         levels=levels,
         width=width,
