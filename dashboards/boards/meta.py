@@ -4,6 +4,7 @@ the exporter)? A quiet Alertmanager means nothing if these panels are red."""
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import timeseries
 
 from dashboards import sections
 from dashboards.layout import new_dashboard
@@ -38,6 +39,16 @@ def _server_error_ratio(metric: str, by: str) -> str:
     total = f"sum by ({by}) (rate({metric}[{RATE}]))"
     errors = f'sum by ({by}) (rate({metric}{{status_code=~"5.."}}[{RATE}]))'
     return f"({errors} or {total} * 0) / {total}"
+
+
+def _server_errors_graph(
+    title: str, metric: str, by: str, *, description: str, levels: Levels
+) -> timeseries.Panel:
+    """The 5xx share of `metric`'s requests over time, one series per `by` label."""
+    legend = "{{" + by + "}}"
+    return ratio_graph(
+        title, [Q(_server_error_ratio(metric, by), legend)], description=description, levels=levels
+    )
 
 
 def _scrape_targets(dashboard: db.Dashboard) -> db.Dashboard:
@@ -213,29 +224,19 @@ def _grafana_and_loki(dashboard: db.Dashboard, errors: Levels) -> db.Dashboard:
     return (
         dashboard.with_row(row("Grafana and Loki"))
         .with_panel(
-            ratio_graph(
+            _server_errors_graph(
                 "Grafana server errors",
-                [
-                    Q(
-                        _server_error_ratio(
-                            "grafana_http_request_duration_seconds_count", "instance"
-                        ),
-                        "{{instance}}",
-                    )
-                ],
+                "grafana_http_request_duration_seconds_count",
+                "instance",
                 description="Share of Grafana HTTP requests answered with 5xx.",
                 levels=errors,
             )
         )
         .with_panel(
-            ratio_graph(
+            _server_errors_graph(
                 "Loki server errors",
-                [
-                    Q(
-                        _server_error_ratio("loki_request_duration_seconds_count", "route"),
-                        "{{route}}",
-                    )
-                ],
+                "loki_request_duration_seconds_count",
+                "route",
                 description="Share of Loki requests answered with 5xx, per route.",
                 levels=errors,
             )
