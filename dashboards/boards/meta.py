@@ -34,6 +34,21 @@ def _or_zero(expr: str) -> str:
     return f"({expr}) or vector(0)"
 
 
+def _failure_rate_graph(
+    title: str, metric: str, by: str, *, description: str = ""
+) -> timeseries.Panel:
+    """Failures per second of counter `metric`, one series per `by` label; any is bad."""
+    return graph(
+        title,
+        [Q(_or_zero(f"sum by ({by}) (rate({metric}[{RATE}]))"), "{{" + by + "}}")],
+        "ops",
+        description=description,
+        levels=NONZERO_RATE_IS_BAD,
+        min_value=0,
+        width=8,
+    )
+
+
 def _server_error_ratio(metric: str, by: str) -> str:
     """5xx share of requests; 0 (not "No data") while no 5xx series exists yet."""
     total = f"sum by ({by}) (rate({metric}[{RATE}]))"
@@ -97,22 +112,11 @@ def _prometheus(dashboard: db.Dashboard) -> db.Dashboard:
     return (
         dashboard.with_row(row("Prometheus"))
         .with_panel(
-            graph(
+            _failure_rate_graph(
                 "Rule evaluation failures",
-                [
-                    Q(
-                        _or_zero(
-                            "sum by (rule_group) "
-                            f"(rate(prometheus_rule_evaluation_failures_total[{RATE}]))"
-                        ),
-                        "{{rule_group}}",
-                    )
-                ],
-                "ops",
+                "prometheus_rule_evaluation_failures_total",
+                "rule_group",
                 description="A failing rule group cannot fire its alerts.",
-                levels=NONZERO_RATE_IS_BAD,
-                min_value=0,
-                width=8,
             )
         )
         .with_panel(
@@ -191,21 +195,8 @@ def _alertmanager(dashboard: db.Dashboard) -> db.Dashboard:
             )
         )
         .with_panel(
-            graph(
-                "Failed notifications",
-                [
-                    Q(
-                        _or_zero(
-                            "sum by (integration) "
-                            f"(rate(alertmanager_notifications_failed_total[{RATE}]))"
-                        ),
-                        "{{integration}}",
-                    )
-                ],
-                "ops",
-                levels=NONZERO_RATE_IS_BAD,
-                min_value=0,
-                width=8,
+            _failure_rate_graph(
+                "Failed notifications", "alertmanager_notifications_failed_total", "integration"
             )
         )
         .with_panel(
