@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import timeseries
 
 from dashboards.layout import new_dashboard
 from dashboards.levels import PanelLevels
@@ -150,23 +151,26 @@ def _containers(dashboard: db.Dashboard, c: ContainerLabels, lv: PanelLevels) ->
     def rate_per_container(metric: str) -> str:
         return f"sum by ({c.by}) (rate({metric}{{{c.selector}}}[{RATE}]))"
 
+    def container_graph(
+        title: str, expr: str, unit: str, description: str = ""
+    ) -> timeseries.Panel:
+        return graph(title, [Q(expr, c.legend)], unit, description=description, min_value=0)
+
     return (
         dashboard.with_row(row("Containers"))
         .with_panel(
-            graph(
+            container_graph(
                 "Container CPU",
-                [Q(rate_per_container("container_cpu_usage_seconds_total"), c.legend)],
+                rate_per_container("container_cpu_usage_seconds_total"),
                 "short",
-                description="CPU cores used.",
-                min_value=0,
+                "CPU cores used.",
             )
         )
         .with_panel(
-            graph(
+            container_graph(
                 "Container memory (working set)",
-                [Q(per_container("container_memory_working_set_bytes"), c.legend)],
+                per_container("container_memory_working_set_bytes"),
                 "bytes",
-                min_value=0,
             )
         )
         .with_panel(
@@ -184,11 +188,10 @@ def _containers(dashboard: db.Dashboard, c: ContainerLabels, lv: PanelLevels) ->
             )
         )
         .with_panel(
-            graph(
+            container_graph(
                 "Container network in",
-                [Q(rate_per_container("container_network_receive_bytes_total"), c.legend)],
+                rate_per_container("container_network_receive_bytes_total"),
                 "Bps",
-                min_value=0,
             )
         )
         .with_panel(
