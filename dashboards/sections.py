@@ -244,23 +244,30 @@ def order_failure_ratio(sel: str, by: str, levels: Levels, width: int = 12) -> t
     )
 
 
-def open_positions(sel: str, width: int = 8) -> timeseries.Panel:
+def per_market_sum(
+    title: str, metric: str, sel: str, *, description: str = "", width: int = 8
+) -> timeseries.Panel:
+    """The sum of gauge `metric` per market over time."""
     return graph(
-        "Open positions",
-        [Q(f"sum by (market) (trading_open_positions{{{sel}}})", "{{market}}")],
+        title,
+        [Q(f"sum by (market) ({metric}{{{sel}}})", "{{market}}")],
         "short",
+        description=description,
         min_value=0,
         width=width,
     )
 
 
+def open_positions(sel: str, width: int = 8) -> timeseries.Panel:
+    return per_market_sum("Open positions", "trading_open_positions", sel, width=width)
+
+
 def exposure(sel: str, width: int = 8) -> timeseries.Panel:
-    return graph(
+    return per_market_sum(
         "Gross exposure",
-        [Q(f"sum by (market) (trading_position_exposure{{{sel}}})", "{{market}}")],
-        "short",
+        "trading_position_exposure",
+        sel,
         description="Gross exposure of open positions, in the account's base currency.",
-        min_value=0,
         width=width,
     )
 

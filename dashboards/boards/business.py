@@ -159,24 +159,8 @@ def data_quality(lv: PanelLevels) -> db.Dashboard:
         .with_panel(sections.data_age(sel, lv.data_age_seconds))
         .with_panel(sections.market_sessions(sel, width=24))
         .with_row(row("Completeness"))
-        .with_panel(
-            graph(
-                "OHLCV rows",
-                [Q(f"sum by (market) (trading_ohlcv_rows{{{sel}}})", "{{market}}")],
-                "short",
-                min_value=0,
-                width=8,
-            )
-        )
-        .with_panel(
-            graph(
-                "Tickers",
-                [Q(f"sum by (market) (trading_tickers{{{sel}}})", "{{market}}")],
-                "short",
-                min_value=0,
-                width=8,
-            )
-        )
+        .with_panel(sections.per_market_sum("OHLCV rows", "trading_ohlcv_rows", sel))
+        .with_panel(sections.per_market_sum("Tickers", "trading_tickers", sel))
         .with_panel(
             single(
                 "Rows without a market",
