@@ -66,8 +66,7 @@ class _SqliteConnection:
         self._deadline = deadline
 
     def query(self, sql: str) -> list[Row]:
-        if time.monotonic() >= self._deadline:
-            raise DatabaseError("timed out")
+        _seconds_left(self._deadline)
         try:
             cursor = self._conn.execute(sql)
             names = [d[0].lower() for d in cursor.description or ()]
@@ -103,6 +102,14 @@ class _PostgresConnection:
             raise DatabaseError(_first_line(str(exc))) from None
 
 
+def _seconds_left(deadline: float) -> float:
+    """Seconds until `deadline` (time.monotonic()); DatabaseError if it has passed."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise DatabaseError("timed out")
+    return remaining
+
+
 def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
@@ -120,9 +127,7 @@ def connect(target: DatabaseTarget, deadline: float) -> Iterator[Connection]:
 
 @contextmanager
 def _connect_sqlite(path: str, deadline: float) -> Iterator[Connection]:
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise DatabaseError("timed out")
+    remaining = _seconds_left(deadline)
     if not os.path.exists(path):
         raise DatabaseError(f"database file not found: {path}")
     uri = f"file:{quote(os.path.abspath(path))}?mode=ro"
@@ -149,9 +154,7 @@ def _explain_open_error(path: str, message: str) -> str:
 def _connect_postgres(url: str, deadline: float) -> Iterator[Connection]:
     import psycopg
 
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise DatabaseError("timed out")
+    remaining = _seconds_left(deadline)
     try:
         conn = psycopg.connect(url, connect_timeout=max(1, int(remaining)), autocommit=True)
     except psycopg.Error as exc:
