@@ -30,6 +30,7 @@ from infra.kubernetes.common import (
     selector_labels,
     service_account,
     sha256_data,
+    tcp_liveness_probe,
     tmp_volume,
 )
 from infra.targets import ALLOY_CONFIG_PATH, ALLOY_DATA_DIR
@@ -83,12 +84,7 @@ def create_alloy(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
                             "readiness_probe": http_probe("/-/ready", METRICS_PORT_NAME),
                             # Not /-/healthy: it fails while Loki is down, and restarting
                             # Alloy would not bring Loki back.
-                            "liveness_probe": {
-                                "tcp_socket": {"port": METRICS_PORT_NAME},
-                                "period_seconds": 20,
-                                "timeout_seconds": 5,
-                                "failure_threshold": 6,
-                            },
+                            "liveness_probe": tcp_liveness_probe(METRICS_PORT_NAME),
                             "resources": container_resources(settings.resources.alloy),
                             "security_context": container_security(UID_ALLOY),
                             "volume_mounts": [

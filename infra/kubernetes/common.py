@@ -155,6 +155,19 @@ def http_probe(
     }
 
 
+def tcp_liveness_probe(port: str, initial_delay: int | None = None) -> k8s.core.v1.ProbeArgsDict:
+    """Restart only when `port` stops accepting connections (every 20 s, 6 failures)."""
+    probe: k8s.core.v1.ProbeArgsDict = {
+        "tcp_socket": {"port": port},
+        "period_seconds": 20,
+        "timeout_seconds": 5,
+        "failure_threshold": 6,
+    }
+    if initial_delay is not None:
+        probe["initial_delay_seconds"] = initial_delay
+    return probe
+
+
 def container_resources(resources: ComputeResources) -> k8s.core.v1.ResourceRequirementsArgsDict:
     return {
         "requests": {"cpu": resources.cpu_request, "memory": resources.memory_request},

@@ -25,6 +25,7 @@ from infra.kubernetes.common import (
     service,
     sha256_data,
     stateful_set_spec,
+    tcp_liveness_probe,
     tmp_volume,
 )
 from infra.targets import CONTAINER_PORTS, LOKI_CONFIG_PATH, LOKI_DATA_DIR
@@ -71,13 +72,7 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                             "ports": [port(HTTP_PORT_NAME, "loki")],
                             # /ready turns 200 about 15 s after start (ingester join delay).
                             "readiness_probe": http_probe("/ready", initial_delay=15),
-                            "liveness_probe": {
-                                "tcp_socket": {"port": HTTP_PORT_NAME},
-                                "initial_delay_seconds": 30,
-                                "period_seconds": 20,
-                                "timeout_seconds": 5,
-                                "failure_threshold": 6,
-                            },
+                            "liveness_probe": tcp_liveness_probe(HTTP_PORT_NAME, initial_delay=30),
                             "resources": container_resources(settings.resources.loki),
                             "security_context": container_security(UID_LOKI),
                             "volume_mounts": [
