@@ -510,11 +510,6 @@ class LiveStack:
         result: list[dict[str, Any]] = data["result"]
         return result
 
-    def label_values(self, label: str, match: str) -> list[str]:
-        body = get_json(f"{self.prometheus_url}/api/v1/label/{label}/values", {"match[]": match})
-        values: list[str] = body["data"]
-        return values
-
     def prometheus_alerts(self) -> list[dict[str, Any]]:
         alerts: list[dict[str, Any]] = self._prometheus_api("alerts")["alerts"]
         return alerts
@@ -595,15 +590,18 @@ def run_fault(
     """Inject the fault, wait for its alert at the generic webhook, call `while_firing` (with
     the injection time), undo the fault and wait for the resolved notification."""
     instance = {k: v for k, v in fault.labels.items() if k == "market"}
-    injected = time.monotonic()
-    fault.inject(stack)
-    firing = stack.recorder.wait_for_alert(
-        WEBHOOK_PATH, fault.alertname, "firing", timeout, since=injected, labels=instance
-    )
-    while_firing(injected)
-    removed = time.monotonic()
-    fault.remove(stack)
-    resolved = stack.recorder.wait_for_alert(
-        WEBHOOK_PATH, fault.alertname, "resolved", timeout, since=removed, labels=instance
-    )
+    try:
+        injected = time.monotonic()
+        fault.inject(stack)
+        firing = stack.recorder.wait_for_alert(
+            WEBHOOK_PATH, fault.alertname, "firing", timeout, since=injected, labels=instance
+        )
+        while_firing(injected)
+        removed = time.monotonic()
+        fault.remove(stack)
+        resolved = stack.recorder.wait_for_alert(
+            WEBHOOK_PATH, fault.alertname, "resolved", timeout, since=removed, labels=instance
+        )
+    except LiveError as error:
+        raise LiveError(f"{fault.name}: {error}\n{stack.logs()}") from None
     return FaultRun(fault, injected, firing, removed, resolved)

@@ -3,7 +3,7 @@
 Each fault is injected for real (stop the exporter, age the data of an open market, write failed
 orders), and the test waits, with deadlines, for the right alert at the right receiver with the
 right labels, then removes the fault and waits for the resolved notification.
-The tests share one stack and run in file order (pytest keeps definition order).
+The tests share one stack (module fixture); each one checks its own fault end to end.
 """
 
 from __future__ import annotations
