@@ -46,6 +46,16 @@ GRAFANA_SECRETS_DIR = "/etc/grafana/secrets"  # admin_password and secret_key fi
 EXPORTER_CONFIG_PATH = "/etc/exporter/config.yml"
 
 
+def alertmanager_base_args(external_url: str) -> list[str]:
+    """The flags both targets start Alertmanager with; each adds its cluster flags."""
+    return [
+        f"--config.file={ALERTMANAGER_CONFIG_PATH}",
+        f"--storage.path={ALERTMANAGER_DATA_DIR}",
+        f"--web.listen-address=:{CONTAINER_PORTS['alertmanager']}",
+        f"--web.external-url={external_url}",
+    ]
+
+
 @dataclass(frozen=True)
 class GrafanaServerConfig:
     """How the Grafana server itself is configured (not its content, see infra/grafana.py).

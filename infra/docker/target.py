@@ -36,6 +36,7 @@ from infra.targets import (
     PROMETHEUS_DATA_DIR,
     RenderedContent,
     TargetEndpoints,
+    alertmanager_base_args,
 )
 from monitoring.logs import alloy_args
 
@@ -169,10 +170,7 @@ class DockerTarget(pulumi.ComponentResource):
                 service="alertmanager",
                 image=self._pull("alertmanager", images.alertmanager),
                 command=[
-                    f"--config.file={ALERTMANAGER_CONFIG_PATH}",
-                    f"--storage.path={ALERTMANAGER_DATA_DIR}",
-                    f"--web.listen-address=:{CONTAINER_PORTS['alertmanager']}",
-                    f"--web.external-url=http://{LOOPBACK}:{settings.ports.alertmanager}",
+                    *alertmanager_base_args(f"http://{LOOPBACK}:{settings.ports.alertmanager}"),
                     "--cluster.listen-address=",  # a single instance: no gossip
                 ],
                 healthcheck=http_healthcheck(CONTAINER_PORTS["alertmanager"], "/-/ready"),

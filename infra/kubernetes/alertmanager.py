@@ -36,7 +36,12 @@ from infra.kubernetes.common import (
     stateful_set_spec,
 )
 from infra.kubernetes.namespaces import ALERTMANAGER_MESH_PORT
-from infra.targets import ALERTMANAGER_CONFIG_PATH, ALERTMANAGER_DATA_DIR, CONTAINER_PORTS
+from infra.targets import (
+    ALERTMANAGER_CONFIG_PATH,
+    ALERTMANAGER_DATA_DIR,
+    CONTAINER_PORTS,
+    alertmanager_base_args,
+)
 
 APP = "alertmanager"
 CONFIG_FILE = file_name(ALERTMANAGER_CONFIG_PATH)
@@ -65,10 +70,7 @@ def external_url(ctx: Context) -> str:
 
 def alertmanager_args(ctx: Context) -> list[str]:
     args = [
-        f"--config.file={ALERTMANAGER_CONFIG_PATH}",
-        f"--storage.path={ALERTMANAGER_DATA_DIR}",
-        f"--web.listen-address=:{CONTAINER_PORTS['alertmanager']}",
-        f"--web.external-url={external_url(ctx)}",
+        *alertmanager_base_args(external_url(ctx)),
         f"--cluster.listen-address=0.0.0.0:{ALERTMANAGER_MESH_PORT}",
         # $(POD_IP) is expanded by the kubelet from the env var below.
         f"--cluster.advertise-address=$(POD_IP):{ALERTMANAGER_MESH_PORT}",
