@@ -110,20 +110,22 @@ def _notification_lines(settings: ContentSettings) -> list[str]:
     return lines
 
 
+# The six markets of the default config.
+DEFAULT_MARKETS = (
+    Market("kr", "Korea (KRX)", "XKRX", "Asia/Seoul"),
+    Market("us", "United States (NYSE)", "XNYS", "America/New_York"),
+    Market("cn", "China (SSE)", "XSHG", "Asia/Shanghai"),
+    Market("hk", "Hong Kong (HKEX)", "XHKG", "Asia/Hong_Kong"),
+    Market("jp", "Japan (TSE)", "XTKS", "Asia/Tokyo"),
+    Market("vn", "Vietnam (HOSE)", None, "Asia/Ho_Chi_Minh", ("09:00-11:30", "13:00-14:45")),
+)
+
+
 def default_settings() -> ContentSettings:
     """The six markets of the default config, every notification channel enabled."""
     one = ("localhost:9",)
     return ContentSettings(
-        markets=(
-            Market("kr", "Korea (KRX)", "XKRX", "Asia/Seoul"),
-            Market("us", "United States (NYSE)", "XNYS", "America/New_York"),
-            Market("cn", "China (SSE)", "XSHG", "Asia/Shanghai"),
-            Market("hk", "Hong Kong (HKEX)", "XHKG", "Asia/Hong_Kong"),
-            Market("jp", "Japan (TSE)", "XTKS", "Asia/Tokyo"),
-            Market(
-                "vn", "Vietnam (HOSE)", None, "Asia/Ho_Chi_Minh", ("09:00-11:30", "13:00-14:45")
-            ),
-        ),
+        markets=DEFAULT_MARKETS,
         targets=Targets(one, one, one, one, one, one, one, one),
         receivers=Receivers(
             slack_channel="#trading-alerts",

@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dashboards import Dashboard, build_dashboards
+from monitoring.catalogue import DEFAULT_MARKETS
 from monitoring.settings import ContentSettings, Market, Targets
-
-DEFAULT_MARKETS = (
-    Market("kr", "Korea (KRX)", "XKRX", "Asia/Seoul"),
-    Market("us", "United States (NYSE)", "XNYS", "America/New_York"),
-    Market("cn", "China (SSE)", "XSHG", "Asia/Shanghai"),
-    Market("hk", "Hong Kong (HKEX)", "XHKG", "Asia/Hong_Kong"),
-    Market("jp", "Japan (TSE)", "XTKS", "Asia/Tokyo"),
-    Market("vn", "Vietnam (HOSE)", None, "Asia/Ho_Chi_Minh", ("09:00-11:30", "13:00-14:45")),
-)
 
 
 def make_settings(

@@ -13,9 +13,10 @@ from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
 from dashboards import FOLDERS, Dashboard, build_dashboards, iter_panels
 from monitoring import dashboard_uids
 from monitoring.alerts import all_rule_groups
+from monitoring.catalogue import DEFAULT_MARKETS
 from monitoring.rules import AlertRule
 from monitoring.slo import slos
-from tests.dashboards.conftest import DEFAULT_MARKETS, custom_market, make_settings
+from tests.dashboards.conftest import custom_market, make_settings
 
 GRAFANA_11_6_SCHEMA_VERSION = 41
 UID = re.compile(r"^[a-zA-Z0-9_-]{1,40}$")  # Grafana's uid rule
