@@ -32,6 +32,7 @@ from infra.kubernetes.common import (
     secret_checksum,
     secret_volume,
     service,
+    service_url,
     spread_across_nodes,
     stateful_set_spec,
 )
@@ -65,7 +66,7 @@ def external_url(ctx: Context) -> str:
     host = ctx.settings.ingress.alertmanager_host
     if host is not None:
         return f"https://{host}"
-    return f"http://{ctx.settings.service_host(APP)}:{CONTAINER_PORTS['alertmanager']}"
+    return service_url(ctx, APP)
 
 
 def alertmanager_args(ctx: Context) -> list[str]:
