@@ -5,11 +5,13 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from exporter.collectors import RunResult
 from exporter.config import CollectorSettings
-from exporter.scheduler import ExporterState, start_collectors
+from exporter.scheduler import CollectorThread, ExporterState, start_collectors
 from tests.exporter.harness import always_open_config, parse, run_exporter, write_config
 
 
@@ -56,6 +58,23 @@ class _Crashing:
         raise RuntimeError("bug")
 
 
+@contextmanager
+def _scheduled(
+    collector: _Blocking | _Crashing, timeout: float
+) -> Iterator[tuple[ExporterState, list[CollectorThread]]]:
+    """`collector` started every 50 ms with `timeout`; stopped (and released) on exit."""
+    settings = {collector.name: CollectorSettings(interval=0.05, timeout=timeout)}
+    state = ExporterState(settings)
+    stop = threading.Event()
+    threads = start_collectors([collector], settings, state, stop)
+    try:
+        yield state, threads
+    finally:
+        stop.set()
+        if isinstance(collector, _Blocking):
+            collector.release.set()
+
+
 def _success(state: ExporterState, name: str) -> float | None:
     samples = parse(state.render().decode())
     return samples.get(("trading_exporter_collector_success", (("collector", name),)))
@@ -63,11 +82,7 @@ def _success(state: ExporterState, name: str) -> float | None:
 
 def test_a_run_stuck_past_its_timeout_is_reported_failed_and_never_overlaps() -> None:
     blocking = _Blocking()
-    settings = {"blocking": CollectorSettings(interval=0.05, timeout=0.3)}
-    state = ExporterState(settings)
-    stop = threading.Event()
-    start_collectors([blocking], settings, state, stop)
-    try:
+    with _scheduled(blocking, timeout=0.3) as (state, _):
         time.sleep(0.1)
         assert _success(state, "blocking") is None  # not finished, not yet overdue
         time.sleep(0.4)
@@ -79,40 +94,23 @@ def test_a_run_stuck_past_its_timeout_is_reported_failed_and_never_overlaps() ->
         assert _success(state, "blocking") == 1
         time.sleep(0.3)
         assert blocking.runs > 2 and blocking.max_running == 1
-    finally:
-        stop.set()
-        blocking.release.set()
 
 
 def test_a_stuck_database_probe_means_database_down() -> None:
-    probe = _StuckProbe()
-    settings = {"database": CollectorSettings(interval=0.05, timeout=0.3)}
-    state = ExporterState(settings)
-    stop = threading.Event()
-    start_collectors([probe], settings, state, stop)
-    try:
+    with _scheduled(_StuckProbe(), timeout=0.3) as (state, _):
         time.sleep(0.15)
         assert state.database_up  # answered once, second run hangs but is not overdue yet
         time.sleep(0.4)
         assert not state.database_up
         up = parse(state.render().decode())[("trading_exporter_database_up", ())]
         assert up == 0
-    finally:
-        stop.set()
-        probe.release.set()
 
 
 def test_a_crashing_collector_is_reported_and_keeps_its_thread() -> None:
-    settings = {"crashing": CollectorSettings(interval=0.05, timeout=1)}
-    state = ExporterState(settings)
-    stop = threading.Event()
-    threads = start_collectors([_Crashing()], settings, state, stop)
-    try:
+    with _scheduled(_Crashing(), timeout=1) as (state, threads):
         time.sleep(0.3)
         assert _success(state, "crashing") == 0
         assert threads[0].is_alive()
-    finally:
-        stop.set()
 
 
 def test_sigterm_stops_the_exporter_cleanly(tmp_path: Path) -> None:
