@@ -144,6 +144,32 @@ class ManagedProcess:
             process.wait(timeout)
 
 
+def start_on_free_port(
+    name: str,
+    make_argv: Callable[[int], Sequence[str]],
+    ready_path: str,
+    log_path: Path,
+    timeout: float = 30.0,
+    attempts: int = 3,
+) -> tuple[ManagedProcess, int]:
+    """Start a server on a fresh port, retrying with another port if that one was taken."""
+    last_error: LiveError | None = None
+    for _ in range(attempts):
+        port = free_port()
+        process = ManagedProcess(name, make_argv(port), log_path)
+        process.start()
+        try:
+            process.wait_ready(f"http://{HOST}:{port}{ready_path}", timeout)
+            return process, port
+        except LiveError as error:
+            process.stop()
+            last_error = error
+            if "address already in use" not in str(error):
+                break
+    assert last_error is not None
+    raise last_error
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One POST the recorder received."""
