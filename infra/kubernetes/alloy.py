@@ -17,6 +17,7 @@ from infra.kubernetes.common import (
     Context,
     config_file_mount,
     config_map,
+    config_volume,
     container_resources,
     container_security,
     env_from_field,
@@ -95,7 +96,7 @@ def create_alloy(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
                         }
                     ],
                     "volumes": [
-                        {"name": "config", "config_map": {"name": CONFIG_MAP}},
+                        config_volume(CONFIG_MAP),
                         # Tail positions; survive container restarts on the same pod.
                         {"name": "data", "empty_dir": {"size_limit": "1Gi"}},
                         tmp,

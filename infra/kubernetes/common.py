@@ -283,6 +283,11 @@ def config_file_mount(path: str) -> k8s.core.v1.VolumeMountArgsDict:
     }
 
 
+def config_volume(config_map: str) -> k8s.core.v1.VolumeArgsDict:
+    """The ConfigMap `config_map` as the volume `config` that `config_file_mount` reads."""
+    return {"name": "config", "config_map": {"name": config_map}}
+
+
 def secret_volume(name: str, secret_name: str) -> k8s.core.v1.VolumeArgsDict:
     """A Secret as files readable by the pod's user and group only."""
     return {"name": name, "secret": {"secret_name": secret_name, "default_mode": 0o440}}

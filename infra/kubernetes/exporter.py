@@ -26,6 +26,7 @@ from infra.kubernetes.common import (
     as_secret,
     config_file_mount,
     config_map,
+    config_volume,
     container_resources,
     container_security,
     disruption_budget,
@@ -135,7 +136,7 @@ def create_exporter(
         tmp_mount,
     ]
     volumes: list[k8s.core.v1.VolumeArgsDict] = [
-        {"name": "config", "config_map": {"name": CONFIG_MAP}},
+        config_volume(CONFIG_MAP),
         tmp,
     ]
     annotations: dict[str, pulumi.Input[str]] = {CHECKSUM_CONFIG: sha256_data(config_data)}

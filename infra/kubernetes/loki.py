@@ -14,6 +14,7 @@ from infra.kubernetes.common import (
     Context,
     config_file_mount,
     config_map,
+    config_volume,
     container_resources,
     container_security,
     file_name,
@@ -83,7 +84,7 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                         }
                     ],
                     "volumes": [
-                        {"name": "config", "config_map": {"name": CONFIG_MAP}},
+                        config_volume(CONFIG_MAP),
                         tmp,
                     ],
                 },

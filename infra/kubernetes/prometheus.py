@@ -17,6 +17,7 @@ from infra.kubernetes.common import (
     Context,
     config_file_mount,
     config_map,
+    config_volume,
     container_resources,
     container_security,
     disruption_budget,
@@ -39,6 +40,8 @@ from monitoring.scrape import REPLICA_LABEL_VALUE
 
 APP = "prometheus"
 CONFIG_FILE = file_name(PROMETHEUS_CONFIG_PATH)
+CONFIG_MAP = "prometheus-config"
+RULES_MAP = "prometheus-rules"
 
 # What kubernetes_sd_configs (pods, nodes) and the kubelet's /metrics/cadvisor need.
 RBAC_RULES: list[k8s.rbac.v1.PolicyRuleArgsDict] = [
@@ -81,10 +84,8 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
     account = service_account(ctx, f"{prefix}-prometheus-sa", APP, token=True)
     binding = read_only_cluster_role(ctx, f"{prefix}-prometheus", APP, account, RBAC_RULES)
     config_data = {CONFIG_FILE: content.prometheus_yml}
-    config = config_map(ctx, f"{prefix}-prometheus-config", APP, "prometheus-config", config_data)
-    rules = config_map(
-        ctx, f"{prefix}-prometheus-rules", APP, "prometheus-rules", content.rule_files
-    )
+    config = config_map(ctx, f"{prefix}-prometheus-config", APP, CONFIG_MAP, config_data)
+    rules = config_map(ctx, f"{prefix}-prometheus-rules", APP, RULES_MAP, content.rule_files)
     # The governing headless Service: `prometheus-<i>.prometheus.<ns>.svc` per replica, and
     # `prometheus.<ns>.svc` resolves to every ready replica (Grafana's datasource).
     governing = service(
@@ -141,8 +142,8 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                         }
                     ],
                     "volumes": [
-                        {"name": "config", "config_map": {"name": "prometheus-config"}},
-                        {"name": "rules", "config_map": {"name": "prometheus-rules"}},
+                        config_volume(CONFIG_MAP),
+                        {"name": "rules", "config_map": {"name": RULES_MAP}},
                     ],
                 },
             },
