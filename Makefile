@@ -62,10 +62,9 @@ pulumi-cli:
 	    || { echo "The Pulumi CLI is missing and could not be installed: install it from https://www.pulumi.com/docs/install/ and run make again."; exit 1; }; \
 	fi
 
+# Both stacks build the exporter image with the local engine (dev also runs every container).
 docker-check:
-	@if [ "$(STACK)" = dev ]; then \
-	  docker info >/dev/null 2>&1 || { echo "Docker is not reachable: start the Docker engine (or check DOCKER_HOST) and run make again."; exit 1; }; \
-	fi
+	@docker info >/dev/null 2>&1 || { echo "Docker is not reachable: start the Docker engine (or check DOCKER_HOST) and run make again."; exit 1; }
 
 stack: venv pulumi-cli
 	@if [ -z "$$PULUMI_CONFIG_PASSPHRASE" ] && [ -z "$$PULUMI_CONFIG_PASSPHRASE_FILE" ]; then \
