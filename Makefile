@@ -58,9 +58,12 @@ endef
 pulumi-cli:
 	@if ! command -v pulumi >/dev/null; then \
 	  echo "Installing the Pulumi CLI with the official installer (https://get.pulumi.com)..."; \
-	  curl -fsSL https://get.pulumi.com | sh >/dev/null \
-	    || { echo "The Pulumi CLI is missing and could not be installed: install it from https://www.pulumi.com/docs/install/ and run make again."; exit 1; }; \
-	fi
+	  installer=$$(mktemp); \
+	  { curl -fsSL https://get.pulumi.com -o "$$installer" && sh "$$installer" >/dev/null; } 2>/dev/null; \
+	  rm -f "$$installer"; \
+	fi; \
+	command -v pulumi >/dev/null \
+	  || { echo "The Pulumi CLI is missing and could not be installed: install it from https://www.pulumi.com/docs/install/ and run make again."; exit 1; }
 
 # Both stacks build the exporter image with the local engine (dev also runs every container).
 docker-check:
