@@ -25,7 +25,6 @@ from infra.kubernetes.common import (
     file_name,
     http_probe,
     labels,
-    metadata,
     pod_security,
     port,
     secret,
@@ -34,7 +33,7 @@ from infra.kubernetes.common import (
     service,
     service_url,
     spread_across_nodes,
-    stateful_set_spec,
+    stateful_set,
 )
 from infra.kubernetes.namespaces import ALERTMANAGER_MESH_PORT
 from infra.targets import (
@@ -105,64 +104,61 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
     checksum = secret_checksum(
         {**{f"config/{k}": v for k, v in config_data.items()}, **receiver_files}, ctx.checksum_key
     )
-    statefulset = k8s.apps.v1.StatefulSet(
+    statefulset = stateful_set(
+        ctx,
         f"{prefix}-alertmanager",
-        metadata=metadata(APP, ctx.namespace),
-        spec=stateful_set_spec(
-            ctx,
-            APP,
-            replicas=settings.replicas.alertmanager,
-            data_size=settings.storage.alertmanager,
-            # All peers start together, so the cluster forms without waiting on readiness.
-            parallel=True,
-            template={
-                "metadata": {"labels": labels(APP), "annotations": {CHECKSUM_SECRET: checksum}},
-                "spec": {
-                    "automount_service_account_token": False,
-                    "security_context": pod_security(UID_NOBODY),
-                    "affinity": spread_across_nodes(APP),
-                    "containers": [
-                        {
-                            "name": APP,
-                            "image": ctx.images.alertmanager,
-                            "args": alertmanager_args(ctx),
-                            "env": [env_from_field("POD_IP", "status.podIP")],
-                            "ports": [
-                                port(HTTP_PORT_NAME, "alertmanager"),
-                                {
-                                    "name": MESH_TCP,
-                                    "container_port": ALERTMANAGER_MESH_PORT,
-                                    "protocol": "TCP",
-                                },
-                                {
-                                    "name": MESH_UDP,
-                                    "container_port": ALERTMANAGER_MESH_PORT,
-                                    "protocol": "UDP",
-                                },
-                            ],
-                            "readiness_probe": http_probe("/-/ready"),
-                            "liveness_probe": http_probe("/-/healthy", failures=6),
-                            "resources": container_resources(settings.resources.alertmanager),
-                            "security_context": container_security(UID_NOBODY),
-                            "volume_mounts": [
-                                config_file_mount(ALERTMANAGER_CONFIG_PATH),
-                                {
-                                    "name": "receivers",
-                                    "mount_path": content.settings.receivers.secrets_dir,
-                                    "read_only": True,
-                                },
-                                {"name": "data", "mount_path": ALERTMANAGER_DATA_DIR},
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        secret_volume("config", CONFIG_SECRET),
-                        secret_volume("receivers", RECEIVERS_SECRET),
-                    ],
-                },
+        APP,
+        replicas=settings.replicas.alertmanager,
+        data_size=settings.storage.alertmanager,
+        # All peers start together, so the cluster forms without waiting on readiness.
+        parallel=True,
+        template={
+            "metadata": {"labels": labels(APP), "annotations": {CHECKSUM_SECRET: checksum}},
+            "spec": {
+                "automount_service_account_token": False,
+                "security_context": pod_security(UID_NOBODY),
+                "affinity": spread_across_nodes(APP),
+                "containers": [
+                    {
+                        "name": APP,
+                        "image": ctx.images.alertmanager,
+                        "args": alertmanager_args(ctx),
+                        "env": [env_from_field("POD_IP", "status.podIP")],
+                        "ports": [
+                            port(HTTP_PORT_NAME, "alertmanager"),
+                            {
+                                "name": MESH_TCP,
+                                "container_port": ALERTMANAGER_MESH_PORT,
+                                "protocol": "TCP",
+                            },
+                            {
+                                "name": MESH_UDP,
+                                "container_port": ALERTMANAGER_MESH_PORT,
+                                "protocol": "UDP",
+                            },
+                        ],
+                        "readiness_probe": http_probe("/-/ready"),
+                        "liveness_probe": http_probe("/-/healthy", failures=6),
+                        "resources": container_resources(settings.resources.alertmanager),
+                        "security_context": container_security(UID_NOBODY),
+                        "volume_mounts": [
+                            config_file_mount(ALERTMANAGER_CONFIG_PATH),
+                            {
+                                "name": "receivers",
+                                "mount_path": content.settings.receivers.secrets_dir,
+                                "read_only": True,
+                            },
+                            {"name": "data", "mount_path": ALERTMANAGER_DATA_DIR},
+                        ],
+                    }
+                ],
+                "volumes": [
+                    secret_volume("config", CONFIG_SECRET),
+                    secret_volume("receivers", RECEIVERS_SECRET),
+                ],
             },
-        ),
-        opts=ctx.with_deps(config, receivers, governing),
+        },
+        depends_on=[config, receivers, governing],
     )
     disruption_budget(ctx, f"{prefix}-alertmanager-pdb", APP)
     return statefulset

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -211,15 +211,17 @@ def unawaited_claim(
     )
 
 
-def stateful_set_spec(
+def stateful_set(
     ctx: Context,
+    resource_name: str,
     app: str,
     *,
     replicas: int,
     data_size: str,
     template: k8s.core.v1.PodTemplateSpecArgsDict,
     parallel: bool = False,
-) -> k8s.apps.v1.StatefulSetSpecArgsDict:
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> k8s.apps.v1.StatefulSet:
     """A StatefulSet governed by the headless Service `app`, with one PVC `data` of `data_size`
     per pod, kept when the set is deleted or scaled down. `parallel`: start all pods at once."""
     spec: k8s.apps.v1.StatefulSetSpecArgsDict = {
@@ -240,7 +242,12 @@ def stateful_set_spec(
     }
     if parallel:
         spec["pod_management_policy"] = "Parallel"
-    return spec
+    return k8s.apps.v1.StatefulSet(
+        resource_name,
+        metadata=metadata(app, ctx.namespace),
+        spec=spec,
+        opts=ctx.with_deps(*depends_on),
+    )
 
 
 def spread_across_nodes(app: str) -> k8s.core.v1.AffinityArgsDict:

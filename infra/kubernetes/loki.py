@@ -20,12 +20,11 @@ from infra.kubernetes.common import (
     file_name,
     http_probe,
     labels,
-    metadata,
     pod_security,
     port,
     service,
     sha256_data,
-    stateful_set_spec,
+    stateful_set,
     tcp_liveness_probe,
     tmp_volume,
 )
@@ -48,47 +47,44 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
         headless=True,
     )
     tmp, tmp_mount = tmp_volume()
-    return k8s.apps.v1.StatefulSet(
+    return stateful_set(
+        ctx,
         f"{prefix}-loki",
-        metadata=metadata(APP, ctx.namespace),
-        spec=stateful_set_spec(
-            ctx,
-            APP,
-            replicas=1,
-            data_size=settings.storage.loki,
-            template={
-                "metadata": {
-                    "labels": labels(APP),
-                    "annotations": {CHECKSUM_CONFIG: sha256_data(data)},
-                },
-                "spec": {
-                    "automount_service_account_token": False,
-                    "security_context": pod_security(UID_LOKI),
-                    "termination_grace_period_seconds": 60,
-                    "containers": [
-                        {
-                            "name": APP,
-                            "image": ctx.images.loki,
-                            "args": [f"-config.file={LOKI_CONFIG_PATH}", "-target=all"],
-                            "ports": [port(HTTP_PORT_NAME, "loki")],
-                            # /ready turns 200 about 15 s after start (ingester join delay).
-                            "readiness_probe": http_probe("/ready", initial_delay=15),
-                            "liveness_probe": tcp_liveness_probe(HTTP_PORT_NAME, initial_delay=30),
-                            "resources": container_resources(settings.resources.loki),
-                            "security_context": container_security(UID_LOKI),
-                            "volume_mounts": [
-                                config_file_mount(LOKI_CONFIG_PATH),
-                                {"name": "data", "mount_path": LOKI_DATA_DIR},
-                                tmp_mount,
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        config_volume(CONFIG_MAP),
-                        tmp,
-                    ],
-                },
+        APP,
+        replicas=1,
+        data_size=settings.storage.loki,
+        template={
+            "metadata": {
+                "labels": labels(APP),
+                "annotations": {CHECKSUM_CONFIG: sha256_data(data)},
             },
-        ),
-        opts=ctx.with_deps(config, governing),
+            "spec": {
+                "automount_service_account_token": False,
+                "security_context": pod_security(UID_LOKI),
+                "termination_grace_period_seconds": 60,
+                "containers": [
+                    {
+                        "name": APP,
+                        "image": ctx.images.loki,
+                        "args": [f"-config.file={LOKI_CONFIG_PATH}", "-target=all"],
+                        "ports": [port(HTTP_PORT_NAME, "loki")],
+                        # /ready turns 200 about 15 s after start (ingester join delay).
+                        "readiness_probe": http_probe("/ready", initial_delay=15),
+                        "liveness_probe": tcp_liveness_probe(HTTP_PORT_NAME, initial_delay=30),
+                        "resources": container_resources(settings.resources.loki),
+                        "security_context": container_security(UID_LOKI),
+                        "volume_mounts": [
+                            config_file_mount(LOKI_CONFIG_PATH),
+                            {"name": "data", "mount_path": LOKI_DATA_DIR},
+                            tmp_mount,
+                        ],
+                    }
+                ],
+                "volumes": [
+                    config_volume(CONFIG_MAP),
+                    tmp,
+                ],
+            },
+        },
+        depends_on=[config, governing],
     )

@@ -25,7 +25,6 @@ from infra.kubernetes.common import (
     file_name,
     http_probe,
     labels,
-    metadata,
     pod_security,
     port,
     read_only_cluster_role,
@@ -33,7 +32,7 @@ from infra.kubernetes.common import (
     service_account,
     sha256_data,
     spread_across_nodes,
-    stateful_set_spec,
+    stateful_set,
 )
 from infra.targets import CONTAINER_PORTS, PROMETHEUS_CONFIG_PATH, PROMETHEUS_DATA_DIR
 from monitoring.scrape import REPLICA_LABEL_VALUE
@@ -95,60 +94,57 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
         [(HTTP_PORT_NAME, CONTAINER_PORTS["prometheus"], "TCP")],
         headless=True,
     )
-    statefulset = k8s.apps.v1.StatefulSet(
+    statefulset = stateful_set(
+        ctx,
         f"{prefix}-prometheus",
-        metadata=metadata(APP, ctx.namespace),
-        spec=stateful_set_spec(
-            ctx,
-            APP,
-            replicas=settings.replicas.prometheus,
-            data_size=settings.storage.prometheus,
-            parallel=True,
-            template={
-                "metadata": {
-                    "labels": labels(APP),
-                    "annotations": {
-                        CHECKSUM_CONFIG: sha256_data({**config_data, **content.rule_files})
-                    },
-                },
-                "spec": {
-                    "service_account_name": APP,
-                    "automount_service_account_token": True,
-                    "security_context": pod_security(UID_NOBODY),
-                    "affinity": spread_across_nodes(APP),
-                    "termination_grace_period_seconds": 120,
-                    "containers": [
-                        {
-                            "name": APP,
-                            "image": ctx.images.prometheus,
-                            "args": prometheus_args(ctx),
-                            "env": replica_env(ctx),
-                            "ports": [port(HTTP_PORT_NAME, "prometheus")],
-                            # WAL replay can take minutes: startup gates the other probes.
-                            "startup_probe": http_probe("/-/ready", failures=60),
-                            "readiness_probe": http_probe("/-/ready"),
-                            "liveness_probe": http_probe("/-/healthy", failures=6),
-                            "resources": container_resources(settings.resources.prometheus),
-                            "security_context": container_security(UID_NOBODY),
-                            "volume_mounts": [
-                                config_file_mount(PROMETHEUS_CONFIG_PATH),
-                                {
-                                    "name": "rules",
-                                    "mount_path": content.settings.rule_files_dir,
-                                    "read_only": True,
-                                },
-                                {"name": "data", "mount_path": PROMETHEUS_DATA_DIR},
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        config_volume(CONFIG_MAP),
-                        {"name": "rules", "config_map": {"name": RULES_MAP}},
-                    ],
+        APP,
+        replicas=settings.replicas.prometheus,
+        data_size=settings.storage.prometheus,
+        parallel=True,
+        template={
+            "metadata": {
+                "labels": labels(APP),
+                "annotations": {
+                    CHECKSUM_CONFIG: sha256_data({**config_data, **content.rule_files})
                 },
             },
-        ),
-        opts=ctx.with_deps(config, rules, governing, binding),
+            "spec": {
+                "service_account_name": APP,
+                "automount_service_account_token": True,
+                "security_context": pod_security(UID_NOBODY),
+                "affinity": spread_across_nodes(APP),
+                "termination_grace_period_seconds": 120,
+                "containers": [
+                    {
+                        "name": APP,
+                        "image": ctx.images.prometheus,
+                        "args": prometheus_args(ctx),
+                        "env": replica_env(ctx),
+                        "ports": [port(HTTP_PORT_NAME, "prometheus")],
+                        # WAL replay can take minutes: startup gates the other probes.
+                        "startup_probe": http_probe("/-/ready", failures=60),
+                        "readiness_probe": http_probe("/-/ready"),
+                        "liveness_probe": http_probe("/-/healthy", failures=6),
+                        "resources": container_resources(settings.resources.prometheus),
+                        "security_context": container_security(UID_NOBODY),
+                        "volume_mounts": [
+                            config_file_mount(PROMETHEUS_CONFIG_PATH),
+                            {
+                                "name": "rules",
+                                "mount_path": content.settings.rule_files_dir,
+                                "read_only": True,
+                            },
+                            {"name": "data", "mount_path": PROMETHEUS_DATA_DIR},
+                        ],
+                    }
+                ],
+                "volumes": [
+                    config_volume(CONFIG_MAP),
+                    {"name": "rules", "config_map": {"name": RULES_MAP}},
+                ],
+            },
+        },
+        depends_on=[config, rules, governing, binding],
     )
     disruption_budget(ctx, f"{prefix}-prometheus-pdb", APP)
     return statefulset
