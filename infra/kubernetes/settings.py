@@ -91,13 +91,13 @@ def memory_bytes(key: str, value: str) -> Decimal:
     return result
 
 
-class _Model(ConfigModel):
+class _StrictModel(ConfigModel):
     """The shared config base, strict: no silent coercion of Kubernetes settings."""
 
     model_config = ConfigDict(strict=True)
 
 
-class ComputeResources(_Model):
+class ComputeResources(_StrictModel):
     """requests and limits of one container. Limits must be >= requests."""
 
     cpu_request: str
@@ -136,7 +136,7 @@ def compute_resources(cpu_req: str, mem_req: str, cpu_lim: str, mem_lim: str) ->
     )
 
 
-class Resources(_Model):
+class Resources(_StrictModel):
     """Per-component container resources (each replaces its default as a whole)."""
 
     prometheus: ComputeResources = compute_resources("500m", "2Gi", "2", "4Gi")
@@ -148,7 +148,7 @@ class Resources(_Model):
     exporter: ComputeResources = compute_resources("50m", "64Mi", "500m", "256Mi")
 
 
-class Storage(_Model):
+class Storage(_StrictModel):
     """PVC sizes; `storageClass` unset uses the cluster's default StorageClass."""
 
     storage_class: str | None = None
@@ -167,7 +167,7 @@ class Storage(_Model):
         return self
 
 
-class Replicas(_Model):
+class Replicas(_StrictModel):
     prometheus: int = 2
     alertmanager: int = 3
 
@@ -180,7 +180,7 @@ class Replicas(_Model):
         return self
 
 
-class Registry(_Model):
+class Registry(_StrictModel):
     """Where the exporter image is pushed. The password is the secret key `registryPassword`."""
 
     server: str
@@ -213,7 +213,7 @@ class Registry(_Model):
         return f"{self.server}/{self.repository}:{self.tag}"
 
 
-class Ingress(_Model):
+class Ingress(_StrictModel):
     """Optional Ingress with TLS for Grafana (and, with auth annotations, Prometheus/AM)."""
 
     enabled: bool = False
@@ -283,7 +283,7 @@ class Ingress(_Model):
         return self
 
 
-class ExporterDatabase(_Model):
+class ExporterDatabase(_StrictModel):
     """`dsn`: the secret key `exporterDatabaseDsn` (e.g. postgresql://...).
     `pvc`: an SQLite file at `path` on a PVC that the trading system writes too."""
 
@@ -304,7 +304,7 @@ class ExporterDatabase(_Model):
         return self
 
 
-class KubernetesSettings(_Model):
+class KubernetesSettings(_StrictModel):
     """Everything the prod (Kubernetes) target needs beyond ContentSettings."""
 
     kubeconfig: str | None = None  # path or contents; unset: ambient (KUBECONFIG / ~/.kube)
