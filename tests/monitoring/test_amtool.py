@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from monitoring.notifications import (
     ONCALL,
     TEAM,
     WEBHOOK,
+    Matcher,
     Route,
     notification_model,
 )
@@ -80,13 +82,26 @@ def _matches(route: Route, labels: Labels) -> bool:
         actual = labels.get(m.label, "")
         if m.op == "=" and actual != m.value:
             return False
-        if m.op == "=~" and actual not in m.value.split("|"):
+        # Alertmanager anchors regex matchers: the whole value must match.
+        if m.op == "=~" and not re.fullmatch(m.value, actual):
             return False
         if m.op == "!=" and actual == m.value:
             return False
-        if m.op == "!~" and actual in m.value.split("|"):
+        if m.op == "!~" and re.fullmatch(m.value, actual):
             return False
     return True
+
+
+def test_route_matching_follows_alertmanager_regex_semantics() -> None:
+    """Regex matchers are anchored regular expressions, not lists of alternatives."""
+    regex = Route(TEAM, (Matcher("severity", "=~", "crit.*|warn(ing)?"),))
+    assert _matches(regex, {"severity": "critical"})
+    assert _matches(regex, {"severity": "warn"})
+    assert not _matches(regex, {"severity": "xcritical"})
+    negative = Route(TEAM, (Matcher("market", "!~", "k.|us"),))
+    assert not _matches(negative, {"market": "kr"})
+    assert _matches(negative, {"market": "kr2"})
+    assert _matches(negative, {})
 
 
 def _expected_receivers(route: Route, labels: Labels, inherited: str) -> list[str]:
