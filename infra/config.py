@@ -195,7 +195,7 @@ class ImagesConfig(ConfigModel):
     loki: str = "grafana/loki:3.4.2"
     alloy: str = "grafana/alloy:v1.9.2"
     node_exporter: str = "prom/node-exporter:v1.9.1"
-    cadvisor: str = "gcr.io/cadvisor/cadvisor:v0.52.1"
+    cadvisor: str = "ghcr.io/google/cadvisor:v0.57.0"  # >= v0.54 for Docker 29
     python_base: str = "python:3.11.14-slim-bookworm"  # base image of the exporter build
 
     @model_validator(mode="after")
