@@ -8,10 +8,13 @@ heartbeat URLs are arguments of the renderer; Grafana integrations name the secr
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from monitoring.alerts import all_rule_groups
 from monitoring.market_hours import TimeInterval, closed_interval_name, closed_intervals
+from monitoring.rules import AlertRule
 from monitoring.settings import ContentSettings
 
 # Secret file names under settings.receivers.secrets_dir (and Grafana secret names).
@@ -147,6 +150,30 @@ def _receivers(settings: ContentSettings) -> tuple[Receiver, ...]:
     )
 
 
+_LABEL_REFERENCE = re.compile(r"\$labels\.(\w+)")
+
+
+def severity_inhibit_equal(settings: ContentSettings) -> tuple[str, ...]:
+    """The labels a critical and a warning must share for the critical to mute the warning.
+
+    Derived from the alerts that exist at both severities: every label their annotations name
+    (what tells one firing series from another: market, endpoint, mountpoint...) and their
+    static labels (e.g. `slo`). A label missing on both sides counts as equal.
+    """
+    severities: dict[str, set[str]] = {}
+    labels: dict[str, set[str]] = {}
+    for group in all_rule_groups(settings):
+        for rule in group.rules:
+            if not isinstance(rule, AlertRule):
+                continue
+            severities.setdefault(rule.name, set()).add(rule.severity)
+            named = labels.setdefault(rule.name, set())
+            named.update(_LABEL_REFERENCE.findall(rule.summary + rule.description))
+            named.update(name for name, _ in rule.labels)
+    shared = set().union(*(labels[n] for n, sev in severities.items() if len(sev) > 1))
+    return ("alertname", *sorted(shared - {"alertname", "severity", "category"}))
+
+
 def notification_model(settings: ContentSettings) -> NotificationModel:
     routes: list[Route] = [
         Route(
@@ -197,12 +224,12 @@ def notification_model(settings: ContentSettings) -> NotificationModel:
         routes=tuple(routes),
     )
     inhibit = (
-        # A critical alert mutes the warning of the same alert in the same market (and on the
-        # same instance, for per-instance alerts such as LowDiskSpace).
+        # A critical alert mutes the warning of the same alert on the same series (market,
+        # endpoint, instance and mountpoint, SLO...): never a sibling endpoint or filesystem.
         InhibitRule(
             (Matcher("severity", "=", "critical"),),
             (Matcher("severity", "=", "warning"),),
-            ("alertname", "market", "instance"),
+            severity_inhibit_equal(settings),
         ),
         # A down adapter mutes the data alerts of its market.
         InhibitRule(

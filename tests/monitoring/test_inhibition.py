@@ -51,6 +51,15 @@ ALERTS: dict[str, dict[str, str]] = {
     | {"category": "api", "market": "us", "endpoint": "quotes", "job": "exporter"},
     "api-errors-other": {"alertname": "HighAPIErrorRate", "severity": "warning"}
     | {"category": "api", "market": "jp", "endpoint": "quotes", "job": "exporter-b"},
+    # A critical on one endpoint or filesystem mutes the warning of that one, not its siblings.
+    "api-critical-us-quotes": {"alertname": "HighAPIErrorRate", "severity": "critical"}
+    | {"category": "api", "market": "us", "endpoint": "quotes", "job": "exporter-b"},
+    "api-warning-us-quotes": {"alertname": "HighAPIErrorRate", "severity": "warning"}
+    | {"category": "api", "market": "us", "endpoint": "quotes", "job": "exporter-b"},
+    "api-warning-us-orders": {"alertname": "HighAPIErrorRate", "severity": "warning"}
+    | {"category": "api", "market": "us", "endpoint": "orders", "job": "exporter-b"},
+    "disk-warning-a-root": {"alertname": "LowDiskSpace", "severity": "warning"}
+    | {"category": "system", "job": "node", "instance": "host-a:9100", "mountpoint": "/"},
     "disk-critical-a": {"alertname": "LowDiskSpace", "severity": "critical", "category": "system"}
     | {"job": "node", "instance": "host-a:9100", "mountpoint": "/data"},
     "disk-warning-a": {"alertname": "LowDiskSpace", "severity": "warning", "category": "system"}
@@ -58,7 +67,13 @@ ALERTS: dict[str, dict[str, str]] = {
     "disk-warning-b": {"alertname": "LowDiskSpace", "severity": "warning", "category": "system"}
     | {"job": "node", "instance": "host-b:9100", "mountpoint": "/data"},
 }
-INHIBITED = {"position-warning-us", "collection-kr", "api-errors-exporter", "disk-warning-a"}
+INHIBITED = {
+    "position-warning-us",
+    "collection-kr",
+    "api-errors-exporter",
+    "api-warning-us-quotes",
+    "disk-warning-a",
+}
 # Warnings outside the market-hours mutes (those depend on the wall clock): Slack must get
 # these, and must not get the inhibited API warning.
 DELIVERED_WARNINGS = {
@@ -66,6 +81,8 @@ DELIVERED_WARNINGS = {
     "adapter-down-kr",
     "api-errors-other",
     "disk-warning-b",
+    "api-warning-us-orders",
+    "disk-warning-a-root",
 }
 
 
