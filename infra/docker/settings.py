@@ -21,6 +21,10 @@ from infra.kubernetes.settings import (
 from infra.settings_base import ConfigModel
 
 CONFIG_KEY = "docker"
+# Mount propagation of the host root that node-exporter reads: "rslave" sees mounts made after
+# it started; "none" (no bind options) for Docker Desktop and rootless Docker, which refuse
+# rslave because their "/" is not a shared mount.
+HOST_ROOT_PROPAGATIONS = ("rslave", "none")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$")
 
 
@@ -71,6 +75,7 @@ class DockerSettings(ConfigModel):
     # The exporter reads a demo SQLite database it creates itself, unless the secret key
     # `exporterDatabaseDsn` points it at a real one.
     exporter_demo_database: bool = True
+    host_root_propagation: str = "rslave"  # one of HOST_ROOT_PROPAGATIONS
 
     @model_validator(mode="after")
     def _check(self) -> DockerSettings:
@@ -80,6 +85,12 @@ class DockerSettings(ConfigModel):
             )
         if not self.docker_socket.startswith("/"):
             raise SettingError("dockerSocket", self.docker_socket, "an absolute host path")
+        if self.host_root_propagation not in HOST_ROOT_PROPAGATIONS:
+            raise SettingError(
+                "hostRootPropagation",
+                self.host_root_propagation,
+                "'rslave' (Linux Docker Engine) or 'none' (Docker Desktop, rootless Docker)",
+            )
         return self
 
 

@@ -239,15 +239,7 @@ class DockerTarget(pulumi.ComponentResource):
                 image=self._pull("node-exporter", images.node_exporter),
                 command=["--path.rootfs=/host"],
                 healthcheck=http_healthcheck(CONTAINER_PORTS["node_exporter"], "/metrics"),
-                mounts=[
-                    docker.ContainerMountArgs(
-                        type="bind",
-                        source="/",
-                        target="/host",
-                        read_only=True,
-                        bind_options=docker.ContainerMountBindOptionsArgs(propagation="rslave"),
-                    )
-                ],
+                mounts=[host_root_mount(settings.host_root_propagation)],
                 pid_mode="host",
             )
         )
@@ -382,6 +374,22 @@ class DockerTarget(pulumi.ComponentResource):
                 parent=self, delete_before_replace=True, depends_on=spec.depends_on
             ),
         )
+
+
+def host_root_mount(propagation: str) -> docker.ContainerMountArgs:
+    """The host's "/" read-only at /host for node-exporter; `propagation` "none" sets no bind
+    options (Docker Desktop and rootless Docker refuse "rslave" on "/")."""
+    return docker.ContainerMountArgs(
+        type="bind",
+        source="/",
+        target="/host",
+        read_only=True,
+        bind_options=(
+            docker.ContainerMountBindOptionsArgs(propagation=propagation)
+            if propagation != "none"
+            else None
+        ),
+    )
 
 
 def grafana_start_script(admin_password_file: str, secret_key_file: str) -> str:

@@ -132,6 +132,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...]]] = [
         ("docker.resources.grafana.cpuLimit", "'500m'", ">= cpuRequest (1)"),
     ),
     (
+        "host root propagation",
+        {"docker": {"hostRootPropagation": "shared"}},
+        {},
+        ("docker.hostRootPropagation", "'shared'", "'rslave'", "'none'"),
+    ),
+    (
         "unknown key",
         {"scrapeIntervall": "15s"},
         {},

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from infra.config import ImagesConfig
+from tests.infra.harness import StackRun, run_stack
 
 ROOT = Path(__file__).resolve().parents[2]
+CONTAINER = "docker:index/container:Container"
 CADVISOR_REPO = "ghcr.io/google/cadvisor"  # releases from v0.53 on are published only here
 # cAdvisor <= 0.53 finds no per-container metrics on Docker 29 (API 1.41 refused by 29.0-29.2;
 # the containerd image store hides the rw layer); fixed in v0.54.
@@ -34,3 +37,22 @@ def test_cadvisor_image_works_on_docker_29(stack: str) -> None:
 
 def test_cadvisor_default_image_works_on_docker_29() -> None:
     assert _cadvisor_version(ImagesConfig().cadvisor) >= CADVISOR_MIN
+
+
+def _node_exporter_root_mount(run: StackRun) -> dict[str, Any]:
+    container = run.named(CONTAINER, "node-exporter").inputs
+    (mount,) = [m for m in container["mounts"] if m["target"] == "/host"]
+    assert mount["source"] == "/" and mount["type"] == "bind" and mount["readOnly"] is True
+    return dict(mount)
+
+
+def test_node_exporter_root_mount_is_rslave_by_default(dev_run: StackRun) -> None:
+    mount = _node_exporter_root_mount(dev_run)
+    assert mount["bindOptions"] == {"propagation": "rslave"}
+
+
+def test_host_root_propagation_none_for_docker_desktop_and_rootless() -> None:
+    # Docker Desktop (macOS) and rootless Docker refuse "rslave" on "/" (not a shared mount).
+    run = run_stack("dev", overrides={"docker": {"hostRootPropagation": "none"}})
+    mount = _node_exporter_root_mount(run)
+    assert "bindOptions" not in mount
