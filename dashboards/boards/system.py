@@ -200,12 +200,14 @@ def _containers(dashboard: db.Dashboard, c: ContainerLabels, lv: PanelLevels) ->
                 [
                     Q(
                         f"sum by ({c.by}) (changes(container_start_time_seconds"
-                        f"{{{c.selector}}}[$__range]))",
+                        f"{{{c.selector}}}[$__rate_interval]))",
                         c.legend,
                     )
                 ],
                 "short",
-                description="Times each container (re)started in the time range.",
+                # Each point looks back one rate interval: a graph of $__range windows would
+                # repeat the whole-range count at every point.
+                description="(Re)starts of each container in the rate interval before each point.",
                 levels=ANY_IS_BAD,
                 min_value=0,
                 width=24,

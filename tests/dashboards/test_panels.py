@@ -340,6 +340,18 @@ def test_tables_query_now_and_graphs_query_a_range(dashboards: list[Dashboard]) 
     assert {"table", "timeseries", "stat", "state-timeline", "heatmap"} <= kinds
 
 
+GRAPH_PANELS = ("timeseries", "state-timeline", "heatmap")
+
+
+def test_graphs_do_not_look_back_the_whole_range(dashboards: list[Dashboard]) -> None:
+    """`[$__range]` in a graph makes every point cover the whole dashboard range."""
+    for d in dashboards:
+        for panel in iter_panels(d.model):
+            if panel["type"] in GRAPH_PANELS:
+                for target in panel["targets"]:
+                    assert "[$__range]" not in target["expr"], (d.uid, panel["title"])
+
+
 def test_all_selected_values(dashboards: list[Dashboard]) -> None:
     by_uid = {d.uid: d for d in dashboards}
     assert all_selected_values(by_uid["tm-logs"].model) == {
