@@ -93,6 +93,8 @@ class ContainerSpec:
     start_period: str = "30s"
     user: str | None = None
     pid_mode: str | None = None
+    privileged: bool = False
+    devices: list[str] = field(default_factory=list)  # host device paths, same path inside
     # `host.docker.internal` -> the Docker host (Linux needs it explicitly), for services
     # that talk to something on the host, e.g. a local SMTP catcher.
     reach_host: bool = False
@@ -241,6 +243,8 @@ class DockerTarget(pulumi.ComponentResource):
                 healthcheck=http_healthcheck(CONTAINER_PORTS["node_exporter"], "/metrics"),
                 mounts=[host_root_mount(settings.host_root_propagation)],
                 pid_mode="host",
+                # On the bridge network (Prometheus scrapes it by name, nothing published):
+                # node_network_* are this container's interfaces. See docs/infra.md.
             )
         )
         self._container(
@@ -255,11 +259,16 @@ class DockerTarget(pulumi.ComponentResource):
                     "percpu,process,referenced_memory,resctrl,sched,tcp,udp",
                 ],
                 healthcheck=http_healthcheck(CONTAINER_PORTS["cadvisor"], "/healthz"),
+                # cAdvisor's documented `docker run`: privileged and /dev/kmsg (OOM events),
+                # /dev/disk (disk metrics); every host path read-only.
+                privileged=True,
+                devices=["/dev/kmsg"],
                 volumes=[
                     _bind("/", "/rootfs"),
                     _bind("/var/run", "/var/run"),
                     _bind("/sys", "/sys"),
                     _bind("/var/lib/docker", "/var/lib/docker"),
+                    _bind("/dev/disk", "/dev/disk"),
                 ],
             )
         )
@@ -345,6 +354,12 @@ class DockerTarget(pulumi.ComponentResource):
             ports=ports or None,
             user=spec.user,
             pid_mode=spec.pid_mode,
+            privileged=spec.privileged or None,
+            devices=[
+                docker.ContainerDeviceArgs(host_path=path, container_path=path)
+                for path in spec.devices
+            ]
+            or None,
             hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")]
             if spec.reach_host
             else None,

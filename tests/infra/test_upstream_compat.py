@@ -56,3 +56,24 @@ def test_host_root_propagation_none_for_docker_desktop_and_rootless() -> None:
     run = run_stack("dev", overrides={"docker": {"hostRootPropagation": "none"}})
     mount = _node_exporter_root_mount(run)
     assert "bindOptions" not in mount
+
+
+def test_cadvisor_runs_as_its_documented_docker_run(dev_run: StackRun) -> None:
+    """cAdvisor's README `docker run`: privileged, /dev/kmsg (OOM events), read-only host
+    mounts including /dev/disk (disk metrics)."""
+    cadvisor = dev_run.named(CONTAINER, "cadvisor").inputs
+    assert cadvisor["privileged"] is True
+    assert cadvisor["devices"] == [{"hostPath": "/dev/kmsg", "containerPath": "/dev/kmsg"}]
+    binds = {v["hostPath"]: (v["containerPath"], v.get("readOnly")) for v in cadvisor["volumes"]}
+    assert binds == {
+        "/": ("/rootfs", True),
+        "/var/run": ("/var/run", True),
+        "/sys": ("/sys", True),
+        "/var/lib/docker": ("/var/lib/docker", True),
+        "/dev/disk": ("/dev/disk", True),
+    }
+
+
+def test_only_cadvisor_is_privileged(dev_run: StackRun) -> None:
+    privileged = {c.name for c in dev_run.of_type(CONTAINER) if c.inputs.get("privileged")}
+    assert privileged == {"cadvisor"}
