@@ -20,6 +20,7 @@ from exporter import catalog
 from exporter.calendars import CalendarError, Schedule, calendar_schedules, configured_schedule
 from exporter.catalog import MetricSpec
 from exporter.config import ExporterConfig, MarketConfig
+from exporter.continuity import MonotonicCounters
 from exporter.db import DatabaseError, DatabaseTarget, Row, connect
 from exporter.families import (
     LabelDomain,
@@ -90,6 +91,7 @@ class SqlCollector:
         self._domain = LabelDomain.from_config(config)
         self._buckets = config.histogram_buckets
         self._probe = probe
+        self._counters = MonotonicCounters()  # counters never decrease (rows get deleted)
         settings = config.collector(name)
         self._help = {
             q.spec.name: cached_help(q.spec, name, settings.interval, settings.timeout)
@@ -127,8 +129,12 @@ class SqlCollector:
     def _family(self, query: MetricQuery, rows: list[Row]) -> Metric:
         help_text = self._help[query.spec.name]
         if query.spec.type == "histogram":
-            return histogram_family(query.spec, help_text, rows, self._buckets, self._domain)
-        return sample_family(query.spec, help_text, rows, query.value_column, self._domain)
+            return histogram_family(
+                query.spec, help_text, rows, self._buckets, self._domain, self._counters
+            )
+        return sample_family(
+            query.spec, help_text, rows, query.value_column, self._domain, self._counters
+        )
 
 
 class MarketStatusCollector:

@@ -19,6 +19,7 @@ from prometheus_client.core import (
 
 from exporter.catalog import MetricSpec
 from exporter.config import OTHER_ENDPOINT, SIDES, ExporterConfig
+from exporter.continuity import MonotonicCounters
 
 LabelKey = tuple[str, ...]
 
@@ -58,10 +59,13 @@ class LabelDomain:
 
 
 def cached_help(spec: MetricSpec, collector: str, interval: float, timeout: float) -> str:
-    return (
+    text = (
         f"{spec.help} Cached: computed every {interval:g}s off the scrape path by collector "
         f"{collector!r}; may be up to {interval + timeout:g}s old."
     )
+    if spec.type in ("counter", "histogram"):
+        text += " Never decreases while the exporter runs: deleted rows stay counted."
+    return text
 
 
 def _value(raw: object) -> float:
@@ -115,8 +119,9 @@ def sample_family(
     rows: Sequence[Mapping[str, Any]],
     value_column: str,
     domain: LabelDomain,
+    counters: MonotonicCounters | None = None,
 ) -> Metric:
-    """A gauge or counter family from query rows."""
+    """A gauge or counter family from query rows; `counters` keeps counters from decreasing."""
     samples: dict[LabelKey, float] = dict.fromkeys(_prefill(spec, domain), 0.0)
     combine = _combine(spec)
     for row in rows:
@@ -133,6 +138,8 @@ def sample_family(
     if not spec.labels and not samples:
         samples[()] = 0.0
     _cap_strategies(samples, spec, domain.max_strategies)
+    if counters is not None and spec.type == "counter":
+        samples = counters.adjust(spec.name, samples)
     return labelled_family(spec, help_text, samples)
 
 
@@ -155,12 +162,16 @@ def histogram_family(
     rows: Sequence[Mapping[str, Any]],
     buckets: Sequence[float],
     domain: LabelDomain,
+    counters: MonotonicCounters | None = None,
 ) -> Metric:
-    """A histogram from rows of (labels..., le, count, sum); le NULL means +Inf."""
-    counts: dict[LabelKey, list[float]] = {
-        key: [0.0] * (len(buckets) + 1) for key in _prefill(spec, domain)
-    }
-    sums: dict[LabelKey, float] = dict.fromkeys(counts, 0.0)
+    """A histogram from rows of (labels..., le, count, sum); le NULL means +Inf.
+
+    With `counters`, each bucket's own count and sum never decrease, so the cumulative
+    buckets, `_count` and `_sum` never decrease and the buckets stay ordered.
+    """
+    width = len(buckets) + 1
+    counts: dict[LabelKey, list[float]] = {key: [0.0] * width for key in _prefill(spec, domain)}
+    sums: dict[LabelKey, list[float]] = {key: [0.0] * width for key in counts}
     for row in rows:
         for column in ("le", "count", "sum"):
             if column not in row:
@@ -170,8 +181,11 @@ def histogram_family(
             continue
         le = math.inf if row["le"] is None else _value(row["le"])
         index = bisect.bisect_left(buckets, le)
-        counts.setdefault(key, [0.0] * (len(buckets) + 1))[index] += _value(row["count"])
-        sums[key] = sums.get(key, 0.0) + _value(row["sum"])
+        counts.setdefault(key, [0.0] * width)[index] += _value(row["count"])
+        sums.setdefault(key, [0.0] * width)[index] += _value(row["sum"])
+    if counters is not None:
+        counts = _monotonic_buckets(spec.name, "count", counts, width, counters)
+        sums = _monotonic_buckets(spec.name, "sum", sums, width, counters)
     family = HistogramMetricFamily(spec.name, help_text, labels=list(spec.labels))
     bounds = [*(repr(float(b)) for b in buckets), "+Inf"]
     for key in sorted(counts):
@@ -179,8 +193,23 @@ def histogram_family(
         for bound, count in zip(bounds, counts[key], strict=True):
             running += count
             cumulative.append((bound, running))
-        family.add_metric(list(key), cumulative, sum_value=sums[key])
+        family.add_metric(list(key), cumulative, sum_value=math.fsum(sums[key]))
     return family
+
+
+def _monotonic_buckets(
+    name: str,
+    part: str,
+    per_bucket: Mapping[LabelKey, list[float]],
+    width: int,
+    counters: MonotonicCounters,
+) -> dict[LabelKey, list[float]]:
+    """Each bucket's own (not cumulative) count or sum made monotonic, as its own series."""
+    flat = {(*key, str(i)): v for key, values in per_bucket.items() for i, v in enumerate(values)}
+    result: dict[LabelKey, list[float]] = {}
+    for (*labels, index), value in counters.adjust(f"{name} {part}", flat).items():
+        result.setdefault(tuple(labels), [0.0] * width)[int(index)] = value
+    return result
 
 
 def info_family(spec: MetricSpec, values: Mapping[str, str]) -> Metric:

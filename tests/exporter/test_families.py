@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exporter import catalog
+from exporter.continuity import MonotonicCounters
 from exporter.families import LabelDomain, QueryShapeError, histogram_family, sample_family
 from exporter.scheduler import serialise
 from tests.exporter.harness import parse
@@ -84,3 +85,60 @@ def test_wrong_query_shape_is_an_error_naming_the_column() -> None:
         sample_family(catalog.OHLCV_ROWS, "h", [{"value": 1}], "value", DOMAIN)
     with pytest.raises(QueryShapeError, match="'row_count'"):
         sample_family(catalog.OHLCV_ROWS, "h", [{"market": "kr"}], "row_count", DOMAIN)
+
+
+def _api_rows(requests: int, failures: int) -> list[dict[str, object]]:
+    return [{"market": "kr", "endpoint": "quotes", "requests": requests, "failures": failures}]
+
+
+def _counter(
+    family_rows: list[dict[str, object]], column: str, counters: MonotonicCounters
+) -> float:
+    family = sample_family(catalog.API_REQUESTS, "h", family_rows, column, DOMAIN, counters)
+    samples = parse(serialise([family]).decode())
+    return samples[("trading_api_requests_total", (("endpoint", "quotes"), ("market", "kr")))]
+
+
+def test_counters_absorb_deleted_rows_and_count_new_ones() -> None:
+    counters = MonotonicCounters()
+    assert _counter(_api_rows(51, 0), "requests", counters) == 51
+    # A retention job deletes 27 rows: the counter stays put instead of "resetting".
+    assert _counter(_api_rows(24, 0), "requests", counters) == 51
+    # 5 new rows: +5.
+    assert _counter(_api_rows(29, 0), "requests", counters) == 56
+    # Every row gone (the series is missing from the query result): still exported, still 56.
+    assert _counter([], "requests", counters) == 56
+    assert _counter(_api_rows(3, 0), "requests", counters) == 59
+    # Gauges are left alone: the same rows as a gauge go down.
+    gauge_rows = [{"market": "kr", "value": 9}]
+    family = sample_family(catalog.OHLCV_ROWS, "h", gauge_rows, "value", DOMAIN, counters)
+    family = sample_family(catalog.OHLCV_ROWS, "h", [], "value", DOMAIN, counters)
+    assert parse(serialise([family]).decode())[("trading_ohlcv_rows", (("market", "kr"),))] == 0
+
+
+def test_histogram_buckets_never_decrease_and_stay_cumulative() -> None:
+    counters = MonotonicCounters()
+    labels = (("endpoint", "quotes"), ("market", "kr"))
+
+    def scrape(fast: int, slow: int) -> list[float]:
+        rows: list[dict[str, object]] = [
+            {"market": "kr", "endpoint": "quotes", "le": 0.01, "count": fast, "sum": fast * 0.01},
+            {"market": "kr", "endpoint": "quotes", "le": 1.0, "count": slow, "sum": slow * 1.0},
+        ]
+        family = histogram_family(
+            catalog.API_REQUEST_DURATION, "h", rows, (0.01, 1.0), DOMAIN, counters
+        )
+        samples = parse(serialise([family]).decode())
+        name = "trading_api_request_duration_seconds"
+        buckets = [
+            samples[(f"{name}_bucket", tuple(sorted((*labels, ("le", le)))))]
+            for le in ("0.01", "1.0", "+Inf")
+        ]
+        return [*buckets, samples[(f"{name}_count", labels)], samples[(f"{name}_sum", labels)]]
+
+    assert scrape(10, 0) == pytest.approx([10, 10, 10, 10, 0.1])
+    # 10 fast calls deleted and 10 slow ones added in one refresh: the +Inf count is unchanged
+    # in the database, yet the slow bucket grew; per-bucket tracking sees it.
+    assert scrape(0, 10) == pytest.approx([10, 20, 20, 20, 10.1])
+    # 5 fast calls added, the 10 slow ones deleted: buckets stay ordered (le=0.01 <= le=1).
+    assert scrape(5, 0) == pytest.approx([15, 25, 25, 25, 10.15])

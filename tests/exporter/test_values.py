@@ -308,3 +308,37 @@ def test_exposition_passes_promtool_lint(scraped: tuple[Path, Samples, str]) -> 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "" and done.stderr.strip() == ""  # no lint findings either
+
+
+def test_counters_never_decrease_when_rows_are_deleted(tmp_path: Path) -> None:
+    db = tmp_path / "trading.db"
+    demo_db.create(str(db), 2000, ("kr", "us"), now=NOW)
+    config = write_config(tmp_path / "config.yml", always_open_config(("kr", "us")))
+    requests = ("trading_api_requests_total", (("endpoint", "account"), ("market", "kr")))
+    count = ("trading_api_request_duration_seconds_count", requests[1])
+    with run_exporter(db, tmp_path, config=config) as exporter:
+        before = exporter.wait_until(lambda s: exporter.collector_ok(s, "api") == 1)
+        assert before[requests] == before[count] > 2
+        with sqlite3.connect(db) as conn:
+            deleted = conn.execute("DELETE FROM api_calls WHERE id % 2 = 0").rowcount
+        assert deleted > 0
+        # Two more runs of the api collector: the second one started after the delete.
+        last_run = (
+            "trading_exporter_collector_last_success_timestamp_seconds",
+            (("collector", "api"),),
+        )
+        for _ in range(2):
+            seen = exporter.scrape()[last_run]
+            exporter.wait_until(lambda s: s[last_run] > seen)  # noqa: B023 (used at once)
+        after_delete = exporter.scrape()
+        assert after_delete[requests] == before[requests]
+        assert after_delete[count] == before[count]
+        with sqlite3.connect(db) as conn:
+            conn.executemany(
+                "INSERT INTO api_calls (market, endpoint, ts, duration_seconds, ok) "
+                "VALUES ('kr', 'account', ?, 0.05, 1)",
+                [(NOW,)] * 4,
+            )
+        after_insert = exporter.wait_until(lambda s: s[requests] != before[requests])
+        assert after_insert[requests] == before[requests] + 4
+        assert after_insert[count] == before[count] + 4
