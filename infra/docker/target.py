@@ -190,6 +190,9 @@ class DockerTarget(pulumi.ComponentResource):
                 service="loki",
                 image=self._pull("loki", images.loki),
                 command=[f"-config.file={LOKI_CONFIG_PATH}"],
+                # /busybox/wget exists in grafana/loki up to 3.5 (distroless:debug base); 3.6+
+                # has no shell. Releases whose binary has `-health` (grafana/loki#20313, not
+                # 3.4.2) need ["CMD", "/usr/bin/loki", "-health"] instead. See docs/infra.md.
                 healthcheck=http_healthcheck(CONTAINER_PORTS["loki"], "/ready"),
                 uploads=[_upload(LOKI_CONFIG_PATH, content.loki_yml)],
                 volumes=[self._data("loki", LOKI_DATA_DIR)],

@@ -77,3 +77,16 @@ def test_cadvisor_runs_as_its_documented_docker_run(dev_run: StackRun) -> None:
 def test_only_cadvisor_is_privileged(dev_run: StackRun) -> None:
     privileged = {c.name for c in dev_run.of_type(CONTAINER) if c.inputs.get("privileged")}
     assert privileged == {"cadvisor"}
+
+
+def test_loki_healthcheck_fits_the_pinned_image(dev_run: StackRun) -> None:
+    """busybox wget exists in grafana/loki < 3.6 only; later images need the binary's own
+    `-health` check. Bumping images.loki without changing the healthcheck fails here."""
+    ref = dev_run.named("docker:index/remoteImage:RemoteImage", "loki-image").inputs["name"]
+    match = re.fullmatch(r"grafana/loki:(\d+)\.(\d+)\.(\d+)", ref)
+    assert match, ref
+    check = dev_run.named(CONTAINER, "loki").inputs["healthcheck"]["tests"]
+    if tuple(int(p) for p in match.groups()) < (3, 6, 0):
+        assert check[0] == "CMD-SHELL" and "/busybox/wget" in check[1]
+    else:
+        assert check == ["CMD", "/usr/bin/loki", "-health"]
