@@ -26,18 +26,9 @@ def recording_rules(settings: ContentSettings) -> tuple[RuleGroup, ...]:
     t = settings.thresholds
     trading = (
         RecordingRule(
-            "market:trading_collection_success:ratio_rate5m",
-            "sum by (job, market) (rate(trading_collection_successes_total[5m]))"
-            " / sum by (job, market) (rate(trading_collection_attempts_total[5m]))",
-        ),
-        RecordingRule(
             "market:trading_collection_success:ratio_rate1h",
             "sum by (job, market) (rate(trading_collection_successes_total[1h]))"
             " / sum by (job, market) (rate(trading_collection_attempts_total[1h]))",
-        ),
-        RecordingRule(
-            "market_endpoint:trading_api_requests:rate5m",
-            "sum by (job, market, endpoint) (rate(trading_api_requests_total[5m]))",
         ),
         RecordingRule(
             "market_endpoint:trading_api_failures:ratio_rate5m",
@@ -45,23 +36,9 @@ def recording_rules(settings: ContentSettings) -> tuple[RuleGroup, ...]:
             " / sum by (job, market, endpoint) (rate(trading_api_requests_total[5m]))",
         ),
         RecordingRule(
-            "market:trading_api_failures:ratio_rate5m",
-            "sum by (job, market) (rate(trading_api_failures_total[5m]))"
-            " / sum by (job, market) (rate(trading_api_requests_total[5m]))",
-        ),
-        RecordingRule(
             "market_endpoint:trading_api_request_duration_seconds:p95_rate5m",
             "histogram_quantile(0.95, sum by (job, market, endpoint, le)"
             " (rate(trading_api_request_duration_seconds_bucket[5m])))",
-        ),
-        RecordingRule(
-            "market:trading_api_request_duration_seconds:p95_rate5m",
-            "histogram_quantile(0.95, sum by (job, market, le)"
-            " (rate(trading_api_request_duration_seconds_bucket[5m])))",
-        ),
-        RecordingRule(
-            "market:trading_orders:rate5m",
-            "sum by (job, market) (rate(trading_orders_total[5m]))",
         ),
         RecordingRule(
             "market:trading_orders_failed:ratio_rate5m",
@@ -81,10 +58,6 @@ def recording_rules(settings: ContentSettings) -> tuple[RuleGroup, ...]:
         RecordingRule(
             "instance:node_memory_utilisation:ratio",
             "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes",
-        ),
-        RecordingRule(
-            "instance:node_cpu_utilisation:rate5m",
-            '1 - avg without (cpu, mode) (rate(node_cpu_seconds_total{mode="idle"}[5m]))',
         ),
         RecordingRule(
             "instance_mountpoint:node_filesystem_avail:ratio",

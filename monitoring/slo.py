@@ -117,7 +117,6 @@ def _period_rules(slo: SLO) -> tuple[RecordingRule, ...]:
     period_expr = f'avg_over_time({sli_record("5m")}{{slo="{slo.name}"}}[{PERIOD}])'
     return (
         RecordingRule(sli_record(PERIOD), period_expr, label),
-        RecordingRule("slo:objective:ratio", f"vector({_num(slo.objective)})", label),
         RecordingRule(
             "slo:period_error_budget_remaining:ratio",
             f'1 - {sli_record(PERIOD)}{{slo="{slo.name}"}} / {_num(slo.error_budget)}',

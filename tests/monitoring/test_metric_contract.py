@@ -96,7 +96,10 @@ def test_metric_names_walks_every_selector() -> None:
         ("trading_exporter_build_info", set()),
         ('{__name__="trading_orders_total"} / trading_no_such_metric', {"trading_no_such_metric"}),
         ("node_memory_MemAvailable_bytes / node_memory_Mem_bytes", {"node_memory_Mem_bytes"}),
-        ("market:trading_orders:rate5m > market:not_recorded:ratio", {"market:not_recorded:ratio"}),
+        (
+            "market:trading_orders_failed:ratio_rate5m > market:not_recorded:ratio",
+            {"market:not_recorded:ratio"},
+        ),
     ],
 )
 def test_checker_finds_unknown_metrics(
@@ -157,3 +160,34 @@ def test_every_dashboard_query_names_known_metrics(settings: ContentSettings) ->
                 missing = unknown_metrics(match.group(1), known)
                 assert not missing, f"{dashboard.uid} variable {var['name']}: {sorted(missing)}"
     assert checked > 50
+
+
+def _dashboard_exprs(settings: ContentSettings) -> list[str]:
+    exprs: list[str] = []
+    for dashboard in build_dashboards(settings):
+        values = _variable_values(dashboard.model)
+        exprs += [
+            expand_variables(query.expr, values)
+            for query in panel_queries(dashboard.model)
+            if query.datasource_type == "prometheus"
+        ]
+    return exprs
+
+
+def test_every_recording_rule_is_used(settings: ContentSettings) -> None:
+    """Each recording rule feeds an alert or a dashboard query, directly or through another
+    recording rule that does: nothing is evaluated for nobody."""
+    groups = all_rule_groups(settings)
+    used: set[str] = set()
+    for expr in _dashboard_exprs(settings) + [
+        rule.expr for g in groups for rule in g.rules if isinstance(rule, AlertRule)
+    ]:
+        used |= metric_names(expr)
+    records = [rule for g in groups for rule in g.rules if isinstance(rule, RecordingRule)]
+    while True:
+        grown = used.union(*(metric_names(r.expr) for r in records if r.record in used))
+        if grown == used:
+            break
+        used = grown
+    unused = sorted({r.record for r in records} - used)
+    assert not unused, f"recording rules no alert or dashboard reads: {unused}"

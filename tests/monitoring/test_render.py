@@ -104,7 +104,7 @@ def test_thresholds_are_parameters(settings: ContentSettings) -> None:
 
 def test_recording_rule_names_follow_the_convention(settings: ContentSettings) -> None:
     records = [r["record"] for r in _rendered_rules(settings) if "record" in r]
-    assert "market:trading_collection_success:ratio_rate5m" in records
+    assert "market:trading_collection_success:ratio_rate1h" in records
     assert "market_endpoint:trading_api_failures:ratio_rate5m" in records
     for record in records:
         assert re.match(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$", record), record
