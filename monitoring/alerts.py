@@ -22,53 +22,37 @@ def _num(value: float) -> str:
     return f"{value:.6g}"
 
 
-def recording_rules(settings: ContentSettings) -> tuple[RuleGroup, ...]:
-    t = settings.thresholds
-    trading = (
-        RecordingRule(
-            "market:trading_collection_success:ratio_rate1h",
-            "sum by (job, market) (rate(trading_collection_successes_total[1h]))"
-            " / sum by (job, market) (rate(trading_collection_attempts_total[1h]))",
-        ),
-        RecordingRule(
-            "market_endpoint:trading_api_failures:ratio_rate5m",
-            "sum by (job, market, endpoint) (rate(trading_api_failures_total[5m]))"
-            " / sum by (job, market, endpoint) (rate(trading_api_requests_total[5m]))",
-        ),
-        RecordingRule(
-            "market_endpoint:trading_api_request_duration_seconds:p95_rate5m",
-            "histogram_quantile(0.95, sum by (job, market, endpoint, le)"
-            " (rate(trading_api_request_duration_seconds_bucket[5m])))",
-        ),
-        RecordingRule(
-            "market:trading_orders_failed:ratio_rate5m",
-            "sum by (job, market) (rate(trading_orders_failed_total[5m]))"
-            " / sum by (job, market) (rate(trading_orders_total[5m]))",
-        ),
-        # 1 while the market is open and its newest bar is older than the freshness limit,
-        # 0 while open and fresh, absent while closed: the data-freshness SLI.
-        RecordingRule(
-            "market:trading_ohlcv_stale:bool",
-            "max by (market) (time() - trading_ohlcv_last_update_timestamp_seconds"
-            f" > bool {t.data_freshness_max_age_seconds})"
-            " and on (market) max by (market) (trading_market_open) == 1",
-        ),
-    )
-    node = (
-        RecordingRule(
-            "instance:node_memory_utilisation:ratio",
-            "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes",
-        ),
-        RecordingRule(
-            "instance_mountpoint:node_filesystem_avail:ratio",
-            f"node_filesystem_avail_bytes{{{REAL_FILESYSTEMS}}}"
-            f" / node_filesystem_size_bytes{{{REAL_FILESYSTEMS}}}",
-        ),
-    )
-    return (
-        RuleGroup("trading-recording", "recording.yml", trading),
-        RuleGroup("node-recording", "recording.yml", node),
-    )
+# Each recording rule an alert reads comes first in that alert's group: Prometheus evaluates a
+# group's rules in order, so the alert sees this evaluation's value (no extra interval).
+COLLECTION_SUCCESS_1H = RecordingRule(
+    "market:trading_collection_success:ratio_rate1h",
+    "sum by (job, market) (rate(trading_collection_successes_total[1h]))"
+    " / sum by (job, market) (rate(trading_collection_attempts_total[1h]))",
+)
+API_FAILURE_RATIO_5M = RecordingRule(
+    "market_endpoint:trading_api_failures:ratio_rate5m",
+    "sum by (job, market, endpoint) (rate(trading_api_failures_total[5m]))"
+    " / sum by (job, market, endpoint) (rate(trading_api_requests_total[5m]))",
+)
+API_LATENCY_P95_5M = RecordingRule(
+    "market_endpoint:trading_api_request_duration_seconds:p95_rate5m",
+    "histogram_quantile(0.95, sum by (job, market, endpoint, le)"
+    " (rate(trading_api_request_duration_seconds_bucket[5m])))",
+)
+ORDER_FAILURE_RATIO_5M = RecordingRule(
+    "market:trading_orders_failed:ratio_rate5m",
+    "sum by (job, market) (rate(trading_orders_failed_total[5m]))"
+    " / sum by (job, market) (rate(trading_orders_total[5m]))",
+)
+MEMORY_UTILISATION = RecordingRule(
+    "instance:node_memory_utilisation:ratio",
+    "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes",
+)
+FILESYSTEM_AVAILABLE = RecordingRule(
+    "instance_mountpoint:node_filesystem_avail:ratio",
+    f"node_filesystem_avail_bytes{{{REAL_FILESYSTEMS}}}"
+    f" / node_filesystem_size_bytes{{{REAL_FILESYSTEMS}}}",
+)
 
 
 def _data_quality(settings: ContentSettings) -> tuple[AlertRule, ...]:
@@ -638,17 +622,19 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
 
 def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
     return (
-        RuleGroup("data-quality", "data_quality.yml", _data_quality(settings)),
-        RuleGroup("api", "api.yml", _api(settings)),
-        RuleGroup("performance", "performance.yml", _performance(settings)),
-        RuleGroup("system", "system.yml", _system(settings)),
-        RuleGroup("trading", "trading.yml", _trading(settings)),
+        RuleGroup(
+            "data-quality", "data_quality.yml", (COLLECTION_SUCCESS_1H, *_data_quality(settings))
+        ),
+        RuleGroup("api", "api.yml", (API_FAILURE_RATIO_5M, API_LATENCY_P95_5M, *_api(settings))),
+        RuleGroup("performance", "performance.yml", (MEMORY_UTILISATION, *_performance(settings))),
+        RuleGroup("system", "system.yml", (FILESYSTEM_AVAILABLE, *_system(settings))),
+        RuleGroup("trading", "trading.yml", (ORDER_FAILURE_RATIO_5M, *_trading(settings))),
         RuleGroup("meta", "meta.yml", _meta(settings)),
     )
 
 
 def all_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
-    return recording_rules(settings) + alert_rule_groups(settings) + slo_rule_groups(settings)
+    return alert_rule_groups(settings) + slo_rule_groups(settings)
 
 
 def alert_names(settings: ContentSettings) -> tuple[str, ...]:

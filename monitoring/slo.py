@@ -23,6 +23,7 @@ from monitoring.settings import ContentSettings
 WINDOW_PLACEHOLDER = "$window"
 PERIOD = "30d"
 PERIOD_INTERVAL = "5m"  # a 30-day average reads ~170k samples per series: not every 15s
+STALE_DATA_RECORD = "market:trading_ohlcv_stale:bool"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class SLO:
     objective: float  # e.g. 0.995 over PERIOD
     error_ratio_query: str  # PromQL with `$window`; result labelled by `market`
     dashboard_uid: str
+    # Recording rules the query reads, evaluated first in the SLO's group.
+    inputs: tuple[RecordingRule, ...] = ()
 
     @property
     def error_budget(self) -> float:
@@ -72,6 +75,18 @@ def sli_record(window: str) -> str:
     return f"slo:sli_error:ratio_rate{window}"
 
 
+def _stale_data_record(settings: ContentSettings) -> RecordingRule:
+    """1 while the market is open and its newest bar is older than the freshness limit, 0 while
+    open and fresh, absent while closed."""
+    t = settings.thresholds
+    return RecordingRule(
+        STALE_DATA_RECORD,
+        "max by (market) (time() - trading_ohlcv_last_update_timestamp_seconds"
+        f" > bool {t.data_freshness_max_age_seconds})"
+        " and on (market) max by (market) (trading_market_open) == 1",
+    )
+
+
 def slos(settings: ContentSettings) -> tuple[SLO, ...]:
     t = settings.thresholds
     return (
@@ -93,10 +108,9 @@ def slos(settings: ContentSettings) -> tuple[SLO, ...]:
             objective=t.data_freshness_objective,
             # Share of in-session evaluations where the newest bar was too old (the input
             # series only exists while the market is open).
-            error_ratio_query=(
-                "avg by (market) (avg_over_time(market:trading_ohlcv_stale:bool[$window]))"
-            ),
+            error_ratio_query=(f"avg by (market) (avg_over_time({STALE_DATA_RECORD}[$window]))"),
             dashboard_uid=dashboard_uids.DATA_QUALITY,
+            inputs=(_stale_data_record(settings),),
         ),
     )
 
@@ -171,9 +185,14 @@ def _alert_rules(slo: SLO) -> tuple[AlertRule, ...]:
 def slo_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
     groups: list[RuleGroup] = []
     for slo in slos(settings):
-        groups.append(RuleGroup(f"slo-{slo.name}-recording", "slo.yml", _window_rules(slo)))
+        # Inputs, then the SLI windows, then the alerts reading them: one evaluation, in order.
+        rules: tuple[AlertRule | RecordingRule, ...] = (
+            *slo.inputs,
+            *_window_rules(slo),
+            *_alert_rules(slo),
+        )
+        groups.append(RuleGroup(f"slo-{slo.name}", "slo.yml", rules))
         groups.append(
             RuleGroup(f"slo-{slo.name}-period", "slo.yml", _period_rules(slo), PERIOD_INTERVAL)
         )
-        groups.append(RuleGroup(f"slo-{slo.name}-alerts", "slo.yml", _alert_rules(slo)))
     return tuple(groups)

@@ -191,3 +191,18 @@ def test_every_recording_rule_is_used(settings: ContentSettings) -> None:
         used = grown
     unused = sorted({r.record for r in records} - used)
     assert not unused, f"recording rules no alert or dashboard reads: {unused}"
+
+
+def test_alerts_read_recording_rules_of_their_own_group(settings: ContentSettings) -> None:
+    """A recording rule an alert reads is evaluated earlier in the alert's own group, so the
+    alert sees this evaluation's value, not the previous one of another group (one interval
+    of latency more)."""
+    recorded = recorded_names(settings)
+    for group in all_rule_groups(settings):
+        earlier: set[str] = set()
+        for rule in group.rules:
+            if isinstance(rule, RecordingRule):
+                earlier.add(rule.record)
+                continue
+            late = sorted((metric_names(rule.expr) & recorded) - earlier)
+            assert not late, f"{group.name} {rule.name} reads {late} from another group or later"
