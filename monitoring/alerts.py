@@ -392,6 +392,46 @@ def _error_ratio(metric: str, selector: str, by: str) -> str:
     return f"sum by ({by}) (rate({metric}{{{selector}}}[5m])) / sum by ({by}) (rate({metric}[5m]))"
 
 
+# Exporter collectors whose metrics gate other alerts: `trading_market_open` (market_status)
+# and the OHLCV row counts and newest-bar times (data_quality). The exporter withholds a
+# failed collector's series, so while one fails the stale/missing-data alerts cannot fire.
+GATING_COLLECTORS: tuple[str, ...] = ("market_status", "data_quality")
+
+
+def _collector_failing(settings: ContentSettings) -> tuple[AlertRule, ...]:
+    t = settings.thresholds
+    gating = "|".join(GATING_COLLECTORS)
+    withheld = (
+        "The last run of collector {{ $labels.collector }} on {{ $labels.instance }} failed;"
+        " the exporter withholds its metrics until a run succeeds, so alerts on them cannot fire"
+    )
+    return (
+        AlertRule(
+            name="ExporterCollectorFailing",
+            expr=f'trading_exporter_collector_success{{collector=~"{gating}"}} == 0',
+            for_=t.target_down_for,
+            severity="critical",
+            category="meta",
+            summary="Exporter collector {{ $labels.collector }} fails",
+            description=(
+                withheld + ": market-hours and data-freshness alerts (stale or missing market"
+                " data) are blind."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="ExporterCollectorFailing",
+            expr=f'trading_exporter_collector_success{{collector!~"{gating}"}} == 0',
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Exporter collector {{ $labels.collector }} fails",
+            description=withheld + ".",
+            dashboard_uid=uids.META,
+        ),
+    )
+
+
 def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
     t = settings.thresholds
     exporter_up = f'up{{job="{jobs.EXPORTER}"}}'
@@ -434,19 +474,7 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
             ),
             dashboard_uid=uids.META,
         ),
-        AlertRule(
-            name="ExporterCollectorFailing",
-            expr="trading_exporter_collector_success == 0",
-            for_=t.meta_for,
-            severity="warning",
-            category="meta",
-            summary="Exporter collector {{ $labels.collector }} fails",
-            description=(
-                "The last run of collector {{ $labels.collector }} on {{ $labels.instance }}"
-                " failed; its metrics keep their last cached values."
-            ),
-            dashboard_uid=uids.META,
-        ),
+        *_collector_failing(settings),
         AlertRule(
             name="PrometheusConfigReloadFailed",
             expr="prometheus_config_last_reload_successful == 0",

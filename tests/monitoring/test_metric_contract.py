@@ -15,7 +15,7 @@ import pytest
 
 from dashboards import build_dashboards, expand_variables, panel_queries
 from exporter import catalog
-from monitoring.alerts import all_rule_groups
+from monitoring.alerts import GATING_COLLECTORS, all_rule_groups
 from monitoring.rules import AlertRule, RecordingRule
 from monitoring.settings import ContentSettings
 from monitoring.standard_metrics import all_standard_metric_names
@@ -206,3 +206,11 @@ def test_alerts_read_recording_rules_of_their_own_group(settings: ContentSetting
                 continue
             late = sorted((metric_names(rule.expr) & recorded) - earlier)
             assert not late, f"{group.name} {rule.name} reads {late} from another group or later"
+
+
+def test_gating_collectors_are_exporter_collectors() -> None:
+    from exporter.layout import COLLECTORS, SQL_COLLECTORS
+
+    assert set(GATING_COLLECTORS) <= set(COLLECTORS)
+    gated = {spec.name for spec in SQL_COLLECTORS["data_quality"]}
+    assert {catalog.OHLCV_ROWS.name, catalog.OHLCV_LAST_UPDATE.name} <= gated

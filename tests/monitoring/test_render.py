@@ -337,7 +337,7 @@ def test_inhibition_and_mute_times(settings: ContentSettings) -> None:
     assert {
         "source_matchers": ['severity="critical"'],
         "target_matchers": ['severity="warning"'],
-        "equal": ["alertname", "endpoint", "instance", "market", "mountpoint", "slo"],
+        "equal": ["alertname", "collector", "endpoint", "instance", "market", "mountpoint", "slo"],
     } in config["inhibit_rules"]
     assert any(
         'alertname="TargetDown"' in r["source_matchers"] and r["equal"] == ["market"]
