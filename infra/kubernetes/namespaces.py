@@ -28,6 +28,9 @@ from infra.targets import CONTAINER_PORTS
 ALERTMANAGER_MESH_PORT = 9094
 PSA_VERSION = "latest"  # evaluate against the cluster's own version of the standard
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
+# cert-manager's HTTP-01 solver pods: their label and listening port.
+ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
+ACME_SOLVER_PORT = 8089
 
 
 @dataclass(frozen=True)
@@ -179,5 +182,13 @@ def create_network_policies(
                 ns,
                 to_app(app),
                 [{"from_": [controller], "ports": _ports(*_tcp(service))}],
+            )
+        if ingress.cert_manager_issuer is not None:
+            # cert-manager's HTTP-01 solver pods run in this namespace, behind the controller.
+            policy(
+                "allow-ingress-controller-to-acme-solver",
+                ns,
+                {"match_labels": {ACME_SOLVER_LABEL: "true"}},
+                [{"from_": [controller], "ports": _ports((ACME_SOLVER_PORT, "TCP"))}],
             )
     return policies

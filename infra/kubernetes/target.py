@@ -114,11 +114,12 @@ class KubernetesTarget(pulumi.ComponentResource):
             return pulumi.Output.all(*(r.id for r in resources)).apply(lambda _: url)
 
         ingress = settings.ingress
-        grafana_api_url = after(settings.grafana_provider_url(), grafana, *ingresses)
+        # With an ingress: the Ingress and its Ready Certificate (cert-manager) too.
+        grafana_api_url = after(settings.grafana_provider_url(), grafana, *ingresses.grafana_ready)
         self.endpoints = TargetEndpoints(
             grafana_api_url=grafana_api_url,
             grafana_url=(
-                after(f"https://{ingress.grafana_host}", grafana, *ingresses)
+                after(f"https://{ingress.grafana_host}", grafana, *ingresses.grafana_ready)
                 if ingress.enabled
                 else grafana_api_url
             ),

@@ -33,6 +33,7 @@ DAEMONSET = "kubernetes:apps/v1:DaemonSet"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"
 CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
 CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
 WORKLOADS = (STATEFULSET, DEPLOYMENT, DAEMONSET)
@@ -100,6 +101,7 @@ def test_inventory(prod_run: StackRun) -> None:
                 "allow-grafana-to-prometheus",
                 "allow-loki-push-and-query",
                 "allow-ingress-controller-to-grafana",
+                "allow-ingress-controller-to-acme-solver",
             )
         },
         ("NetworkPolicy", NODE_NS, "default-deny-ingress"),
@@ -148,6 +150,7 @@ def test_inventory(prod_run: StackRun) -> None:
         },
         ("PersistentVolumeClaim", NS, "grafana-data"),
         ("Ingress", NS, "grafana"),
+        ("Certificate", NS, "grafana-tls"),
     }
     assert objects == expected
     others = Counter(r.type for r in prod_run.resources if not r.type.startswith(K8S))
@@ -516,7 +519,10 @@ def _allowed(run: StackRun) -> set[tuple[str, str, str, int | None, str | None]]
     for (namespace, _), policy in k8s_objects(run, NETPOL).items():
         spec = policy.inputs["spec"]
         assert spec["policyTypes"] == ["Ingress"]
-        target = spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name", "*")
+        labels = spec["podSelector"].get("matchLabels", {})
+        target = labels.get("app.kubernetes.io/name") or (
+            "acme-solver" if labels.get("acme.cert-manager.io/http01-solver") == "true" else "*"
+        )
         for rule in spec.get("ingress", []):
             for peer in rule["from"]:
                 source = (
@@ -546,6 +552,7 @@ def test_network_policies_deny_by_default_and_allow_the_stack_flows(prod_run: St
         (NS, "alertmanager", "alertmanager", 9094, "TCP"),
         (NS, "alertmanager", "alertmanager", 9094, "UDP"),
         (NS, "grafana", "ns:ingress-nginx", 3000, "TCP"),
+        (NS, "acme-solver", "ns:ingress-nginx", 8089, "TCP"),  # cert-manager HTTP-01
     }
     assert flows == expected
     scrape = obj(prod_run, NETPOL, "allow-prometheus-scrape", NODE_NS).inputs["spec"]
@@ -608,7 +615,8 @@ def test_exporter_on_a_pvc_needs_no_dsn() -> None:
 
 def test_ingress_with_tls_and_cert_manager(prod_run: StackRun) -> None:
     ingress = obj(prod_run, INGRESS, "grafana").inputs
-    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    # The Certificate below is the secret's only owner: no ingress-shim annotation.
+    assert ingress["metadata"]["annotations"] == {}
     assert ingress["spec"]["ingressClassName"] == "nginx"
     assert ingress["spec"]["tls"] == [
         {"hosts": ["grafana.example.com"], "secretName": "grafana-tls"}
@@ -617,6 +625,37 @@ def test_ingress_with_tls_and_cert_manager(prod_run: StackRun) -> None:
     backend = rule["http"]["paths"][0]["backend"]["service"]
     assert rule["host"] == "grafana.example.com"
     assert backend == {"name": "grafana", "port": {"name": "http"}}
+
+
+def test_grafana_provider_waits_for_a_ready_certificate(prod_run: StackRun) -> None:
+    """The provider calls https://<grafanaHost>: before cert-manager has issued the certificate
+    every Grafana resource would fail with x509 errors."""
+    certificate = obj(prod_run, CERTIFICATE, "grafana-tls")
+    assert certificate.inputs["apiVersion"] == "cert-manager.io/v1"
+    assert certificate.inputs["kind"] == "Certificate"
+    assert certificate.inputs["metadata"]["annotations"] == {
+        "pulumi.com/waitFor": "condition=Ready"
+    }
+    assert certificate.inputs["spec"] == {
+        "secretName": "grafana-tls",
+        "dnsNames": ["grafana.example.com"],
+        "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+    }
+    provider = prod_run.of_type("pulumi:providers:grafana")[0]
+    assert certificate.urn in provider.dependencies
+    # The solver pods of HTTP-01 challenges are reachable from the ingress controller.
+    solver = obj(prod_run, NETPOL, "allow-ingress-controller-to-acme-solver").inputs["spec"]
+    assert solver["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+
+
+def test_without_cert_manager_the_tls_secret_is_the_users() -> None:
+    ingress = {**_prod_kubernetes()["ingress"], "certManagerIssuer": None}
+    run = run_stack(
+        "prod", overrides={"kubernetes": _prod_kubernetes(ingress=ingress)}, secrets=REAL_SECRETS
+    )
+    assert not run.of_type(CERTIFICATE)
+    assert (NS, "allow-ingress-controller-to-acme-solver") not in k8s_objects(run, NETPOL)
+    assert obj(run, INGRESS, "grafana").inputs["spec"]["tls"][0]["secretName"] == "grafana-tls"
 
 
 def test_prometheus_and_alertmanager_ingress_only_with_auth() -> None:
@@ -636,8 +675,11 @@ def test_prometheus_and_alertmanager_ingress_only_with_auth() -> None:
         secrets=REAL_SECRETS,
     )
     protected = obj(run, INGRESS, "prometheus-alertmanager").inputs
-    assert auth.items() <= protected["metadata"]["annotations"].items()
+    assert protected["metadata"]["annotations"] == auth
     assert protected["spec"]["tls"][0]["secretName"] == "grafana-tls-protected"
+    certificate = obj(run, CERTIFICATE, "grafana-tls-protected").inputs["spec"]
+    assert certificate["secretName"] == "grafana-tls-protected"
+    assert certificate["dnsNames"] == ["prometheus.example.com", "alertmanager.example.com"]
     assert {r["host"] for r in protected["spec"]["rules"]} == {
         "prometheus.example.com",
         "alertmanager.example.com",
