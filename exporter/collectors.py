@@ -19,8 +19,8 @@ from prometheus_client.core import Metric
 from exporter import catalog
 from exporter.calendars import CalendarError, Schedule, calendar_schedules, configured_schedule
 from exporter.catalog import MetricSpec
-from exporter.config import ExporterConfig, MarketConfig
-from exporter.continuity import MonotonicCounters
+from exporter.config import OTHER_ENDPOINT, ExporterConfig, MarketConfig
+from exporter.continuity import MonotonicCounters, StickyStrategies
 from exporter.db import DatabaseError, DatabaseTarget, Row, connect
 from exporter.families import (
     LabelDomain,
@@ -92,6 +92,7 @@ class SqlCollector:
         self._buckets = config.histogram_buckets
         self._probe = probe
         self._counters = MonotonicCounters()  # counters never decrease (rows get deleted)
+        self._strategies = StickyStrategies(config.max_strategies, OTHER_ENDPOINT)
         settings = config.collector(name)
         self._help = {
             q.spec.name: cached_help(q.spec, name, settings.interval, settings.timeout)
@@ -133,7 +134,13 @@ class SqlCollector:
                 query.spec, help_text, rows, self._buckets, self._domain, self._counters
             )
         return sample_family(
-            query.spec, help_text, rows, query.value_column, self._domain, self._counters
+            query.spec,
+            help_text,
+            rows,
+            query.value_column,
+            self._domain,
+            self._counters,
+            self._strategies,
         )
 
 

@@ -12,6 +12,7 @@ Each SQL collector owns one of each; a collector's runs never overlap, so no loc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -49,3 +50,33 @@ class MonotonicCounters:
             track.last = value
             adjusted[key] = value + track.offset
         return adjusted
+
+
+class StickyStrategies:
+    """At most `limit` strategies have their own series; the rest share strategy="other".
+
+    A strategy that got its own series keeps it for as long as it has rows, whatever its P&L
+    and whatever strategies appear later, so series never move into or out of "other" behind
+    a dashboard's back. Free slots go to newcomers by largest absolute value (then by name),
+    deterministic within a refresh. A strategy whose rows are all gone frees its slot.
+    """
+
+    def __init__(self, limit: int, other: str) -> None:
+        self._limit = limit
+        self._other = other
+        self._kept: dict[str, set[str]] = {}
+
+    def fold(self, metric: str, values: Mapping[str, float]) -> dict[str, float]:
+        kept = self._kept.setdefault(metric, set())
+        kept.intersection_update(values)
+        newcomers = sorted(
+            (name for name in values if name not in kept), key=lambda n: (-abs(values[n]), n)
+        )
+        free = max(0, self._limit - len(kept))
+        kept.update(newcomers[:free])
+        folded = {name: value for name, value in values.items() if name in kept}
+        if newcomers[free:]:
+            # A strategy really named "other" shares that series with the overflow.
+            overflow = math.fsum(values[name] for name in newcomers[free:])
+            folded[self._other] = folded.get(self._other, 0.0) + overflow
+        return folded

@@ -19,7 +19,7 @@ from prometheus_client.core import (
 
 from exporter.catalog import MetricSpec
 from exporter.config import OTHER_ENDPOINT, SIDES, ExporterConfig
-from exporter.continuity import MonotonicCounters
+from exporter.continuity import MonotonicCounters, StickyStrategies
 
 LabelKey = tuple[str, ...]
 
@@ -102,15 +102,14 @@ def _prefill(spec: MetricSpec, domain: LabelDomain) -> list[LabelKey]:
     return [tuple(combo) for combo in product(*[d for d in domains if d is not None])]
 
 
-def _cap_strategies(samples: dict[LabelKey, float], spec: MetricSpec, limit: int) -> None:
-    """Keep at most `limit` strategies; the rest are summed into strategy="other"."""
-    if "strategy" not in spec.labels or len(samples) <= limit:
-        return
-    keep = sorted(samples)[: limit - 1]
-    rest = sum(v for k, v in samples.items() if k not in keep)
-    for key in [k for k in samples if k not in keep]:
-        del samples[key]
-    samples[(OTHER_ENDPOINT,)] = rest
+def _fold_strategies(
+    samples: dict[LabelKey, float], spec: MetricSpec, strategies: StickyStrategies
+) -> dict[LabelKey, float]:
+    """Strategies beyond the cap are summed into strategy="other" (see StickyStrategies)."""
+    if spec.labels != ("strategy",):
+        return samples
+    folded = strategies.fold(spec.name, {key[0]: value for key, value in samples.items()})
+    return {(name,): value for name, value in folded.items()}
 
 
 def sample_family(
@@ -120,8 +119,13 @@ def sample_family(
     value_column: str,
     domain: LabelDomain,
     counters: MonotonicCounters | None = None,
+    strategies: StickyStrategies | None = None,
 ) -> Metric:
-    """A gauge or counter family from query rows; `counters` keeps counters from decreasing."""
+    """A gauge or counter family from query rows.
+
+    `counters` keeps counters from decreasing and `strategies` keeps the strategies that have
+    their own series stable, across refreshes; without them each call stands alone.
+    """
     samples: dict[LabelKey, float] = dict.fromkeys(_prefill(spec, domain), 0.0)
     combine = _combine(spec)
     for row in rows:
@@ -137,7 +141,9 @@ def sample_family(
             samples[key] = samples.get(key, 0.0) + value
     if not spec.labels and not samples:
         samples[()] = 0.0
-    _cap_strategies(samples, spec, domain.max_strategies)
+    if strategies is None:
+        strategies = StickyStrategies(domain.max_strategies, OTHER_ENDPOINT)
+    samples = _fold_strategies(samples, spec, strategies)
     if counters is not None and spec.type == "counter":
         samples = counters.adjust(spec.name, samples)
     return labelled_family(spec, help_text, samples)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exporter import catalog
-from exporter.continuity import MonotonicCounters
+from exporter.continuity import MonotonicCounters, StickyStrategies
 from exporter.families import LabelDomain, QueryShapeError, histogram_family, sample_family
 from exporter.scheduler import serialise
 from tests.exporter.harness import parse
@@ -41,12 +41,35 @@ def test_unknown_endpoints_fold_into_other_and_ratios_take_the_max() -> None:
     assert samples[key] == 0.7
 
 
-def test_strategies_are_capped() -> None:
-    rows = [{"strategy": f"s{i}", "value": float(i)} for i in range(6)]
-    family = sample_family(catalog.STRATEGY_REALISED_PNL, "h", rows, "value", DOMAIN)
+def _pnl(values: dict[str, float], strategies: StickyStrategies | None = None) -> dict[str, float]:
+    rows = [{"strategy": name, "value": value} for name, value in values.items()]
+    family = sample_family(
+        catalog.STRATEGY_REALISED_PNL, "h", rows, "value", DOMAIN, strategies=strategies
+    )
     samples = parse(serialise([family]).decode())
-    by_strategy = {dict(labels)["strategy"]: v for (_, labels), v in samples.items()}
-    assert by_strategy == {"s0": 0.0, "s1": 1.0, "other": 2.0 + 3.0 + 4.0 + 5.0}
+    return {dict(labels)["strategy"]: v for (_, labels), v in samples.items()}
+
+
+def test_strategies_are_capped_keeping_the_largest_absolute_pnl() -> None:
+    values = {"s0": 0.0, "s1": 1.0, "s2": -7.0, "s3": 3.0, "s4": 4.0, "s5": 0.5}
+    assert _pnl(values) == {"s2": -7.0, "s4": 4.0, "s3": 3.0, "other": 0.0 + 1.0 + 0.5}
+
+
+def test_strategies_with_their_own_series_keep_them() -> None:
+    strategies = StickyStrategies(limit=3, other="other")
+    first = {"b": 10.0, "c": 5.0, "d": 1.0, "e": 0.5}
+    assert _pnl(first, strategies) == {"b": 10.0, "c": 5.0, "d": 1.0, "other": 0.5}
+    # A newcomer (first by name, largest P&L) does not push `d` into "other", even at P&L 0.
+    second = {"a": 100.0, "b": 10.0, "c": 5.0, "d": 0.0, "e": 0.5}
+    assert _pnl(second, strategies) == {"b": 10.0, "c": 5.0, "d": 0.0, "other": 100.5}
+    # `c`'s rows are gone: its slot goes to the largest newcomer.
+    third = {"a": 100.0, "b": 10.0, "d": 0.0, "e": 0.5}
+    assert _pnl(third, strategies) == {"a": 100.0, "b": 10.0, "d": 0.0, "other": 0.5}
+
+
+def test_a_strategy_named_other_shares_the_overflow_series() -> None:
+    strategies = StickyStrategies(limit=1, other="other")
+    assert _pnl({"other": 2.0, "x": 1.0, "y": 0.5}, strategies) == {"other": 3.5}
 
 
 def test_histogram_rows_fold_into_configured_buckets() -> None:
@@ -110,10 +133,10 @@ def test_counters_absorb_deleted_rows_and_count_new_ones() -> None:
     assert _counter([], "requests", counters) == 56
     assert _counter(_api_rows(3, 0), "requests", counters) == 59
     # Gauges are left alone: the same rows as a gauge go down.
-    gauge_rows = [{"market": "kr", "value": 9}]
-    family = sample_family(catalog.OHLCV_ROWS, "h", gauge_rows, "value", DOMAIN, counters)
-    family = sample_family(catalog.OHLCV_ROWS, "h", [], "value", DOMAIN, counters)
-    assert parse(serialise([family]).decode())[("trading_ohlcv_rows", (("market", "kr"),))] == 0
+    key = ("trading_ohlcv_rows", (("market", "kr"),))
+    for rows, want in (([{"market": "kr", "value": 9}], 9), ([], 0)):
+        family = sample_family(catalog.OHLCV_ROWS, "h", rows, "value", DOMAIN, counters)
+        assert parse(serialise([family]).decode())[key] == want
 
 
 def test_histogram_buckets_never_decrease_and_stay_cumulative() -> None:
