@@ -131,8 +131,10 @@ def _data_quality(settings: ContentSettings) -> tuple[AlertRule, ...]:
         AlertRule(
             name="MarketDataMissing",
             expr=(
+                # Rows must be reported as 0: withheld series (a failing data_quality
+                # collector) are ExporterCollectorFailing, not missing data.
                 "max by (job, market) (trading_market_open)"
-                " unless on (market) (trading_ohlcv_rows > 0)"
+                " and on (market) (max by (market) (trading_ohlcv_rows) == 0)"
             ),
             for_=t.market_data_missing_for,
             severity="warning",
