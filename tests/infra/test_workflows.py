@@ -68,3 +68,18 @@ def test_ci_runs_the_tests_previews_each_stack_and_diffs_the_synth() -> None:
     refs = [s.get("with", {}).get("ref") for s in synth["steps"] if "checkout" in s.get("uses", "")]
     assert "${{ github.event.pull_request.base.sha }}" in refs
     assert any("github-script" in str(s.get("uses")) for s in synth["steps"])
+
+
+SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
+
+
+def test_synth_diff_reaches_the_job_summary_and_comments_only_on_same_repo_prs() -> None:
+    """Fork PRs get a read-only GITHUB_TOKEN: commenting would fail with 403, so the comment
+    step is skipped there and the diff always goes to the job summary."""
+    steps = _load(ROOT / ".github" / "workflows" / "ci.yml")["jobs"]["synth-diff"]["steps"]
+    names = [step.get("name", "") for step in steps]
+    (summary,) = [s for s in steps if "GITHUB_STEP_SUMMARY" in str(s.get("run", ""))]
+    assert "synth.diff" in summary["run"] and "if" not in summary
+    (comment,) = [s for s in steps if "github-script" in str(s.get("uses", ""))]
+    assert " ".join(str(comment.get("if", "")).split()) == SAME_REPO
+    assert names.index(summary["name"]) < names.index(comment["name"])
