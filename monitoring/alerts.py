@@ -57,9 +57,11 @@ FILESYSTEM_AVAILABLE = RecordingRule(
 
 def _data_quality(settings: ContentSettings) -> tuple[AlertRule, ...]:
     t = settings.thresholds
+    # Only once the market has been open for the whole limit: at the session open the newest
+    # bar is the previous close's, and the first bar of the session needs a moment.
     stale = (
         "(time() - max by (job, market) (trading_ohlcv_last_update_timestamp_seconds)) > {age}"
-        " and on (market) max by (market) (trading_market_open) == 1"
+        " and on (market) (max by (market) (min_over_time(trading_market_open[{age}s])) == 1)"
     )
     return (
         AlertRule(

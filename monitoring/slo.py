@@ -77,13 +77,15 @@ def sli_record(window: str) -> str:
 
 def _stale_data_record(settings: ContentSettings) -> RecordingRule:
     """1 while the market is open and its newest bar is older than the freshness limit, 0 while
-    open and fresh, absent while closed."""
-    t = settings.thresholds
+    open and fresh, absent while closed and for the first `limit` of each session (the newest
+    bar is then the previous close's: not an error, just the session's first minutes)."""
+    limit = settings.thresholds.data_freshness_max_age_seconds
     return RecordingRule(
         STALE_DATA_RECORD,
         "max by (market) (time() - trading_ohlcv_last_update_timestamp_seconds"
-        f" > bool {t.data_freshness_max_age_seconds})"
-        " and on (market) max by (market) (trading_market_open) == 1",
+        f" > bool {limit})"
+        " and on (market)"
+        f" (max by (market) (min_over_time(trading_market_open[{limit}s])) == 1)",
     )
 
 
