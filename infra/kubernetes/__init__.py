@@ -11,5 +11,5 @@ loki.py           single-binary StatefulSet with retention
 alloy.py          DaemonSet tailing pod logs through the API (no host access)
 node_exporter.py  DaemonSet with host access in its own namespace
 exporter.py       image built and pushed, Deployment + Service
-ingress.py        optional TLS Ingresses
+ingress.py        optional TLS Ingresses; cert-manager Certificates awaited until Ready
 """
