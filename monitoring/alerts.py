@@ -82,6 +82,26 @@ def _data_quality(settings: ContentSettings) -> tuple[AlertRule, ...]:
             dashboard_uid=MARKET_DASHBOARD,
         ),
         AlertRule(
+            name="DataCollectionStalled",
+            # A stopped collector starts no runs: its success ratio is 0/0 and never fires.
+            expr=(
+                "max by (job, market)"
+                f" (min_over_time(trading_market_open[{t.collection_stalled_window}])) == 1"
+                " unless on (market) (sum by (market)"
+                f" (increase(trading_collection_attempts_total[{t.collection_stalled_window}]))"
+                " > 0)"
+            ),
+            severity="warning",
+            category="data_quality",
+            summary="No data collection in {{ $labels.market }} while the market is open",
+            description=(
+                "No data-collection run started in {{ $labels.market }} in the last"
+                f" {t.collection_stalled_window} although the market has been open all that"
+                " time."
+            ),
+            dashboard_uid=MARKET_DASHBOARD,
+        ),
+        AlertRule(
             name="NullMarketDetected",
             expr="trading_ohlcv_rows_missing_market > 0",
             for_=t.data_integrity_for,

@@ -14,6 +14,8 @@ class AlertThresholds:
     # Data quality.
     collection_success_ratio_min: float = 0.8
     collection_for: str = "10m"
+    # No collection run started in this window while the market was open all of it.
+    collection_stalled_window: str = "30m"
     stale_data_warning_seconds: int = 30 * 60  # newest bar older than this while open
     stale_data_critical_seconds: int = 2 * 3600
     stale_data_for: str = "5m"
@@ -74,6 +76,7 @@ RATIO_FIELDS: tuple[str, ...] = (
     "position_limit_ratio_critical",
 )
 OBJECTIVE_FIELDS: tuple[str, ...] = ("api_availability_objective", "data_freshness_objective")
-DURATION_FIELDS: tuple[str, ...] = tuple(
-    name for name in AlertThresholds.__dataclass_fields__ if name.endswith("_for")
+DURATION_FIELDS: tuple[str, ...] = (
+    *(name for name in AlertThresholds.__dataclass_fields__ if name.endswith("_for")),
+    "collection_stalled_window",
 )
