@@ -66,8 +66,13 @@ pulumi-cli:
 	  || { echo "The Pulumi CLI is missing and could not be installed: install it from https://www.pulumi.com/docs/install/ and run make again."; exit 1; }
 
 # Both stacks build the exporter image with the local engine (dev also runs every container).
+# Alloy's Docker client speaks API 1.43; Docker 29.0-29.2 refuse anything below 1.44.
 docker-check:
 	@docker info >/dev/null 2>&1 || { echo "Docker is not reachable: start the Docker engine (or check DOCKER_HOST) and run make again."; exit 1; }
+	@min_api=$$(docker version --format '{{.Server.MinAPIVersion}}' 2>/dev/null); \
+	if [ -n "$$min_api" ] && [ "$$(printf '%s\n' "$$min_api" 1.43 | sort -V | tail -n 1)" != 1.43 ]; then \
+	  echo "WARNING: this Docker engine needs API >= $$min_api, so Alloy cannot list containers and no container logs reach Loki: upgrade to Docker >= 29.3 or set \"min-api-version\": \"1.24\" in /etc/docker/daemon.json."; \
+	fi
 
 stack: venv pulumi-cli
 	@if [ -z "$$PULUMI_CONFIG_PASSPHRASE" ] && [ -z "$$PULUMI_CONFIG_PASSPHRASE_FILE" ]; then \
