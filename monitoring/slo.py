@@ -1,8 +1,10 @@
 """SLOs as small definitions that generate Sloth-style recording and burn-rate alert rules.
 
-Each SLO gives an error-ratio query with a `$window` placeholder. We record it over every window
-the alerts need (`slo:sli_error:ratio_rate<window>{slo=...}`) and alert when the error budget
-burns too fast over a short AND a long window (Google SRE workbook, as Sloth generates it):
+Each SLO gives two queries with a `$window` placeholder: how many events went wrong in the
+window, and how many there were. We record their ratio over every window the alerts need
+(`slo:sli_error:ratio_rate<window>{slo=...}`, absent in windows without events, never 0/0 = NaN)
+and alert when the error budget burns too fast over a short AND a long window (Google SRE
+workbook, as Sloth generates it):
 
 | severity | short | long | burn rate |
 |----------|-------|------|-----------|
@@ -22,7 +24,6 @@ from monitoring.settings import ContentSettings
 
 WINDOW_PLACEHOLDER = "$window"
 PERIOD = "30d"
-PERIOD_INTERVAL = "5m"  # a 30-day average reads ~170k samples per series: not every 15s
 STALE_DATA_RECORD = "market:trading_ohlcv_stale:bool"
 
 
@@ -48,7 +49,10 @@ class SLO:
     alert_name: str
     title: str  # human name used in annotations
     objective: float  # e.g. 0.995 over PERIOD
-    error_ratio_query: str  # PromQL with `$window`; result labelled by `market`
+    # PromQL with `$window`, labelled by `market`: events that went wrong / all events in the
+    # window (the same kind of amount: both increases, or both sample counts).
+    errors_query: str
+    events_query: str
     dashboard_uid: str
     # Recording rules the query reads, evaluated first in the SLO's group.
     inputs: tuple[RecordingRule, ...] = ()
@@ -75,6 +79,18 @@ def sli_record(window: str) -> str:
     return f"slo:sli_error:ratio_rate{window}"
 
 
+# Errors and events over each period-group interval: their 30-day sums weigh every event alike.
+SLI_ERRORS_RECORD = "slo:sli_errors:increase_interval"
+SLI_EVENTS_RECORD = "slo:sli_events:increase_interval"
+
+
+def error_ratio(slo: SLO, window: str) -> str:
+    """Errors / events over `window`; no sample (rather than NaN) without events."""
+    errors = slo.errors_query.replace(WINDOW_PLACEHOLDER, window)
+    events = slo.events_query.replace(WINDOW_PLACEHOLDER, window)
+    return f"({errors}) / ({events} > 0)"
+
+
 def _stale_data_record(settings: ContentSettings) -> RecordingRule:
     """1 while the market is open and its newest bar is older than the freshness limit, 0 while
     open and fresh, absent while closed and for the first `limit` of each session (the newest
@@ -97,10 +113,8 @@ def slos(settings: ContentSettings) -> tuple[SLO, ...]:
             alert_name="APIAvailabilityBudgetBurn",
             title="API availability",
             objective=t.api_availability_objective,
-            error_ratio_query=(
-                "sum by (market) (rate(trading_api_failures_total[$window]))"
-                " / sum by (market) (rate(trading_api_requests_total[$window]))"
-            ),
+            errors_query="sum by (market) (increase(trading_api_failures_total[$window]))",
+            events_query="sum by (market) (increase(trading_api_requests_total[$window]))",
             dashboard_uid=dashboard_uids.API,
         ),
         SLO(
@@ -108,9 +122,10 @@ def slos(settings: ContentSettings) -> tuple[SLO, ...]:
             alert_name="DataFreshnessBudgetBurn",
             title="Data freshness",
             objective=t.data_freshness_objective,
-            # Share of in-session evaluations where the newest bar was too old (the input
-            # series only exists while the market is open).
-            error_ratio_query=(f"avg by (market) (avg_over_time({STALE_DATA_RECORD}[$window]))"),
+            # In-session evaluations where the newest bar was too old, of all in-session
+            # evaluations (the input series only exists while the market is open).
+            errors_query=f"sum by (market) (sum_over_time({STALE_DATA_RECORD}[$window]))",
+            events_query=f"sum by (market) (count_over_time({STALE_DATA_RECORD}[$window]))",
             dashboard_uid=dashboard_uids.DATA_QUALITY,
             inputs=(_stale_data_record(settings),),
         ),
@@ -120,22 +135,31 @@ def slos(settings: ContentSettings) -> tuple[SLO, ...]:
 def _window_rules(slo: SLO) -> tuple[RecordingRule, ...]:
     label = (("slo", slo.name),)
     return tuple(
-        RecordingRule(
-            sli_record(window), slo.error_ratio_query.replace(WINDOW_PLACEHOLDER, window), label
-        )
-        for window in windows()
+        RecordingRule(sli_record(window), error_ratio(slo, window), label) for window in windows()
     )
 
 
-def _period_rules(slo: SLO) -> tuple[RecordingRule, ...]:
-    """30-day figures for dashboards: an average of the 5m ratio, evaluated every 5 minutes."""
+def _period_rules(slo: SLO, interval: str) -> tuple[RecordingRule, ...]:
+    """30-day figures for dashboards, evaluated every `interval` (a 30-day sum reads every
+    sample of the period: not every 15 s). Errors and events are recorded over `interval`, so
+    consecutive samples tile time and their 30-day sums count every event once."""
     label = (("slo", slo.name),)
-    period_expr = f'avg_over_time({sli_record("5m")}{{slo="{slo.name}"}}[{PERIOD}])'
+    sel = f'{{slo="{slo.name}"}}'
+    period_expr = (
+        f"sum_over_time({SLI_ERRORS_RECORD}{sel}[{PERIOD}])"
+        f" / (sum_over_time({SLI_EVENTS_RECORD}{sel}[{PERIOD}]) > 0)"
+    )
     return (
+        RecordingRule(
+            SLI_ERRORS_RECORD, slo.errors_query.replace(WINDOW_PLACEHOLDER, interval), label
+        ),
+        RecordingRule(
+            SLI_EVENTS_RECORD, slo.events_query.replace(WINDOW_PLACEHOLDER, interval), label
+        ),
         RecordingRule(sli_record(PERIOD), period_expr, label),
         RecordingRule(
             "slo:period_error_budget_remaining:ratio",
-            f'1 - {sli_record(PERIOD)}{{slo="{slo.name}"}} / {_num(slo.error_budget)}',
+            f"1 - {sli_record(PERIOD)}{sel} / {_num(slo.error_budget)}",
             label,
         ),
     )
@@ -194,7 +218,8 @@ def slo_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
             *_alert_rules(slo),
         )
         groups.append(RuleGroup(f"slo-{slo.name}", "slo.yml", rules))
+        interval = settings.thresholds.slo_period_interval
         groups.append(
-            RuleGroup(f"slo-{slo.name}-period", "slo.yml", _period_rules(slo), PERIOD_INTERVAL)
+            RuleGroup(f"slo-{slo.name}-period", "slo.yml", _period_rules(slo, interval), interval)
         )
     return tuple(groups)

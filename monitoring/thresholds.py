@@ -59,6 +59,8 @@ class AlertThresholds:
     api_availability_objective: float = 0.995
     data_freshness_objective: float = 0.99
     data_freshness_max_age_seconds: int = 15 * 60  # "fresh" while the market is open
+    # Evaluation interval of the SLO 30-day rule groups (dashboards only; shorten in tests).
+    slo_period_interval: str = "5m"
 
 
 RATIO_FIELDS: tuple[str, ...] = (
@@ -79,4 +81,5 @@ OBJECTIVE_FIELDS: tuple[str, ...] = ("api_availability_objective", "data_freshne
 DURATION_FIELDS: tuple[str, ...] = (
     *(name for name in AlertThresholds.__dataclass_fields__ if name.endswith("_for")),
     "collection_stalled_window",
+    "slo_period_interval",
 )

@@ -11,6 +11,7 @@ import pytest
 
 from monitoring.render import render_rule_files
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
+from monitoring.thresholds import AlertThresholds
 
 RULE_TESTS_DIR = Path(__file__).parent / "rules"
 # The promtool test files expect these URLs in the annotations.
@@ -57,6 +58,10 @@ def make_settings(**changes: object) -> ContentSettings:
         runbook_base_url=RUNBOOK_BASE_URL,
         replica_label="replica",
         external_labels=(("cluster", "test"),),
+        # promtool evaluates every group at each test step (1m), whatever its interval: with
+        # the same SLO period interval, the recorded per-interval increases tile time as in
+        # production.
+        thresholds=AlertThresholds(slo_period_interval="1m"),
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
