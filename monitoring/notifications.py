@@ -476,25 +476,58 @@ def _grafana_integration(integration: Integration) -> GrafanaIntegration:
     )
 
 
-def _grafana_policy(route: Route, enabled: set[str]) -> GrafanaPolicy | None:
-    """Routes to a receiver without integrations are dropped: Grafana has no empty contact
-    point, and Alertmanager discards what such a receiver gets, so alerts fall through."""
-    if route.receiver is not None and route.receiver not in enabled:
-        return None
-    children = tuple(
-        p for p in (_grafana_policy(r, enabled) for r in route.routes) if p is not None
-    )
+# Grafana has no contact point without integrations. Where Alertmanager routes to such a
+# receiver (it discards the alert), the Grafana policy routes to an existing contact point
+# under this always-active mute timing: matched, so it cannot fall through, and never sent.
+DISCARD_TIMING = "discard-always"
+
+
+def _grafana_policy(
+    route: Route, enabled: set[str], inherited: str, fallback: str
+) -> GrafanaPolicy:
+    effective = route.receiver or inherited
+    discard = effective not in enabled
+    contact_point = route.receiver
+    if route.receiver is not None and discard:
+        contact_point = fallback
     return GrafanaPolicy(
-        contact_point=route.receiver,
+        contact_point=contact_point,
         group_by=route.group_by,
         matchers=tuple(GrafanaMatcher(m.label, m.op, m.value) for m in route.matchers),
         continue_=route.continue_,
         group_wait=route.group_wait,
         group_interval=route.group_interval,
         repeat_interval=route.repeat_interval,
-        mute_timings=route.mute_time_intervals,
-        policies=children,
+        mute_timings=route.mute_time_intervals + ((DISCARD_TIMING,) if discard else ()),
+        policies=tuple(
+            _grafana_policy(child, enabled, effective, fallback) for child in route.routes
+        ),
     )
+
+
+def _grafana_root(route: Route, enabled: set[str], order: list[str]) -> GrafanaPolicy | None:
+    """The root policy. It takes no mute timing: with a root receiver without integrations,
+    a last catch-all child discards what Alertmanager's root would."""
+    if not enabled:
+        return None
+    root_receiver = route.receiver or ""
+    fallback = root_receiver if root_receiver in enabled else order[0]
+    policy = _grafana_policy(route, enabled, root_receiver, fallback)
+    if root_receiver in enabled:
+        return policy
+    catch_all = GrafanaPolicy(contact_point=None, mute_timings=(DISCARD_TIMING,))
+    return GrafanaPolicy(
+        contact_point=fallback,
+        group_by=policy.group_by,
+        group_wait=policy.group_wait,
+        group_interval=policy.group_interval,
+        repeat_interval=policy.repeat_interval,
+        policies=(*policy.policies, catch_all),
+    )
+
+
+def _uses_timing(policy: GrafanaPolicy, name: str) -> bool:
+    return name in policy.mute_timings or any(_uses_timing(p, name) for p in policy.policies)
 
 
 def grafana_model(settings: ContentSettings) -> GrafanaNotificationModel:
@@ -504,7 +537,9 @@ def grafana_model(settings: ContentSettings) -> GrafanaNotificationModel:
         for r in model.receivers
         if r.integrations
     )
-    enabled = {cp.name for cp in contact_points}
+    policy = _grafana_root(
+        model.route, {cp.name for cp in contact_points}, [cp.name for cp in contact_points]
+    )
     mute_timings = tuple(
         GrafanaMuteTiming(
             t.name,
@@ -523,9 +558,12 @@ def grafana_model(settings: ContentSettings) -> GrafanaNotificationModel:
         f'{{{{ define "{TEMPLATE_NAME}.title" }}}}{TITLE_TEMPLATE}{{{{ end }}}}\n'
         f'{{{{ define "{TEMPLATE_NAME}.text" }}}}{TEXT_TEMPLATE}{{{{ end }}}}\n'
     )
+    if policy is not None and _uses_timing(policy, DISCARD_TIMING):
+        # One empty interval: muted all the time.
+        mute_timings += (GrafanaMuteTiming(DISCARD_TIMING, (GrafanaMuteInterval(()),)),)
     return GrafanaNotificationModel(
         contact_points=contact_points,
-        policy=_grafana_policy(model.route, enabled),
+        policy=policy,
         mute_timings=mute_timings,
         message_templates=(GrafanaMessageTemplate(TEMPLATE_NAME, template),),
     )

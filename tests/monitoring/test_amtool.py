@@ -15,13 +15,21 @@ from monitoring.notifications import (
     ONCALL,
     TEAM,
     WEBHOOK,
+    GrafanaPolicy,
     Matcher,
     Route,
     notification_model,
 )
 from monitoring.render import grafana_notification_model, render_alertmanager_config
-from monitoring.settings import ContentSettings
-from tests.monitoring.conftest import HEARTBEAT_URL, WEBHOOK_URL, run, tool
+from monitoring.settings import ContentSettings, Receivers
+from tests.monitoring.conftest import (
+    ALL_RECEIVERS,
+    HEARTBEAT_URL,
+    WEBHOOK_URL,
+    make_settings,
+    run,
+    tool,
+)
 
 Labels = dict[str, str]
 
@@ -179,6 +187,57 @@ def test_every_route_and_receiver_has_an_amtool_case(
         covered.update(receivers)
         _amtool_route(full_config, labels, receivers)
     assert covered == {r.name for r in model.receivers}
+
+
+def _grafana_matches(policy: GrafanaPolicy, labels: Labels) -> bool:
+    route = Route(None, tuple(Matcher(m.label, m.match, m.value) for m in policy.matchers))  # type: ignore[arg-type]
+    return _matches(route, labels)
+
+
+def _grafana_deliveries(
+    policy: GrafanaPolicy, labels: Labels, inherited: str, always_muted: set[str]
+) -> list[str]:
+    """Grafana's routing, like Alertmanager's; a policy under an always-active mute timing
+    delivers nothing. (Market-hours mute timings are ignored: both sides share them.)"""
+    contact_point = policy.contact_point or inherited
+    found: list[str] = []
+    for child in policy.policies:
+        if _grafana_matches(child, labels):
+            found += _grafana_deliveries(child, labels, contact_point, always_muted)
+            if not child.continue_:
+                break
+    if found or any(_grafana_matches(c, labels) for c in policy.policies):
+        return found
+    return [] if always_muted & set(policy.mute_timings) else [contact_point]
+
+
+RECEIVER_SETS = {
+    "all": ALL_RECEIVERS,
+    "no heartbeat, no webhook": Receivers(slack_channel="#a", email_to="a@example.test"),
+    "pagerduty only": Receivers(pagerduty=True),
+    "heartbeat only": Receivers(heartbeat=True),
+}
+
+
+@pytest.mark.parametrize("receivers", list(RECEIVER_SETS), ids=list(RECEIVER_SETS))
+def test_grafana_policy_delivers_like_alertmanager(receivers: str) -> None:
+    """For every route case, Grafana notifies the same receivers as Alertmanager, minus those
+    without integrations (Alertmanager discards what they get; Grafana must not re-route it)."""
+    settings = make_settings(receivers=RECEIVER_SETS[receivers])
+    model = notification_model(settings)
+    grafana = grafana_notification_model(settings)
+    assert grafana.policy is not None
+    enabled = {r.name for r in model.receivers if r.integrations}
+    always_muted = {
+        t.name
+        for t in grafana.mute_timings
+        if any(not (i.weekdays or i.times) for i in t.intervals)
+    }
+    cases = _route_cases(model.route, {}) + [labels for labels, _ in EXPLICIT_CASES]
+    for labels in cases:
+        alertmanager = [r for r in _expected_receivers(model.route, labels, TEAM) if r in enabled]
+        delivered = _grafana_deliveries(grafana.policy, labels, "", always_muted)
+        assert delivered == alertmanager, labels
 
 
 def test_minimal_routes(minimal_settings: ContentSettings, minimal_config: Path) -> None:

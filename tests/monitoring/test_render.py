@@ -20,6 +20,7 @@ from monitoring.alerts import alert_names
 from monitoring.catalogue import catalogue_markdown, default_settings
 from monitoring.market_hours import CALENDAR_SESSIONS, TimeInterval, closed_intervals
 from monitoring.notifications import (
+    DISCARD_TIMING,
     HEARTBEAT,
     MUTED_WHEN_CLOSED,
     ONCALL,
@@ -397,12 +398,25 @@ def test_grafana_model_maps_onto_the_provider(settings: ContentSettings) -> None
     interval_args = _grafana_args(alerting.MuteTimingIntervalArgs)
     assert {"weekdays", "times", "location"} <= interval_args
     assert _grafana_args(alerting.MuteTimingIntervalTimeArgs) == {"start", "end"}
-    # The policy tree mirrors Alertmanager's: same receivers, same mute timings.
+    # The policy tree mirrors Alertmanager's route by route. The blackhole receiver has no
+    # integrations: its policy sends to the team contact point under an always-active mute
+    # timing (one empty interval), so what it matches is discarded as in Alertmanager.
     assert model.policy.contact_point == TEAM
-    children = {p.contact_point for p in model.policy.policies}
-    assert {HEARTBEAT, ONCALL, TEAM, "webhook"} == children
+    children = [(p.contact_point, p.mute_timings) for p in model.policy.policies]
+    assert children == [
+        (HEARTBEAT, ()),
+        (TEAM, (DISCARD_TIMING,)),
+        ("webhook", ()),
+        (ONCALL, ()),
+        (TEAM, ()),
+        (TEAM, ()),
+    ]
+    discard = next(t for t in model.mute_timings if t.name == DISCARD_TIMING)
+    assert [(i.weekdays, i.times, i.location) for i in discard.intervals] == [((), (), None)]
     timings = {t.name for t in model.mute_timings}
-    used = {n for p in model.policy.policies for c in p.policies for n in c.mute_timings}
+    used = {n for p in model.policy.policies for n in p.mute_timings} | {
+        n for p in model.policy.policies for c in p.policies for n in c.mute_timings
+    }
     assert used == timings
 
 
