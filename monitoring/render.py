@@ -92,6 +92,11 @@ def check_settings(settings: ContentSettings) -> None:
             f"scrape_timeout: {settings.scrape_timeout!r} is longer than scrape_interval"
             f" {settings.scrape_interval!r}; Prometheus refuses that"
         )
+    if _seconds(t.slo_period_interval) < 2 * _seconds(settings.scrape_interval):
+        raise ValueError(
+            f"thresholds.slo_period_interval: {t.slo_period_interval!r} is shorter than two"
+            f" scrape intervals ({settings.scrape_interval}); increase() over it would be empty"
+        )
     if settings.replica_label in ("env", *dict(settings.external_labels)):
         raise ValueError(
             f"replica_label: {settings.replica_label!r} clashes with an external label name"

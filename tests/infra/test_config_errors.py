@@ -46,6 +46,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...]]] = [
         ("thresholds.orderFailureRatio", "1.5", "ratio in (0, 1]"),
     ),
     (
+        "SLO period interval",
+        {"thresholds": {"sloPeriodInterval": "20s"}},
+        {},
+        ("thresholds.sloPeriodInterval", "'20s'", "two scrape intervals (15s)"),
+    ),
+    (
         "external label",
         {"externalLabels": {"env": "x"}},
         {},

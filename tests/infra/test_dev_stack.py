@@ -47,7 +47,8 @@ def test_inventory(dev_run: StackRun) -> None:
         ],
         "grafana:alerting/notificationPolicy:NotificationPolicy": 1,
         "grafana:alerting/messageTemplate:MessageTemplate": 1,
-        "grafana:alerting/muteTiming:MuteTiming": 6,  # one "market closed" timing per market
+        # one "market closed" timing per market (6) + "discard-always"
+        "grafana:alerting/muteTiming:MuteTiming": 7,
     }
     assert counts["grafana:alerting/contactPoint:ContactPoint"] >= 1
     assert {r.name for r in dev_run.of_type(CONTAINER)} == SERVICES

@@ -96,6 +96,8 @@ def content_settings(
         target_down_for=alert_for,
         stale_data_for=alert_for,
         order_failure_for=alert_for,
+        # increase() over the period interval needs at least two scrapes in it.
+        slo_period_interval=seconds(4 * timings.scrape_interval),
     )
     return ContentSettings(
         markets=(
