@@ -145,6 +145,7 @@ class ReceiversConfig(ConfigModel):
     email_from: str = "alertmanager@localhost"
     smtp_smarthost: str = "localhost:587"
     smtp_username: str | None = None
+    smtp_require_tls: bool = True  # false only for a local mail catcher without STARTTLS
     pagerduty: bool = False
     webhook: bool = False
     heartbeat: bool = False
@@ -560,6 +561,7 @@ def content_settings(config: StackConfig) -> ContentSettings:
             email_from=receivers.email_from,
             email_smarthost=receivers.smtp_smarthost,
             email_auth_username=receivers.smtp_username,
+            email_require_tls=receivers.smtp_require_tls,
             pagerduty=receivers.pagerduty,
             webhook=receivers.webhook,
             heartbeat=receivers.heartbeat,

@@ -66,7 +66,9 @@ def grafana_smtp_env(config: cfg.StackConfig) -> dict[str, str]:
         "GF_SMTP_HOST": receivers.smtp_smarthost,
         "GF_SMTP_FROM_ADDRESS": receivers.email_from,
         "GF_SMTP_FROM_NAME": "trading-monitoring",
-        "GF_SMTP_STARTTLS_POLICY": "OpportunisticStartTLS",
+        "GF_SMTP_STARTTLS_POLICY": (
+            "MandatoryStartTLS" if receivers.smtp_require_tls else "OpportunisticStartTLS"
+        ),
     }
     if receivers.smtp_username is not None:
         env["GF_SMTP_USER"] = receivers.smtp_username

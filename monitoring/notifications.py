@@ -283,6 +283,7 @@ def _am_integrations(
                 "from": settings.receivers.email_from,
                 "smarthost": settings.receivers.email_smarthost,
                 "send_resolved": True,
+                "require_tls": settings.receivers.email_require_tls,
                 "headers": {"Subject": TITLE_TEMPLATE},
             }
             if settings.receivers.email_auth_username:

@@ -8,9 +8,9 @@ from typing import Any
 from monitoring import jobs
 from monitoring.settings import ContentSettings
 
-# With the replica label set, each replica expands this from its own environment
-# (`--enable-feature=expand-external-labels`): the pod name in a StatefulSet, the
-# container hostname in Docker.
+# With the replica label set, each replica expands this from its own environment: the pod
+# name in a StatefulSet, the container hostname in Docker. Prometheus 2 needs
+# `--enable-feature=expand-external-labels`; v3 always expands and only warns about the flag.
 REPLICA_LABEL_VALUE = "${HOSTNAME}"
 
 

@@ -50,6 +50,8 @@ class Receivers:
     email_from: str = "alertmanager@localhost"
     email_smarthost: str = "localhost:587"
     email_auth_username: str | None = None
+    # Alertmanager refuses relays without STARTTLS unless this is False (local mail catchers).
+    email_require_tls: bool = True
     pagerduty: bool = False  # routing key read from secrets_dir/pagerduty_routing_key
     webhook: bool = False  # generic webhook for all alerts
     heartbeat: bool = False  # dead man's switch URL that receives the Watchdog

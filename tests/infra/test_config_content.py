@@ -7,7 +7,12 @@ from pathlib import Path
 import yaml
 
 from infra.config import content_settings, load_stack_config
-from monitoring.render import render_prometheus_config, render_rule_files
+from infra.content import grafana_smtp_env
+from monitoring.render import (
+    render_alertmanager_config,
+    render_prometheus_config,
+    render_rule_files,
+)
 from tests.infra.harness import REAL_SECRETS, stack_config
 
 
@@ -50,3 +55,20 @@ def _prod_kubernetes() -> dict[str, object]:
     document = yaml.safe_load(Path("Pulumi.prod.yaml").read_text())["config"]
     kubernetes: dict[str, object] = document["trading-monitoring:kubernetes"]
     return kubernetes
+
+
+def test_smtp_require_tls_reaches_alertmanager_and_grafana() -> None:
+    for require_tls, policy in ((False, "OpportunisticStartTLS"), (True, "MandatoryStartTLS")):
+        overrides = {
+            "receivers": {"emailTo": "desk@example.com", "smtpRequireTls": require_tls},
+        }
+        config, _ = load_stack_config({**stack_config("dev", overrides), **REAL_SECRETS})
+        rendered = yaml.safe_load(render_alertmanager_config(content_settings(config), None, None))
+        emails = [
+            email
+            for receiver in rendered["receivers"]
+            for email in receiver.get("email_configs", [])
+        ]
+        assert emails
+        assert all(email["require_tls"] is require_tls for email in emails)
+        assert grafana_smtp_env(config)["GF_SMTP_STARTTLS_POLICY"] == policy
