@@ -171,8 +171,12 @@ def _demo_db(args: argparse.Namespace) -> int:
     seed = _int_flag(args.seed, "--seed", 0, 2**31)
     bar_seconds = _int_flag(args.bar_seconds, "--bar-seconds", 1, 86_400 * 366)
     folder = os.path.dirname(os.path.abspath(args.path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise ConfigError("path", args.path, "a file in an existing, writable directory")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        raise ConfigError("path", args.path, "a file in a writable directory") from None
+    if not os.access(folder, os.W_OK):
+        raise ConfigError("path", args.path, "a file in a writable directory")
     if os.path.isdir(args.path):
         raise ConfigError("path", args.path, "a file path, not a directory")
     summary = demo_db.create(args.path, rows, markets, now=now, seed=seed, bar_seconds=bar_seconds)

@@ -94,8 +94,16 @@ def test_bad_demo_db_flags(tmp_path: Path, args: list[str], needles: list[str]) 
     assert not (tmp_path / "d.db").exists()
 
 
-def test_demo_db_into_a_missing_directory(tmp_path: Path) -> None:
-    target = str(tmp_path / "missing" / "d.db")
+def test_demo_db_creates_a_missing_directory(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "d.db"
+    done = _run("demo-db", str(target), "--rows", "100", "--regions", "kr", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert target.stat().st_size > 0
+
+
+def test_demo_db_under_a_file_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / "plain-file").write_text("not a directory")
+    target = str(tmp_path / "plain-file" / "d.db")
     _assert_one_line_error(_run("demo-db", target, cwd=tmp_path), "path", target, "directory")
 
 
