@@ -75,6 +75,8 @@ class GrafanaContent(pulumi.ComponentResource):
         auth: pulumi.Output[str] = pulumi.Output.concat(
             server.admin_user, ":", server.admin_password
         )
+        # Two links to readiness on purpose: the URL is derived from the healthy Grafana, and
+        # depends_on says so explicitly in case a target ever passes a plain URL.
         self.provider = grafana.Provider(
             "grafana",
             url=endpoints.grafana_api_url,

@@ -137,3 +137,10 @@ def test_every_file_a_config_names_is_uploaded(dev_run_all_secrets: StackRun) ->
     exporter = run.named(CONTAINER, "exporter").inputs["command"]
     for flag in ("--config", "--db-url-file"):
         assert exporter[exporter.index(flag) + 1] in uploaded("exporter")
+
+
+def test_secrets_reach_containers_as_files_never_env(dev_run_all_secrets: StackRun) -> None:
+    """Docker env/command/labels are readable by `docker inspect`: no secret Output may be there."""
+    for container in dev_run_all_secrets.of_type(CONTAINER):
+        for key in ("envs", "command", "entrypoint", "labels"):
+            assert SECRET not in json.dumps(container.inputs.get(key)), (container.name, key)
