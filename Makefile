@@ -35,17 +35,29 @@ $(VENV)/.installed: requirements.lock
 
 venv: $(VENV)/.installed
 
-# --- Real Prometheus / Alertmanager (and PostgreSQL) binaries for the tests (Debian packages) --
+# --- Real tools for the tests (Debian packages): Prometheus, Alertmanager, PostgreSQL, Redis,
+# NGINX and the third-party exporters the components and services run against. -------------
+TEST_PACKAGES := prometheus prometheus-alertmanager postgresql redis-server nginx \
+  prometheus-blackbox-exporter prometheus-postgres-exporter prometheus-redis-exporter \
+  prometheus-nginx-exporter prometheus-sql-exporter
+TEST_BINARIES := promtool amtool prometheus prometheus-alertmanager redis-server \
+  prometheus-blackbox-exporter prometheus-postgres-exporter prometheus-redis-exporter \
+  prometheus-nginx-exporter prometheus-sql-exporter
+
 tools:
-	@if command -v promtool >/dev/null && command -v amtool >/dev/null \
-	    && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null \
-	    && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  echo "prometheus, promtool, prometheus-alertmanager, amtool and PostgreSQL are installed."; \
+	@missing=""; for binary in $(TEST_BINARIES); do \
+	  command -v $$binary >/dev/null || [ -x /usr/sbin/$$binary ] || missing="$$missing $$binary"; \
+	done; \
+	[ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing initdb"; \
+	if [ -z "$$missing" ]; then \
+	  echo "The test tools are installed ($(TEST_BINARIES) nginx initdb)."; \
 	else \
-	  command -v apt-get >/dev/null || { echo "The tests need Debian's prometheus, prometheus-alertmanager and postgresql packages, and apt-get is not available here: install them by hand."; exit 1; }; \
+	  echo "Installing the test tools (missing:$$missing)."; \
+	  command -v apt-get >/dev/null || { echo "The tests need Debian's packages $(TEST_PACKAGES), and apt-get is not available here: install them by hand."; exit 1; }; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-	    prometheus prometheus-alertmanager postgresql >/dev/null; \
+	    $(TEST_PACKAGES) >/dev/null; \
 	fi
 
 define with_passphrase
