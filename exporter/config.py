@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from exporter.layout import COLLECTORS, SQL_METRICS
+from validation import InvalidValue
 
 CALENDARS = ("XKRX", "XNYS", "XSHG", "XHKG", "XTKS")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -35,12 +36,8 @@ _SESSION = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class ConfigError(ValueError):
-    """A bad configuration value: one line naming the key, the value and what is allowed."""
-
-    def __init__(self, key: str, value: object, allowed: str) -> None:
-        self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"{key}: invalid value {value!r}; allowed: {allowed}")
+class ConfigError(InvalidValue):
+    """A bad exporter configuration value (the product's one error type and message form)."""
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,10 @@ from __future__ import annotations
 import pulumi
 import yaml
 
+from components import alloy, grafana, prometheus
 from exporter.config import parse_config as parse_exporter_config
-from infra import config as cfg
-from infra.targets import (
-    CONTAINER_PORTS,
-    GRAFANA_SECRETS_DIR,
-    GrafanaServerConfig,
-    RenderedContent,
-)
+from infra.settings import stack as cfg
+from infra.targets import GrafanaServerConfig, RenderedContent
 from monitoring import render
 from monitoring.logs import render_alloy_config, render_loki_config
 from monitoring.settings import ContentSettings
@@ -30,15 +26,12 @@ ALERTMANAGER_SECRET_FILES: dict[str, str] = {
 }
 
 
-GRAFANA_SMTP_PASSWORD_FILE = "smtp_password"
-
-
 def grafana_env(config: cfg.StackConfig, settings: ContentSettings) -> dict[str, str]:
     """Grafana server settings (no secrets: those are files, see GrafanaServerConfig)."""
     return {
         "GF_SECURITY_ADMIN_USER": config.grafana_admin_user,
-        "GF_SECURITY_ADMIN_PASSWORD__FILE": f"{GRAFANA_SECRETS_DIR}/admin_password",
-        "GF_SECURITY_SECRET_KEY__FILE": f"{GRAFANA_SECRETS_DIR}/secret_key",
+        "GF_SECURITY_ADMIN_PASSWORD__FILE": grafana.secret_path(grafana.ADMIN_PASSWORD_FILE),
+        "GF_SECURITY_SECRET_KEY__FILE": grafana.secret_path(grafana.SECRET_KEY_FILE),
         "GF_SECURITY_DISABLE_GRAVATAR": "true",
         "GF_SECURITY_COOKIE_SAMESITE": "lax",
         "GF_AUTH_ANONYMOUS_ENABLED": "false",
@@ -49,7 +42,7 @@ def grafana_env(config: cfg.StackConfig, settings: ContentSettings) -> dict[str,
         "GF_ANALYTICS_REPORTING_ENABLED": "false",
         "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
         "GF_UNIFIED_ALERTING_ENABLED": "true",
-        "GF_SERVER_HTTP_PORT": str(CONTAINER_PORTS["grafana"]),
+        "GF_SERVER_HTTP_PORT": str(grafana.COMPONENT.port),
         "GF_SERVER_ROOT_URL": settings.grafana_url,
         "GF_LOG_MODE": "console",
         **grafana_smtp_env(config),
@@ -72,7 +65,7 @@ def grafana_smtp_env(config: cfg.StackConfig) -> dict[str, str]:
     }
     if receivers.smtp_username is not None:
         env["GF_SMTP_USER"] = receivers.smtp_username
-        env["GF_SMTP_PASSWORD__FILE"] = f"{GRAFANA_SECRETS_DIR}/{GRAFANA_SMTP_PASSWORD_FILE}"
+        env["GF_SMTP_PASSWORD__FILE"] = grafana.secret_path(grafana.SMTP_PASSWORD_FILE)
     return env
 
 
@@ -97,7 +90,7 @@ def build_content(
     admin_password: pulumi.Output[str],
     secret_key: pulumi.Output[str],
 ) -> RenderedContent:
-    settings = cfg.content_settings(config)
+    settings = config.content
 
     def secret(key: str) -> str | None:
         value = secrets.get(key)
@@ -115,7 +108,7 @@ def build_content(
     prometheus_yml = render.render_prometheus_config(settings)
     rule_files = render.render_rule_files(settings)
     loki_yml = render_loki_config(settings, config.log_retention_time)
-    alloy_config = render_alloy_config(settings, docker_host="unix:///var/run/docker.sock")
+    alloy_config = render_alloy_config(settings, docker_host=f"unix://{alloy.DOCKER_SOCKET}")
     exporter_yml = render_exporter_config(settings)
 
     review_alertmanager = render.render_alertmanager_config(
@@ -138,14 +131,14 @@ def build_content(
     }
     smtp_password = secret(cfg.SMTP_PASSWORD)
     extra_grafana_files = (
-        {GRAFANA_SMTP_PASSWORD_FILE: pulumi.Output.secret(smtp_password)}
+        {grafana.SMTP_PASSWORD_FILE: pulumi.Output.secret(smtp_password)}
         if smtp_password is not None and config.receivers.smtp_username is not None
         else {}
     )
     return RenderedContent(
         settings=settings,
         prometheus_yml=prometheus_yml,
-        prometheus_args=render.prometheus_args(settings),
+        prometheus_args=prometheus.args(settings),
         rule_files=rule_files,
         alertmanager_yml=alertmanager_yml,
         alertmanager_secret_files=secret_files,

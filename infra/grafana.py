@@ -17,7 +17,8 @@ import pulumi
 import pulumiverse_grafana as grafana
 
 from dashboards import FOLDERS, build_dashboards
-from infra import config as cfg
+from infra.settings import stack as cfg
+from infra.settings.base import NAMESPACE, ConfigError
 from infra.targets import RenderedContent, TargetEndpoints
 from monitoring import notifications
 from monitoring.notifications import (
@@ -180,7 +181,7 @@ class GrafanaContent(pulumi.ComponentResource):
         key = SECRET_KEYS[model_name]
         value = self._secrets.get(key)
         if value is None:  # config validation requires it for every enabled receiver
-            raise cfg.ConfigError(f"{cfg.NAMESPACE}:{key} is not set: required by Grafana")
+            raise ConfigError(f"{NAMESPACE}:{key} is not set: required by Grafana")
         return pulumi.Output.secret(value.get_secret_value())
 
     def _contact_point(

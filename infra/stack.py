@@ -13,10 +13,12 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 
-from infra import config as cfg
+from components import PORTS
 from infra.content import build_content
 from infra.grafana import DatasourceUrls, GrafanaContent
-from infra.targets import CONTAINER_PORTS, RenderedContent, TargetEndpoints
+from infra.settings import stack as cfg
+from infra.settings.base import NAMESPACE, ConfigError
+from infra.targets import RenderedContent, TargetEndpoints
 from monitoring.render import grafana_notification_model
 
 
@@ -39,7 +41,7 @@ def datasource_urls(config: cfg.StackConfig, content: RenderedContent) -> Dataso
         k8s = config.kubernetes
 
         def service(name: str) -> str:
-            return f"http://{k8s.service_host(name)}:{CONTAINER_PORTS[name]}"
+            return f"http://{k8s.service_host(name)}:{PORTS[name]}"
 
         return DatasourceUrls(
             prometheus=service("prometheus"),
@@ -66,7 +68,7 @@ class MonitoringStack(pulumi.ComponentResource):
         super().__init__("trading-monitoring:index:MonitoringStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # Render the notification model before any resource exists (it can refuse settings).
-        model = grafana_notification_model(cfg.content_settings(config))
+        model = grafana_notification_model(config.content)
         admin_password = random.RandomPassword(
             "grafana-admin-password", length=32, special=False, min_numeric=4, opts=child
         )
@@ -140,9 +142,9 @@ def run() -> None:
     """The Pulumi program: validate all config first, then register resources."""
     try:
         config, secrets = cfg.load_stack_config()
-    except cfg.ConfigError as error:
+    except ConfigError as error:
         # RunError: the CLI shows the message without a Python traceback.
         raise pulumi.RunError(f"invalid stack config:\n{error}") from None
-    stack = MonitoringStack(cfg.NAMESPACE, config, secrets)
+    stack = MonitoringStack(NAMESPACE, config, secrets)
     for name, value in stack_output_values(stack.outputs).items():
         pulumi.export(name, value)

@@ -27,11 +27,12 @@ from google.protobuf import json_format  # type: ignore[import-untyped]
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
-from infra import config as cfg
+from infra import pulumi_runtime
+from infra.settings import stack as cfg
+from infra.settings.base import NAMESPACE, ConfigError
 
-PROJECT = cfg.NAMESPACE
+PROJECT = NAMESPACE
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRET = "[secret]"
 UNKNOWN = "<unknown>"
@@ -66,13 +67,13 @@ def _digest(text: str) -> str:
 def _wire_to_json(value: Any) -> Any:
     """A deserialized wire value, with secrets replaced by "[secret]" at the leaf."""
     if isinstance(value, dict):
-        sig = value.get(rpc._special_sig_key)
-        if sig == rpc._special_secret_sig:
+        sig = pulumi_runtime.wire_signature(value)
+        if sig == pulumi_runtime.SECRET_SIG:
             return SECRET
-        if sig == rpc._special_resource_sig:
+        if sig == pulumi_runtime.RESOURCE_SIG:
             return value.get("urn")
         if sig is not None:
-            return {k: _wire_to_json(v) for k, v in value.items() if k != rpc._special_sig_key}
+            return {k: _wire_to_json(v) for k, v in value.items() if k != pulumi_runtime.SIG_KEY}
         return {k: _wire_to_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_wire_to_json(v) for v in value]
@@ -293,7 +294,7 @@ def run_program(
         config, secrets = cfg.load_stack_config(
             placeholder=cfg.placeholder_secret if secret_values is None else None
         )
-    except cfg.ConfigError as error:
+    except ConfigError as error:
         raise SynthError(str(error)) from None
 
     holder: dict[str, Any] = {}
@@ -301,9 +302,9 @@ def run_program(
     def program() -> None:
         holder["stack"] = MonitoringStack(PROJECT, config, secrets)
 
-    _sync_await(run_pulumi_func(program))
+    pulumi_runtime.run_until_complete(run_pulumi_func(program))
     built = holder["stack"]
-    outputs = _sync_await(_resolve(stack_output_values(built.outputs)))
+    outputs = pulumi_runtime.run_until_complete(_resolve(stack_output_values(built.outputs)))
     files = dict(built.content.files_for_review)
     for dashboard in built.dashboards:
         files[f"dashboards/{dashboard.uid}.json"] = (

@@ -6,54 +6,20 @@
 
 A target is a `pulumi.ComponentResource` built as
 `Target(name, config=<StackConfig>, content=<RenderedContent>, opts=...)` that exposes
-`.endpoints: TargetEndpoints` once constructed (see `DeploymentTarget`).
+`.endpoints: TargetEndpoints` once constructed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import pulumi
 
+from components import grafana as grafana_component
+
 if TYPE_CHECKING:
     from monitoring.settings import ContentSettings
-
-# Port each service listens on inside its container / pod. Both targets use these; the
-# scrape targets in ContentSettings.targets are built from them.
-CONTAINER_PORTS: dict[str, int] = {
-    "prometheus": 9090,
-    "alertmanager": 9093,
-    "grafana": 3000,
-    "loki": 3100,
-    "alloy": 12345,
-    "node_exporter": 9100,
-    "cadvisor": 8080,
-    "exporter": 9188,
-}
-
-# Where each service reads its configuration inside the container / pod.
-PROMETHEUS_CONFIG_PATH = "/etc/prometheus/prometheus.yml"
-PROMETHEUS_DATA_DIR = "/prometheus"
-ALERTMANAGER_CONFIG_PATH = "/etc/alertmanager/alertmanager.yml"
-ALERTMANAGER_DATA_DIR = "/alertmanager"
-LOKI_CONFIG_PATH = "/etc/loki/loki.yml"
-LOKI_DATA_DIR = "/loki"
-ALLOY_CONFIG_PATH = "/etc/alloy/config.alloy"
-ALLOY_DATA_DIR = "/var/lib/alloy/data"
-GRAFANA_DATA_DIR = "/var/lib/grafana"
-GRAFANA_SECRETS_DIR = "/etc/grafana/secrets"  # admin_password and secret_key files
-EXPORTER_CONFIG_PATH = "/etc/exporter/config.yml"
-
-
-def alertmanager_base_args(external_url: str) -> list[str]:
-    """The flags both targets start Alertmanager with; each adds its cluster flags."""
-    return [
-        f"--config.file={ALERTMANAGER_CONFIG_PATH}",
-        f"--storage.path={ALERTMANAGER_DATA_DIR}",
-        f"--web.listen-address=:{CONTAINER_PORTS['alertmanager']}",
-        f"--web.external-url={external_url}",
-    ]
 
 
 @dataclass(frozen=True)
@@ -61,7 +27,7 @@ class GrafanaServerConfig:
     """How the Grafana server itself is configured (not its content, see infra/grafana.py).
 
     `env` holds only non-secret settings. The two secrets are delivered as files: mount
-    every entry of `secret_files` at `GRAFANA_SECRETS_DIR/<file name>` (admin_password,
+    every entry of `secret_files` at `components.grafana.SECRETS_DIR/<file name>` (admin_password,
     secret_key, and smtp_password when Grafana sends email); `env` already points Grafana at
     those paths (`GF_SECURITY_ADMIN_PASSWORD__FILE`, `GF_SECURITY_SECRET_KEY__FILE`, ...).
     """
@@ -71,26 +37,26 @@ class GrafanaServerConfig:
     secret_key: pulumi.Output[str]  # secret (random.RandomPassword.result)
     env: dict[str, str]
     image: str
-    # More secret files under GRAFANA_SECRETS_DIR (file name -> content), e.g. smtp_password
+    # More secret files in Grafana's secrets dir (file name -> content), e.g. smtp_password
     # when Grafana sends email; `env` already points at them (`GF_SMTP_PASSWORD__FILE`).
     extra_secret_files: dict[str, pulumi.Output[str]] = field(default_factory=dict)
 
     @property
     def secret_files(self) -> dict[str, pulumi.Output[str]]:
-        """Every secret file to mount under GRAFANA_SECRETS_DIR: file name -> secret content."""
+        """Every secret file to mount under the Grafana secrets dir: file name -> secret content."""
         return {
-            "admin_password": self.admin_password,
-            "secret_key": self.secret_key,
+            grafana_component.ADMIN_PASSWORD_FILE: self.admin_password,
+            grafana_component.SECRET_KEY_FILE: self.secret_key,
             **self.extra_secret_files,
         }
 
     @property
     def admin_password_path(self) -> str:
-        return f"{GRAFANA_SECRETS_DIR}/admin_password"
+        return grafana_component.secret_path(grafana_component.ADMIN_PASSWORD_FILE)
 
     @property
     def secret_key_path(self) -> str:
-        return f"{GRAFANA_SECRETS_DIR}/secret_key"
+        return grafana_component.secret_path(grafana_component.SECRET_KEY_FILE)
 
 
 @dataclass(frozen=True)
@@ -110,7 +76,7 @@ class RenderedContent:
     alertmanager_secret_files: dict[str, pulumi.Output[str]]
     loki_yml: str
     alloy_config: str
-    exporter_config_yml: str  # mounted at EXPORTER_CONFIG_PATH
+    exporter_config_yml: str  # mounted at components.exporter.CONFIG_PATH
     grafana: GrafanaServerConfig
     # Every artifact a reviewer diffs, with placeholders instead of secrets (synth writes them).
     files_for_review: dict[str, str] = field(default_factory=dict)
@@ -129,10 +95,3 @@ class TargetEndpoints:
     exporter_url: pulumi.Output[str]
     # The healthy Grafana container / the ready Grafana Deployment; Grafana content waits on it.
     grafana_ready: pulumi.Resource
-
-
-class DeploymentTarget(Protocol):
-    """What `infra/stack.py` needs from a target component after constructing it."""
-
-    @property
-    def endpoints(self) -> TargetEndpoints: ...

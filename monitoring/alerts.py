@@ -7,6 +7,8 @@ Aggregations keep `job` so that inhibition can mute the data alerts of a target 
 
 from __future__ import annotations
 
+import functools
+
 from monitoring import dashboard_uids as uids
 from monitoring import jobs
 from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
@@ -685,6 +687,9 @@ def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
     )
 
 
+# Derived once per settings: the renderers, the notification model and the runbook catalogue
+# all read the same (immutable) groups.
+@functools.lru_cache(maxsize=8)
 def all_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
     return alert_rule_groups(settings) + slo_rule_groups(settings)
 

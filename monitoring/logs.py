@@ -12,15 +12,15 @@ import json
 
 import yaml
 
+from components import alloy, loki
+from components.model import DOCKER_SERVICE_LABEL
 from monitoring.settings import ContentSettings
 
-LOKI_HTTP_PORT = 3100
-LOKI_GRPC_PORT = 9096
-LOKI_DATA_DIR = "/loki"
-ALLOY_HTTP_PORT = 12345
-ALLOY_STORAGE_DIR = "/var/lib/alloy/data"
-# Kubernetes: the Alloy DaemonSet sets this env var from the pod's spec.nodeName.
-ALLOY_NODE_NAME_ENV = "NODE_NAME"
+# Docker discovery exposes container labels with every other character replaced by "_".
+_DOCKER_SERVICE_META = "__meta_docker_container_label_" + "".join(
+    c if c.isalnum() else "_" for c in DOCKER_SERVICE_LABEL
+)
+
 # Schema start date: fixed forever once data exists (a new schema gets a new, later entry).
 LOKI_SCHEMA_FROM = "2025-01-01"
 
@@ -31,17 +31,17 @@ def render_loki_config(settings: ContentSettings, retention_period: str) -> str:
     config = {
         "auth_enabled": False,
         "server": {
-            "http_listen_port": LOKI_HTTP_PORT,
-            "grpc_listen_port": LOKI_GRPC_PORT,
+            "http_listen_port": loki.COMPONENT.port,
+            "grpc_listen_port": loki.GRPC_PORT,
             "log_level": "info",
         },
         "common": {
             "instance_addr": "127.0.0.1",
-            "path_prefix": LOKI_DATA_DIR,
+            "path_prefix": loki.DATA_DIR,
             "storage": {
                 "filesystem": {
-                    "chunks_directory": f"{LOKI_DATA_DIR}/chunks",
-                    "rules_directory": f"{LOKI_DATA_DIR}/rules",
+                    "chunks_directory": f"{loki.DATA_DIR}/chunks",
+                    "rules_directory": f"{loki.DATA_DIR}/rules",
                 }
             },
             "replication_factor": 1,
@@ -66,7 +66,7 @@ def render_loki_config(settings: ContentSettings, retention_period: str) -> str:
             "volume_enabled": True,
         },
         "compactor": {
-            "working_directory": f"{LOKI_DATA_DIR}/compactor",
+            "working_directory": f"{loki.DATA_DIR}/compactor",
             "compaction_interval": "10m",
             "retention_enabled": True,
             "retention_delete_delay": "2h",
@@ -115,7 +115,7 @@ discovery.relabel "containers" {{
     target_label  = "stream"
   }}
   rule {{
-    source_labels = ["__meta_docker_container_label_tm_service"]
+    source_labels = ["{_DOCKER_SERVICE_META}"]
     target_label  = "service"
   }}
 }}
@@ -130,7 +130,7 @@ loki.source.docker "containers" {{
 
 
 def _kubernetes_sources() -> str:
-    node = f"sys.env({_string(ALLOY_NODE_NAME_ENV)})"
+    node = f"sys.env({_string(alloy.NODE_NAME_ENV)})"
     return f"""discovery.kubernetes "pods" {{
   role = "pod"
 
@@ -185,14 +185,3 @@ def render_alloy_config(
         'logging {\n  level  = "info"\n  format = "logfmt"\n}\n\n'
     )
     return header + sources + "\n" + _loki_write(settings)
-
-
-def alloy_args(config_path: str) -> list[str]:
-    """Command line of the Alloy container (listens on all interfaces for /metrics, /-/ready)."""
-    return [
-        "run",
-        f"--server.http.listen-addr=0.0.0.0:{ALLOY_HTTP_PORT}",
-        f"--storage.path={ALLOY_STORAGE_DIR}",
-        "--disable-reporting",
-        config_path,
-    ]

@@ -8,6 +8,7 @@ heartbeat URLs are arguments of the renderer; Grafana integrations name the secr
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -174,6 +175,8 @@ def severity_inhibit_equal(settings: ContentSettings) -> tuple[str, ...]:
     return ("alertname", *sorted(shared - {"alertname", "severity", "category"}))
 
 
+# Derived once per settings (alertmanager.yml, the Grafana model and the catalogue read it).
+@functools.lru_cache(maxsize=8)
 def notification_model(settings: ContentSettings) -> NotificationModel:
     routes: list[Route] = [
         Route(

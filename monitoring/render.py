@@ -11,7 +11,7 @@ from monitoring.alerts import all_rule_groups
 from monitoring.market_hours import market_sessions
 from monitoring.notifications import GrafanaNotificationModel, alertmanager_config, grafana_model
 from monitoring.rules import groups_by_file
-from monitoring.scrape import prometheus_args, prometheus_config
+from monitoring.scrape import prometheus_config
 from monitoring.settings import ContentSettings
 from monitoring.thresholds import DURATION_FIELDS, OBJECTIVE_FIELDS, RATIO_FIELDS
 
@@ -19,7 +19,6 @@ __all__ = [
     "GrafanaNotificationModel",
     "check_settings",
     "grafana_notification_model",
-    "prometheus_args",
     "render_alertmanager_config",
     "render_prometheus_config",
     "render_rule_files",

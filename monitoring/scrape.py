@@ -131,24 +131,3 @@ def prometheus_config(settings: ContentSettings) -> dict[str, Any]:
     if settings.remote_write_url:
         config["remote_write"] = [{"url": settings.remote_write_url}]
     return config
-
-
-def prometheus_args(
-    settings: ContentSettings,
-    config_file: str = "/etc/prometheus/prometheus.yml",
-    storage_path: str = "/prometheus",
-    web_config_file: str | None = None,
-) -> list[str]:
-    """Command-line flags for the Prometheus container (Docker and Kubernetes alike)."""
-    args = [
-        f"--config.file={config_file}",
-        f"--storage.tsdb.path={storage_path}",
-        f"--storage.tsdb.retention.time={settings.retention_time}",
-    ]
-    if settings.retention_size not in ("0", "", "0B"):
-        args.append(f"--storage.tsdb.retention.size={settings.retention_size}")
-    if web_config_file:
-        args.append(f"--web.config.file={web_config_file}")
-    if settings.replica_label:
-        args.append("--enable-feature=expand-external-labels")
-    return args

@@ -1,6 +1,7 @@
 """The typed inputs of every renderer in `monitoring/` and `dashboards/` (no Pulumi here).
 
-`infra/config.py` validates stack config and builds one `ContentSettings`; tests build their own.
+`infra/settings/stack.py` validates stack config and builds one `ContentSettings`; tests build
+their own.
 """
 
 from __future__ import annotations

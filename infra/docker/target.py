@@ -12,39 +12,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
 
-from infra.config import StackConfig
-from infra.docker.settings import DockerSettings, docker_cpus, docker_memory_mb
-from infra.kubernetes.settings import ComputeResources
-from infra.targets import (
-    ALERTMANAGER_CONFIG_PATH,
-    ALERTMANAGER_DATA_DIR,
-    ALLOY_CONFIG_PATH,
-    ALLOY_DATA_DIR,
-    CONTAINER_PORTS,
-    EXPORTER_CONFIG_PATH,
-    GRAFANA_DATA_DIR,
-    GRAFANA_SECRETS_DIR,
-    LOKI_CONFIG_PATH,
-    LOKI_DATA_DIR,
-    PROMETHEUS_CONFIG_PATH,
-    PROMETHEUS_DATA_DIR,
-    RenderedContent,
-    TargetEndpoints,
-    alertmanager_base_args,
+from components import (
+    alertmanager,
+    alloy,
+    cadvisor,
+    exporter,
+    grafana,
+    loki,
+    node_exporter,
+    prometheus,
 )
-from monitoring.logs import alloy_args
+from components.model import DOCKER_SERVICE_LABEL, Component, HostMount
+from infra.settings.docker import DockerSettings, docker_cpus, docker_memory_mb
+from infra.settings.resources import ComputeResources
+from infra.settings.stack import StackConfig
+from infra.targets import RenderedContent, TargetEndpoints
 
 LOOPBACK = "127.0.0.1"
-# Build context and Dockerfile of our exporter, relative to the project directory.
-EXPORTER_CONTEXT = "."
-EXPORTER_DOCKERFILE = "exporter/Dockerfile"
-EXPORTER_PLATFORM = "linux/amd64"  # for images pushed to a cluster (prod)
 
 
 def http_healthcheck(port: int, path: str) -> list[str]:
@@ -76,25 +66,26 @@ def python_healthcheck(port: int, path: str) -> list[str]:
     return ["CMD", "python", "-c", code]
 
 
+HEALTHCHECKS = {"wget": http_healthcheck, "bash": bash_healthcheck, "python": python_healthcheck}
+
+
+def healthcheck(component: Component) -> list[str]:
+    """The component's readiness path, fetched with what its image ships."""
+    return HEALTHCHECKS[component.probe_tool](component.port, component.readiness_path)
+
+
 @dataclass
 class ContainerSpec:
-    """One container: everything that differs between the services."""
+    """What one container adds to its component's contract on Docker."""
 
-    service: str  # key in CONTAINER_PORTS and DockerResources
+    component: Component
     image: pulumi.Input[str]
-    healthcheck: list[str]
     command: list[str] | None = None
     entrypoint: list[str] | None = None
     envs: list[str] = field(default_factory=list)
     uploads: list[docker.ContainerUploadArgs] = field(default_factory=list)
     volumes: list[docker.ContainerVolumeArgs] = field(default_factory=list)
-    mounts: list[docker.ContainerMountArgs] = field(default_factory=list)
     host_port: int | None = None  # published on 127.0.0.1
-    start_period: str = "30s"
-    user: str | None = None
-    pid_mode: str | None = None
-    privileged: bool = False
-    devices: list[str] = field(default_factory=list)  # host device paths, same path inside
     # `host.docker.internal` -> the Docker host (Linux needs it explicitly), for services
     # that talk to something on the host, e.g. a local SMTP catcher.
     reach_host: bool = False
@@ -119,8 +110,9 @@ class DockerTarget(pulumi.ComponentResource):
         self._settings: DockerSettings = config.docker_settings
         self._prefix = self._settings.name_prefix
         self._child = pulumi.ResourceOptions(parent=self)
+        self._images = config.images
         settings = self._settings
-        images = config.images
+        ports = settings.ports
 
         self.network = docker.Network(
             "network",
@@ -129,82 +121,68 @@ class DockerTarget(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label="tm.stack", value=pulumi.get_stack())],
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        self.volumes = {
-            service: self._volume(service)
-            for service in ("prometheus", "alertmanager", "grafana", "loki", "alloy")
-        }
-
         self.exporter_image = docker.Image(
             "exporter-image",
             image_name=f"trading-monitoring/exporter:{config.environment}",
             build=docker.DockerBuildArgs(
-                context=EXPORTER_CONTEXT,
-                dockerfile=EXPORTER_DOCKERFILE,
+                context=exporter.BUILD_CONTEXT,
+                dockerfile=exporter.DOCKERFILE,
                 # Dev builds for the local engine's own platform (no emulation on arm64).
-                args={"PYTHON_IMAGE": images.python_base},
+                args={"PYTHON_IMAGE": self._images.python_base},
             ),
             skip_push=True,
             opts=self._child,
         )
 
         rules_dir = content.settings.rule_files_dir
-        prometheus = self._container(
+        prometheus_container = self._container(
             ContainerSpec(
-                service="prometheus",
-                image=self._pull("prometheus", images.prometheus),
+                prometheus.COMPONENT,
+                self._pull(prometheus.COMPONENT),
                 command=[
                     *content.prometheus_args,
-                    f"--web.external-url=http://{LOOPBACK}:{settings.ports.prometheus}",
+                    f"--web.external-url=http://{LOOPBACK}:{ports.prometheus}",
                 ],
-                healthcheck=http_healthcheck(CONTAINER_PORTS["prometheus"], "/-/ready"),
-                uploads=[_upload(PROMETHEUS_CONFIG_PATH, content.prometheus_yml)]
+                uploads=[_upload(prometheus.CONFIG_PATH, content.prometheus_yml)]
                 + [
                     _upload(f"{rules_dir}/{file_name}", text)
                     for file_name, text in sorted(content.rule_files.items())
                 ],
-                volumes=[self._data("prometheus", PROMETHEUS_DATA_DIR)],
-                host_port=settings.ports.prometheus,
+                host_port=ports.prometheus,
             )
         )
-        secrets_dir = content.settings.receivers.secrets_dir
-        alertmanager = self._container(
+        alertmanager_container = self._container(
             ContainerSpec(
-                service="alertmanager",
-                image=self._pull("alertmanager", images.alertmanager),
+                alertmanager.COMPONENT,
+                self._pull(alertmanager.COMPONENT),
                 command=[
-                    *alertmanager_base_args(f"http://{LOOPBACK}:{settings.ports.alertmanager}"),
+                    *alertmanager.base_args(f"http://{LOOPBACK}:{ports.alertmanager}"),
                     "--cluster.listen-address=",  # a single instance: no gossip
                 ],
-                healthcheck=http_healthcheck(CONTAINER_PORTS["alertmanager"], "/-/ready"),
                 uploads=[
-                    _secret_upload(ALERTMANAGER_CONFIG_PATH, content.alertmanager_yml),
-                    *_secret_file_uploads(secrets_dir, content.alertmanager_secret_files),
+                    _secret_upload(alertmanager.CONFIG_PATH, content.alertmanager_yml),
+                    *_secret_file_uploads(
+                        content.settings.receivers.secrets_dir, content.alertmanager_secret_files
+                    ),
                 ],
-                volumes=[self._data("alertmanager", ALERTMANAGER_DATA_DIR)],
-                host_port=settings.ports.alertmanager,
+                host_port=ports.alertmanager,
                 reach_host=True,
             )
         )
-        loki = self._container(
+        loki_container = self._container(
             ContainerSpec(
-                service="loki",
-                image=self._pull("loki", images.loki),
-                command=[f"-config.file={LOKI_CONFIG_PATH}"],
-                # /busybox/wget exists in grafana/loki up to 3.5 (distroless:debug base); 3.6+
-                # has no shell. Releases whose binary has `-health` (grafana/loki#20313, not
-                # 3.4.2) need ["CMD", "/usr/bin/loki", "-health"] instead. See docs/infra.md.
-                healthcheck=http_healthcheck(CONTAINER_PORTS["loki"], "/ready"),
-                uploads=[_upload(LOKI_CONFIG_PATH, content.loki_yml)],
-                volumes=[self._data("loki", LOKI_DATA_DIR)],
-                host_port=settings.ports.loki,
-                start_period="60s",
+                loki.COMPONENT,
+                self._pull(loki.COMPONENT),
+                command=loki.args(),
+                uploads=[_upload(loki.CONFIG_PATH, content.loki_yml)],
+                host_port=ports.loki,
             )
         )
         grafana_server = content.grafana
-        grafana = self._container(
+        grafana_container = self._container(
             ContainerSpec(
-                service="grafana",
-                image=self._pull("grafana", images.grafana),
+                grafana.COMPONENT,
+                self._pull(grafana.COMPONENT),
                 envs=[f"{key}={value}" for key, value in sorted(grafana_server.env.items())],
                 entrypoint=["/bin/sh", "-c"],
                 command=[
@@ -212,84 +190,58 @@ class DockerTarget(pulumi.ComponentResource):
                         grafana_server.admin_password_path, grafana_server.secret_key_path
                     )
                 ],
-                healthcheck=http_healthcheck(CONTAINER_PORTS["grafana"], "/api/health"),
-                uploads=_secret_file_uploads(GRAFANA_SECRETS_DIR, grafana_server.secret_files),
-                volumes=[self._data("grafana", GRAFANA_DATA_DIR)],
-                host_port=settings.ports.grafana,
+                uploads=_secret_file_uploads(grafana.SECRETS_DIR, grafana_server.secret_files),
+                host_port=ports.grafana,
                 reach_host=True,
-                start_period="60s",
-                depends_on=[prometheus, loki, alertmanager],
+                depends_on=[prometheus_container, loki_container, alertmanager_container],
             )
         )
-        socket = settings.docker_socket
         self._container(
             ContainerSpec(
-                service="alloy",
-                image=self._pull("alloy", images.alloy),
-                command=alloy_args(ALLOY_CONFIG_PATH),
-                healthcheck=bash_healthcheck(CONTAINER_PORTS["alloy"], "/-/ready"),
-                uploads=[_upload(ALLOY_CONFIG_PATH, content.alloy_config)],
+                alloy.COMPONENT,
+                self._pull(alloy.COMPONENT),
+                command=alloy.args(),
+                uploads=[_upload(alloy.CONFIG_PATH, content.alloy_config)],
                 volumes=[
-                    self._data("alloy", ALLOY_DATA_DIR),
                     docker.ContainerVolumeArgs(
-                        host_path=socket, container_path="/var/run/docker.sock", read_only=True
+                        host_path=settings.docker_socket,
+                        container_path=alloy.DOCKER_SOCKET,
+                        read_only=True,
                     ),
                 ],
-                depends_on=[loki],
+                depends_on=[loki_container],
+            )
+        )
+        # On the bridge network (Prometheus scrapes it by name, nothing published):
+        # node_network_* are this container's interfaces. See docs/infra.md.
+        self._container(
+            ContainerSpec(
+                node_exporter.COMPONENT,
+                self._pull(node_exporter.COMPONENT),
+                command=node_exporter.args(),
             )
         )
         self._container(
             ContainerSpec(
-                service="node_exporter",
-                image=self._pull("node-exporter", images.node_exporter),
-                command=["--path.rootfs=/host"],
-                healthcheck=http_healthcheck(CONTAINER_PORTS["node_exporter"], "/metrics"),
-                mounts=[host_root_mount(settings.host_root_propagation)],
-                pid_mode="host",
-                # On the bridge network (Prometheus scrapes it by name, nothing published):
-                # node_network_* are this container's interfaces. See docs/infra.md.
+                cadvisor.COMPONENT, self._pull(cadvisor.COMPONENT), command=cadvisor.args()
             )
         )
-        self._container(
-            ContainerSpec(
-                service="cadvisor",
-                image=self._pull("cadvisor", images.cadvisor),
-                command=[
-                    "--docker_only=true",
-                    "--housekeeping_interval=15s",
-                    "--store_container_labels=false",
-                    "--disable_metrics=advtcp,cpu_topology,cpuset,hugetlb,memory_numa,"
-                    "percpu,process,referenced_memory,resctrl,sched,tcp,udp",
-                ],
-                healthcheck=http_healthcheck(CONTAINER_PORTS["cadvisor"], "/healthz"),
-                # cAdvisor's documented `docker run`: privileged and /dev/kmsg (OOM events),
-                # /dev/disk (disk metrics); every host path read-only.
-                privileged=True,
-                devices=["/dev/kmsg"],
-                volumes=[
-                    _bind("/", "/rootfs"),
-                    _bind("/var/run", "/var/run"),
-                    _bind("/sys", "/sys"),
-                    _bind("/var/lib/docker", "/var/lib/docker"),
-                    _bind("/dev/disk", "/dev/disk"),
-                ],
+        exporter_uploads = [_upload(exporter.CONFIG_PATH, content.exporter_config_yml)]
+        if exporter_database_url is not None:
+            exporter_uploads.append(
+                _secret_upload(exporter.DATABASE_URL_PATH, exporter_database_url)
             )
-        )
         entrypoint, command = exporter_entrypoint(
             exporter_database_url is not None, [m.code for m in content.settings.markets]
         )
-        exporter_uploads = [_upload(EXPORTER_CONFIG_PATH, content.exporter_config_yml)]
-        if exporter_database_url is not None:
-            exporter_uploads.append(_secret_upload(EXPORTER_DB_URL_FILE, exporter_database_url))
-        exporter = self._container(
+        exporter_container = self._container(
             ContainerSpec(
-                service="exporter",
-                image=self.exporter_image.repo_digest,
+                exporter.COMPONENT,
+                self.exporter_image.repo_digest,
                 entrypoint=entrypoint,
                 command=command,
-                healthcheck=python_healthcheck(CONTAINER_PORTS["exporter"], "/healthz"),
                 uploads=exporter_uploads,
-                host_port=settings.ports.exporter,
+                host_port=ports.exporter,
             )
         )
 
@@ -297,54 +249,81 @@ class DockerTarget(pulumi.ComponentResource):
             return pulumi.Output.from_input(f"http://{LOOPBACK}:{port}")
 
         # Derived from the healthy container, so the Grafana provider runs after it.
-        grafana_url = grafana.name.apply(lambda _: f"http://{LOOPBACK}:{settings.ports.grafana}")
+        grafana_url = grafana_container.name.apply(lambda _: f"http://{LOOPBACK}:{ports.grafana}")
         self.endpoints = TargetEndpoints(
             grafana_api_url=grafana_url,
             grafana_url=grafana_url,
-            prometheus_url=local(settings.ports.prometheus),
-            alertmanager_url=local(settings.ports.alertmanager),
-            exporter_url=exporter.name.apply(
-                lambda _: f"http://{LOOPBACK}:{settings.ports.exporter}/metrics"
+            prometheus_url=local(ports.prometheus),
+            alertmanager_url=local(ports.alertmanager),
+            exporter_url=exporter_container.name.apply(
+                lambda _: f"http://{LOOPBACK}:{ports.exporter}/metrics"
             ),
-            grafana_ready=grafana,
+            grafana_ready=grafana_container,
         )
         self.register_outputs({"network": self.network.name})
 
-    def _volume(self, service: str) -> docker.Volume:
+    def _volume(self, component: Component) -> docker.Volume:
         return docker.Volume(
-            f"{service}-data",
-            name=f"{self._prefix}-{service}-data",
-            labels=[docker.VolumeLabelArgs(label="tm.service", value=service)],
+            f"{component.name}-data",
+            name=f"{self._prefix}-{component.name}-data",
+            labels=[docker.VolumeLabelArgs(label=DOCKER_SERVICE_LABEL, value=component.name)],
             opts=pulumi.ResourceOptions(
                 parent=self, retain_on_delete=True, delete_before_replace=True
             ),
         )
 
-    def _data(self, service: str, path: str) -> docker.ContainerVolumeArgs:
-        return docker.ContainerVolumeArgs(
-            volume_name=self.volumes[service].name, container_path=path
+    def _pull(self, component: Component) -> pulumi.Output[str]:
+        assert component.image_key is not None, f"{component.name} is built, not pulled"
+        ref = getattr(self._images, component.image_key)
+        image = docker.RemoteImage(
+            f"{component.app}-image", name=ref, keep_locally=True, opts=self._child
         )
-
-    def _pull(self, name: str, ref: str) -> pulumi.Output[str]:
-        image = docker.RemoteImage(f"{name}-image", name=ref, keep_locally=True, opts=self._child)
         return image.image_id
 
+    def _host_mounts(
+        self, mounts: tuple[HostMount, ...]
+    ) -> tuple[list[docker.ContainerVolumeArgs], list[docker.ContainerMountArgs]]:
+        """Plain read-only binds, and binds that follow new host mounts (propagation)."""
+        binds = [
+            docker.ContainerVolumeArgs(
+                host_path=m.host_path, container_path=m.container_path, read_only=True
+            )
+            for m in mounts
+            if not m.follow_new_mounts
+        ]
+        following = [
+            host_mount(m, self._settings.host_root_propagation)
+            for m in mounts
+            if m.follow_new_mounts
+        ]
+        return binds, following
+
     def _container(self, spec: ContainerSpec) -> docker.Container:
-        resources: ComputeResources = getattr(self._settings.resources, spec.service)
+        component = spec.component
+        security = component.security
+        resources: ComputeResources = getattr(self._settings.resources, component.name)
         memory, reservation = docker_memory_mb(resources)
-        dashed = spec.service.replace("_", "-")
-        name = f"{self._prefix}-{dashed}"
+        name = f"{self._prefix}-{component.app}"
+        binds, mounts = self._host_mounts(security.host_mounts)
+        volumes = list(spec.volumes) + binds
+        if component.data_dir is not None:
+            volumes.insert(
+                0,
+                docker.ContainerVolumeArgs(
+                    volume_name=self._volume(component).name, container_path=component.data_dir
+                ),
+            )
         ports = (
             [
                 docker.ContainerPortArgs(
-                    internal=CONTAINER_PORTS[spec.service], external=spec.host_port, ip=LOOPBACK
+                    internal=component.port, external=spec.host_port, ip=LOOPBACK
                 )
             ]
             if spec.host_port is not None
             else []
         )
         return docker.Container(
-            dashed,
+            component.app,
             name=name,
             hostname=name,
             image=spec.image,
@@ -352,15 +331,14 @@ class DockerTarget(pulumi.ComponentResource):
             entrypoints=spec.entrypoint,
             envs=spec.envs or None,
             uploads=spec.uploads or None,
-            volumes=spec.volumes or None,
-            mounts=spec.mounts or None,
+            volumes=volumes or None,
+            mounts=mounts or None,
             ports=ports or None,
-            user=spec.user,
-            pid_mode=spec.pid_mode,
-            privileged=spec.privileged or None,
+            pid_mode="host" if security.host_pid else None,
+            privileged=security.privileged or None,
             devices=[
                 docker.ContainerDeviceArgs(host_path=path, container_path=path)
-                for path in spec.devices
+                for path in security.devices
             ]
             or None,
             hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")]
@@ -374,18 +352,18 @@ class DockerTarget(pulumi.ComponentResource):
             memory_reservation=reservation,
             cpus=docker_cpus(resources),
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=spec.healthcheck,
+                tests=healthcheck(component),
                 interval="10s",
                 timeout="5s",
                 retries=6,
-                start_period=spec.start_period,
+                start_period=component.start_period,
             ),
             wait=True,
             wait_timeout=180,
             log_driver="json-file",
             log_opts={"max-size": "10m", "max-file": "3"},
             labels=[
-                docker.ContainerLabelArgs(label="tm.service", value=dashed),
+                docker.ContainerLabelArgs(label=DOCKER_SERVICE_LABEL, value=component.app),
                 docker.ContainerLabelArgs(label="tm.stack", value=pulumi.get_stack()),
             ],
             opts=pulumi.ResourceOptions(
@@ -394,13 +372,13 @@ class DockerTarget(pulumi.ComponentResource):
         )
 
 
-def host_root_mount(propagation: str) -> docker.ContainerMountArgs:
-    """The host's "/" read-only at /host for node-exporter; `propagation` "none" sets no bind
+def host_mount(mount: HostMount, propagation: str) -> docker.ContainerMountArgs:
+    """A read-only bind that follows new host mounts; `propagation` "none" sets no bind
     options (Docker Desktop and rootless Docker refuse "rslave" on "/")."""
     return docker.ContainerMountArgs(
         type="bind",
-        source="/",
-        target="/host",
+        source=mount.host_path,
+        target=mount.container_path,
         read_only=True,
         bind_options=(
             docker.ContainerMountBindOptionsArgs(propagation=propagation)
@@ -427,29 +405,12 @@ def grafana_start_script(admin_password_file: str, secret_key_file: str) -> str:
     return f"{reset} || echo 'admin password not reset (fresh database)'; exec /run.sh"
 
 
-EXPORTER_DB_URL_FILE = "/run/secrets/exporter_db_url"
-EXPORTER_DEMO_DB = "/tmp/trading-demo.db"
-EXPORTER_DEMO_ROWS = 20000
-
-
-def exporter_entrypoint(
-    database_url: bool, market_codes: Sequence[str]
-) -> tuple[list[str], list[str]]:
-    """(entrypoint, command) of the exporter container.
-
-    With a database URL (secret file), serve it; otherwise create a demo database of the
-    stack's markets first.
-    """
-    listen = f"0.0.0.0:{CONTAINER_PORTS['exporter']}"
-    serve = ["serve", "--config", EXPORTER_CONFIG_PATH, "--listen", listen]
+def exporter_entrypoint(database_url: bool, market_codes: list[str]) -> tuple[list[str], list[str]]:
+    """(entrypoint, command) of the exporter container: serve the database URL (a secret
+    file), or else create a demo database of the stack's markets first."""
     if database_url:
-        return ["python", "-m", "exporter"], [*serve, "--db-url-file", EXPORTER_DB_URL_FILE]
-    script = (
-        f"python -m exporter demo-db {EXPORTER_DEMO_DB} --rows {EXPORTER_DEMO_ROWS} "
-        f"--regions {','.join(market_codes)} && "
-        f"exec python -m exporter {' '.join(serve)} --db {EXPORTER_DEMO_DB}"
-    )
-    return ["/bin/sh", "-c"], [script]
+        return exporter.ENTRYPOINT, exporter.serve_args(exporter.database_url_args())
+    return ["/bin/sh", "-c"], exporter.demo_command(market_codes)
 
 
 def _upload(path: str, text: str) -> docker.ContainerUploadArgs:
@@ -468,7 +429,3 @@ def _secret_file_uploads(
 ) -> list[docker.ContainerUploadArgs]:
     """Each of `files` (name -> secret value) as a secret upload into `directory`."""
     return [_secret_upload(f"{directory}/{name}", value) for name, value in sorted(files.items())]
-
-
-def _bind(host: str, container: str) -> docker.ContainerVolumeArgs:
-    return docker.ContainerVolumeArgs(host_path=host, container_path=container, read_only=True)

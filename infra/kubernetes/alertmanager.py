@@ -12,10 +12,11 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import alertmanager
+from components.alertmanager import MESH_PORT
 from infra.kubernetes.common import (
     CHECKSUM_SECRET,
     HTTP_PORT_NAME,
-    UID_NOBODY,
     Context,
     config_file_mount,
     container_resources,
@@ -35,16 +36,10 @@ from infra.kubernetes.common import (
     spread_across_nodes,
     stateful_set,
 )
-from infra.kubernetes.namespaces import ALERTMANAGER_MESH_PORT
-from infra.targets import (
-    ALERTMANAGER_CONFIG_PATH,
-    ALERTMANAGER_DATA_DIR,
-    CONTAINER_PORTS,
-    alertmanager_base_args,
-)
 
 APP = "alertmanager"
-CONFIG_FILE = file_name(ALERTMANAGER_CONFIG_PATH)
+CONFIG_FILE = file_name(alertmanager.CONFIG_PATH)
+UID = alertmanager.COMPONENT.security.uid
 CONFIG_SECRET = "alertmanager-config"
 RECEIVERS_SECRET = "alertmanager-receivers"
 MESH_TCP = "mesh-tcp"
@@ -54,10 +49,7 @@ MESH_UDP = "mesh-udp"
 def peer_addresses(ctx: Context) -> list[str]:
     """host:9094 of every peer: `alertmanager-<i>.alertmanager.<ns>.svc.<domain>`."""
     host = ctx.settings.service_host(APP)
-    return [
-        f"{APP}-{i}.{host}:{ALERTMANAGER_MESH_PORT}"
-        for i in range(ctx.settings.replicas.alertmanager)
-    ]
+    return [f"{APP}-{i}.{host}:{MESH_PORT}" for i in range(ctx.settings.replicas.alertmanager)]
 
 
 def external_url(ctx: Context) -> str:
@@ -70,10 +62,10 @@ def external_url(ctx: Context) -> str:
 
 def alertmanager_args(ctx: Context) -> list[str]:
     args = [
-        *alertmanager_base_args(external_url(ctx)),
-        f"--cluster.listen-address=0.0.0.0:{ALERTMANAGER_MESH_PORT}",
+        *alertmanager.base_args(external_url(ctx)),
+        f"--cluster.listen-address=0.0.0.0:{MESH_PORT}",
         # $(POD_IP) is expanded by the kubelet from the env var below.
-        f"--cluster.advertise-address=$(POD_IP):{ALERTMANAGER_MESH_PORT}",
+        f"--cluster.advertise-address=$(POD_IP):{MESH_PORT}",
     ]
     if ctx.settings.replicas.alertmanager > 1:
         args += [f"--cluster.peer={peer}" for peer in peer_addresses(ctx)]
@@ -94,9 +86,9 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
         f"{prefix}-alertmanager-service",
         APP,
         [
-            (HTTP_PORT_NAME, CONTAINER_PORTS["alertmanager"], "TCP"),
-            (MESH_TCP, ALERTMANAGER_MESH_PORT, "TCP"),
-            (MESH_UDP, ALERTMANAGER_MESH_PORT, "UDP"),
+            (HTTP_PORT_NAME, alertmanager.COMPONENT.port, "TCP"),
+            (MESH_TCP, MESH_PORT, "TCP"),
+            (MESH_UDP, MESH_PORT, "UDP"),
         ],
         headless=True,
         publish_not_ready=True,
@@ -116,7 +108,7 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
             "metadata": {"labels": labels(APP), "annotations": {CHECKSUM_SECRET: checksum}},
             "spec": {
                 "automount_service_account_token": False,
-                "security_context": pod_security(UID_NOBODY),
+                "security_context": pod_security(UID),
                 "affinity": spread_across_nodes(APP),
                 "containers": [
                     {
@@ -128,27 +120,29 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                             port(HTTP_PORT_NAME, "alertmanager"),
                             {
                                 "name": MESH_TCP,
-                                "container_port": ALERTMANAGER_MESH_PORT,
+                                "container_port": MESH_PORT,
                                 "protocol": "TCP",
                             },
                             {
                                 "name": MESH_UDP,
-                                "container_port": ALERTMANAGER_MESH_PORT,
+                                "container_port": MESH_PORT,
                                 "protocol": "UDP",
                             },
                         ],
-                        "readiness_probe": http_probe("/-/ready"),
-                        "liveness_probe": http_probe("/-/healthy", failures=6),
+                        "readiness_probe": http_probe(alertmanager.COMPONENT.readiness_path),
+                        "liveness_probe": http_probe(
+                            alertmanager.COMPONENT.liveness_path, failures=6
+                        ),
                         "resources": container_resources(settings.resources.alertmanager),
-                        "security_context": container_security(UID_NOBODY),
+                        "security_context": container_security(UID),
                         "volume_mounts": [
-                            config_file_mount(ALERTMANAGER_CONFIG_PATH),
+                            config_file_mount(alertmanager.CONFIG_PATH),
                             {
                                 "name": "receivers",
                                 "mount_path": content.settings.receivers.secrets_dir,
                                 "read_only": True,
                             },
-                            {"name": "data", "mount_path": ALERTMANAGER_DATA_DIR},
+                            {"name": "data", "mount_path": alertmanager.DATA_DIR},
                         ],
                     }
                 ],

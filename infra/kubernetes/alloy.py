@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
+from components import alloy
 from infra.kubernetes.common import (
     CHECKSUM_CONFIG,
     METRICS_PORT_NAME,
-    UID_ALLOY,
     Context,
     config_file_mount,
     config_map,
@@ -34,12 +34,10 @@ from infra.kubernetes.common import (
     tcp_liveness_probe,
     tmp_volume,
 )
-from infra.targets import ALLOY_CONFIG_PATH, ALLOY_DATA_DIR
-from monitoring import jobs
-from monitoring.logs import ALLOY_NODE_NAME_ENV, alloy_args
 
-APP = jobs.ALLOY_APP
-CONFIG_FILE = file_name(ALLOY_CONFIG_PATH)
+APP = alloy.COMPONENT.app
+UID = alloy.COMPONENT.security.uid
+CONFIG_FILE = file_name(alloy.CONFIG_PATH)
 CONFIG_MAP = "alloy-config"
 
 RBAC_RULES: list[k8s.rbac.v1.PolicyRuleArgsDict] = [
@@ -72,25 +70,27 @@ def create_alloy(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
                 "spec": {
                     "service_account_name": APP,
                     "automount_service_account_token": True,
-                    "security_context": pod_security(UID_ALLOY),
+                    "security_context": pod_security(UID),
                     "tolerations": TOLERATE_ALL,
                     "containers": [
                         {
                             "name": APP,
                             "image": ctx.images.alloy,
-                            "args": alloy_args(ALLOY_CONFIG_PATH),
-                            "env": [env_from_field(ALLOY_NODE_NAME_ENV, "spec.nodeName")],
+                            "args": alloy.args(),
+                            "env": [env_from_field(alloy.NODE_NAME_ENV, "spec.nodeName")],
                             # Named `metrics`: Prometheus discovers DaemonSet pods by this name.
                             "ports": [port(METRICS_PORT_NAME, "alloy")],
-                            "readiness_probe": http_probe("/-/ready", METRICS_PORT_NAME),
+                            "readiness_probe": http_probe(
+                                alloy.COMPONENT.readiness_path, METRICS_PORT_NAME
+                            ),
                             # Not /-/healthy: it fails while Loki is down, and restarting
                             # Alloy would not bring Loki back.
                             "liveness_probe": tcp_liveness_probe(METRICS_PORT_NAME),
                             "resources": container_resources(settings.resources.alloy),
-                            "security_context": container_security(UID_ALLOY),
+                            "security_context": container_security(UID),
                             "volume_mounts": [
-                                config_file_mount(ALLOY_CONFIG_PATH),
-                                {"name": "data", "mount_path": ALLOY_DATA_DIR},
+                                config_file_mount(alloy.CONFIG_PATH),
+                                {"name": "data", "mount_path": alloy.DATA_DIR},
                                 tmp_mount,
                             ],
                         }

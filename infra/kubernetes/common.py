@@ -14,9 +14,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.config import ImagesConfig
-from infra.kubernetes.settings import ComputeResources, KubernetesSettings
-from infra.targets import CONTAINER_PORTS, RenderedContent
+from components import PORTS
+from infra.settings.kubernetes import KubernetesSettings
+from infra.settings.resources import ComputeResources
+from infra.settings.stack import ImagesConfig
+from infra.targets import RenderedContent
 from monitoring import jobs
 
 NAME_LABEL = jobs.K8S_NAME_LABEL  # app.kubernetes.io/name: what discovery and selectors use
@@ -29,13 +31,6 @@ METRICS_PORT_NAME = jobs.METRICS_PORT_NAME
 # Pod Security Admission levels (https://kubernetes.io/docs/concepts/security/pod-security-standards/)
 PSA_RESTRICTED = "restricted"
 PSA_PRIVILEGED = "privileged"
-
-# The user each image runs as (numeric, so runAsNonRoot can be verified by the kubelet).
-UID_NOBODY = 65534  # prom/prometheus, prom/alertmanager, prom/node-exporter
-UID_GRAFANA = 472  # grafana/grafana
-UID_LOKI = 10001  # grafana/loki
-UID_ALLOY = 473  # grafana/alloy (the image's `alloy` user)
-UID_EXPORTER = 65532  # our exporter image (exporter/Dockerfile: USER 65532:65532)
 
 
 @dataclass(frozen=True)
@@ -176,7 +171,7 @@ def container_resources(resources: ComputeResources) -> k8s.core.v1.ResourceRequ
 
 
 def port(name: str, service: str, protocol: str = "TCP") -> k8s.core.v1.ContainerPortArgsDict:
-    return {"name": name, "container_port": CONTAINER_PORTS[service], "protocol": protocol}
+    return {"name": name, "container_port": PORTS[service], "protocol": protocol}
 
 
 def env_from_field(name: str, field_path: str) -> k8s.core.v1.EnvVarArgsDict:
@@ -396,7 +391,7 @@ def service_account(
 
 
 def service_url(ctx: Context, service: str) -> str:
-    return f"http://{ctx.settings.service_host(service)}:{CONTAINER_PORTS[service]}"
+    return f"http://{ctx.settings.service_host(service)}:{PORTS[service]}"
 
 
 def service(

@@ -16,12 +16,11 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_kubernetes as k8s
 
-from infra.docker.target import EXPORTER_CONTEXT, EXPORTER_DOCKERFILE, EXPORTER_PLATFORM
+from components import exporter
 from infra.kubernetes.common import (
     CHECKSUM_CONFIG,
     CHECKSUM_SECRET,
     METRICS_PORT_NAME,
-    UID_EXPORTER,
     Context,
     as_secret,
     config_file_mount,
@@ -45,16 +44,14 @@ from infra.kubernetes.common import (
     tmp_volume,
     unawaited_claim,
 )
-from infra.targets import CONTAINER_PORTS, EXPORTER_CONFIG_PATH
 
-APP = "exporter"
+APP = exporter.COMPONENT.app
+UID = exporter.COMPONENT.security.uid
 CONFIG_MAP = "exporter-config"
 DATABASE_SECRET = "exporter-database"
 PULL_SECRET = "exporter-registry"
-SECRETS_DIR = "/etc/exporter/secrets"
-DATABASE_URL_FILE = "database_url"
 DATA_DIR = "/data"
-CONFIG_FILE = file_name(EXPORTER_CONFIG_PATH)
+CONFIG_FILE = file_name(exporter.CONFIG_PATH)
 
 
 def docker_config_json(server: str, username: str, password: str) -> str:
@@ -72,9 +69,9 @@ def build_image(ctx: Context, prefix: str, registry_password: pulumi.Output[str]
         f"{prefix}-exporter-image",
         image_name=registry.image_name,
         build={
-            "context": EXPORTER_CONTEXT,
-            "dockerfile": EXPORTER_DOCKERFILE,
-            "platform": EXPORTER_PLATFORM,
+            "context": exporter.BUILD_CONTEXT,
+            "dockerfile": exporter.DOCKERFILE,
+            "platform": exporter.PUSH_PLATFORM,
             "args": {"PYTHON_IMAGE": ctx.images.python_base},
         },
         registry={
@@ -87,17 +84,10 @@ def build_image(ctx: Context, prefix: str, registry_password: pulumi.Output[str]
 
 
 def exporter_args(ctx: Context) -> list[str]:
-    args = [
-        "serve",
-        f"--listen=0.0.0.0:{CONTAINER_PORTS['exporter']}",
-        f"--config={EXPORTER_CONFIG_PATH}",
-    ]
     database = ctx.settings.exporter_database
     if database.mode == "dsn":
-        args.append(f"--db-url-file={SECRETS_DIR}/{DATABASE_URL_FILE}")
-    else:
-        args.append(f"--db={database.path}")
-    return args
+        return exporter.serve_args(exporter.database_url_args())
+    return exporter.serve_args(exporter.sqlite_args(database.path))
 
 
 def create_exporter(
@@ -106,7 +96,7 @@ def create_exporter(
     registry_password: pulumi.Output[str],
     database_url: pulumi.Output[str] | None,
 ) -> k8s.apps.v1.Deployment:
-    """`database_url` (secret) is required in mode "dsn" (checked by infra/config.py)."""
+    """`database_url` (secret) is required in mode "dsn" (checked by infra/settings/stack.py)."""
     settings = ctx.settings
     registry = settings.registry
     image = build_image(ctx, prefix, registry_password)
@@ -128,11 +118,11 @@ def create_exporter(
         ctx,
         f"{prefix}-exporter-service",
         APP,
-        [(METRICS_PORT_NAME, CONTAINER_PORTS["exporter"], "TCP")],
+        [(METRICS_PORT_NAME, exporter.COMPONENT.port, "TCP")],
     )
     tmp, tmp_mount = tmp_volume()
     mounts: list[k8s.core.v1.VolumeMountArgsDict] = [
-        config_file_mount(EXPORTER_CONFIG_PATH),
+        config_file_mount(exporter.CONFIG_PATH),
         tmp_mount,
     ]
     volumes: list[k8s.core.v1.VolumeArgsDict] = [
@@ -147,10 +137,10 @@ def create_exporter(
             raise ValueError(
                 "kubernetes.exporterDatabase.mode = 'dsn' needs the secret key exporterDatabaseDsn"
             )
-        files = {DATABASE_URL_FILE: database_url}
+        files = {file_name(exporter.DATABASE_URL_PATH): database_url}
         deps.append(secret(ctx, f"{prefix}-exporter-database", APP, DATABASE_SECRET, files))
         annotations[CHECKSUM_SECRET] = secret_checksum(files, ctx.checksum_key)
-        mounts.append({"name": "database", "mount_path": SECRETS_DIR, "read_only": True})
+        mounts.append({"name": "database", "mount_path": exporter.SECRETS_DIR, "read_only": True})
         volumes.append(secret_volume("database", DATABASE_SECRET))
     else:
         claim_name = database.existing_claim or "exporter-data"
@@ -177,18 +167,22 @@ def create_exporter(
                 "spec": {
                     "automount_service_account_token": False,
                     "image_pull_secrets": [{"name": PULL_SECRET}],
-                    "security_context": pod_security(UID_EXPORTER),
+                    "security_context": pod_security(UID),
                     "containers": [
                         {
                             "name": APP,
                             "image": image.repo_digest,
-                            "command": ["python", "-m", "exporter"],
+                            "command": exporter.ENTRYPOINT,
                             "args": exporter_args(ctx),
                             "ports": [port(METRICS_PORT_NAME, "exporter")],
-                            "readiness_probe": http_probe("/healthz", METRICS_PORT_NAME),
-                            "liveness_probe": http_probe("/healthz", METRICS_PORT_NAME, failures=6),
+                            "readiness_probe": http_probe(
+                                exporter.COMPONENT.readiness_path, METRICS_PORT_NAME
+                            ),
+                            "liveness_probe": http_probe(
+                                exporter.COMPONENT.liveness_path, METRICS_PORT_NAME, failures=6
+                            ),
                             "resources": container_resources(settings.resources.exporter),
-                            "security_context": container_security(UID_EXPORTER),
+                            "security_context": container_security(UID),
                             "volume_mounts": mounts,
                         }
                     ],

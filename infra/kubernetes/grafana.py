@@ -1,6 +1,6 @@
 """Grafana: one replica on a PVC (SQLite), secrets as files, ready before content is applied.
 
-The admin password and secret_key come from a Secret mounted at GRAFANA_SECRETS_DIR; the
+The admin password and secret_key come from a Secret mounted at grafana.SECRETS_DIR; the
 server env (anonymous off, sign-up off, `GF_*__FILE` pointers) is non-secret and comes from
 the content. The Deployment is awaited until its readinessProbe (/api/health) passes, and is
 returned as `grafana_ready`: the Grafana provider's resources depend on it.
@@ -15,10 +15,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import grafana
 from infra.kubernetes.common import (
     CHECKSUM_SECRET,
     HTTP_PORT_NAME,
-    UID_GRAFANA,
     Context,
     container_resources,
     container_security,
@@ -36,15 +36,15 @@ from infra.kubernetes.common import (
     tmp_volume,
     unawaited_claim,
 )
-from infra.targets import CONTAINER_PORTS, GRAFANA_DATA_DIR, GRAFANA_SECRETS_DIR
 
-APP = "grafana"
+APP = grafana.COMPONENT.app
+UID = grafana.COMPONENT.security.uid
 SECRETS = "grafana-secrets"
 
 
 def grafana_env(ctx: Context) -> list[k8s.core.v1.EnvVarArgsDict]:
     env = dict(ctx.content.grafana.env)
-    env["GF_PATHS_DATA"] = GRAFANA_DATA_DIR
+    env["GF_PATHS_DATA"] = grafana.DATA_DIR
     return [{"name": key, "value": value} for key, value in sorted(env.items())]
 
 
@@ -61,7 +61,7 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
         ctx, f"{prefix}-grafana-data", APP, "grafana-data", settings.storage.grafana
     )
     service(
-        ctx, f"{prefix}-grafana-service", APP, [(HTTP_PORT_NAME, CONTAINER_PORTS["grafana"], "TCP")]
+        ctx, f"{prefix}-grafana-service", APP, [(HTTP_PORT_NAME, grafana.COMPONENT.port, "TCP")]
     )
     tmp, tmp_mount = tmp_volume()
     deployment = k8s.apps.v1.Deployment(
@@ -76,7 +76,7 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
                 "metadata": {"labels": labels(APP), "annotations": annotations},
                 "spec": {
                     "automount_service_account_token": False,
-                    "security_context": pod_security(UID_GRAFANA),
+                    "security_context": pod_security(UID),
                     "containers": [
                         {
                             "name": APP,
@@ -84,16 +84,20 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
                             "env": grafana_env(ctx),
                             "ports": [port(HTTP_PORT_NAME, "grafana")],
                             # First start runs database migrations.
-                            "startup_probe": http_probe("/api/health", failures=30),
-                            "readiness_probe": http_probe("/api/health"),
-                            "liveness_probe": http_probe("/api/health", failures=6),
+                            "startup_probe": http_probe(
+                                grafana.COMPONENT.readiness_path, failures=30
+                            ),
+                            "readiness_probe": http_probe(grafana.COMPONENT.readiness_path),
+                            "liveness_probe": http_probe(
+                                grafana.COMPONENT.liveness_path, failures=6
+                            ),
                             "resources": container_resources(settings.resources.grafana),
-                            "security_context": container_security(UID_GRAFANA),
+                            "security_context": container_security(UID),
                             "volume_mounts": [
-                                {"name": "data", "mount_path": GRAFANA_DATA_DIR},
+                                {"name": "data", "mount_path": grafana.DATA_DIR},
                                 {
                                     "name": "secrets",
-                                    "mount_path": GRAFANA_SECRETS_DIR,
+                                    "mount_path": grafana.SECRETS_DIR,
                                     "read_only": True,
                                 },
                                 tmp_mount,

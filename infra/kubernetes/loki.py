@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
+from components import loki
 from infra.kubernetes.common import (
     CHECKSUM_CONFIG,
     HTTP_PORT_NAME,
-    UID_LOKI,
     Context,
     config_file_mount,
     config_map,
@@ -28,10 +28,10 @@ from infra.kubernetes.common import (
     tcp_liveness_probe,
     tmp_volume,
 )
-from infra.targets import CONTAINER_PORTS, LOKI_CONFIG_PATH, LOKI_DATA_DIR
 
 APP = "loki"
-CONFIG_FILE = file_name(LOKI_CONFIG_PATH)
+CONFIG_FILE = file_name(loki.CONFIG_PATH)
+UID = loki.COMPONENT.security.uid
 CONFIG_MAP = "loki-config"
 
 
@@ -43,7 +43,7 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
         ctx,
         f"{prefix}-loki-service",
         APP,
-        [(HTTP_PORT_NAME, CONTAINER_PORTS["loki"], "TCP")],
+        [(HTTP_PORT_NAME, loki.COMPONENT.port, "TCP")],
         headless=True,
     )
     tmp, tmp_mount = tmp_volume()
@@ -60,22 +60,24 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
             },
             "spec": {
                 "automount_service_account_token": False,
-                "security_context": pod_security(UID_LOKI),
+                "security_context": pod_security(UID),
                 "termination_grace_period_seconds": 60,
                 "containers": [
                     {
                         "name": APP,
                         "image": ctx.images.loki,
-                        "args": [f"-config.file={LOKI_CONFIG_PATH}", "-target=all"],
+                        "args": [*loki.args(), "-target=all"],
                         "ports": [port(HTTP_PORT_NAME, "loki")],
                         # /ready turns 200 about 15 s after start (ingester join delay).
-                        "readiness_probe": http_probe("/ready", initial_delay=15),
+                        "readiness_probe": http_probe(
+                            loki.COMPONENT.readiness_path, initial_delay=15
+                        ),
                         "liveness_probe": tcp_liveness_probe(HTTP_PORT_NAME, initial_delay=30),
                         "resources": container_resources(settings.resources.loki),
-                        "security_context": container_security(UID_LOKI),
+                        "security_context": container_security(UID),
                         "volume_mounts": [
-                            config_file_mount(LOKI_CONFIG_PATH),
-                            {"name": "data", "mount_path": LOKI_DATA_DIR},
+                            config_file_mount(loki.CONFIG_PATH),
+                            {"name": "data", "mount_path": loki.DATA_DIR},
                             tmp_mount,
                         ],
                     }

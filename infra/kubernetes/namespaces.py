@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pulumi_kubernetes as k8s
 
+from components import PORTS, alertmanager
 from infra.kubernetes.common import (
     NAME_LABEL,
     PART_OF,
@@ -23,9 +24,7 @@ from infra.kubernetes.common import (
     Context,
     selector_labels,
 )
-from infra.targets import CONTAINER_PORTS
 
-ALERTMANAGER_MESH_PORT = 9094
 PSA_VERSION = "latest"  # evaluate against the cluster's own version of the standard
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
 # cert-manager's HTTP-01 solver pods: their label and listening port.
@@ -81,7 +80,7 @@ def _ports(*ports: tuple[int, str]) -> list[k8s.networking.v1.NetworkPolicyPortA
 
 
 def _tcp(*services: str) -> list[tuple[int, str]]:
-    return [(CONTAINER_PORTS[service], "TCP") for service in services]
+    return [(PORTS[service], "TCP") for service in services]
 
 
 def create_network_policies(
@@ -148,7 +147,7 @@ def create_network_policies(
         [
             {
                 "from_": [_pods("alertmanager")],
-                "ports": _ports((ALERTMANAGER_MESH_PORT, "TCP"), (ALERTMANAGER_MESH_PORT, "UDP")),
+                "ports": _ports((alertmanager.MESH_PORT, "TCP"), (alertmanager.MESH_PORT, "UDP")),
             }
         ],
     )

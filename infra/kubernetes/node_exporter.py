@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
+from components import node_exporter
 from infra.kubernetes.alloy import TOLERATE_ALL
 from infra.kubernetes.common import (
     METRICS_PORT_NAME,
-    UID_NOBODY,
     Context,
     container_resources,
     container_security,
@@ -24,27 +24,15 @@ from infra.kubernetes.common import (
     selector_labels,
     service_account,
 )
-from infra.targets import CONTAINER_PORTS
-from monitoring import jobs
 
-APP = jobs.NODE_EXPORTER_APP
-HOST_ROOT = "/host/root"
-
-
-def node_exporter_args() -> list[str]:
-    return [
-        f"--path.rootfs={HOST_ROOT}",
-        f"--web.listen-address=:{CONTAINER_PORTS['node_exporter']}",
-        # Container and kubelet mounts are not node filesystems.
-        "--collector.filesystem.mount-points-exclude="
-        "^/(dev|proc|sys|run/containerd/.+|var/lib/docker/.+|var/lib/kubelet/.+)($|/)",
-    ]
+APP = node_exporter.COMPONENT.app
+UID = node_exporter.COMPONENT.security.uid
 
 
 def create_node_exporter(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
     namespace = ctx.node_namespace
     account = service_account(ctx, f"{prefix}-node-exporter-sa", APP, namespace=namespace)
-    metrics_port = CONTAINER_PORTS["node_exporter"]
+    metrics_port = node_exporter.COMPONENT.port
     return k8s.apps.v1.DaemonSet(
         f"{prefix}-node-exporter",
         metadata=metadata(APP, namespace),
@@ -59,13 +47,13 @@ def create_node_exporter(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
                     "host_network": True,
                     "host_pid": True,
                     "dns_policy": "ClusterFirstWithHostNet",
-                    "security_context": pod_security(UID_NOBODY),
+                    "security_context": pod_security(UID),
                     "tolerations": TOLERATE_ALL,
                     "containers": [
                         {
                             "name": APP,
                             "image": ctx.images.node_exporter,
-                            "args": node_exporter_args(),
+                            "args": node_exporter.args(),
                             # With hostNetwork the host port is the container port.
                             "ports": [
                                 {
@@ -75,14 +63,18 @@ def create_node_exporter(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
                                     "protocol": "TCP",
                                 }
                             ],
-                            "readiness_probe": http_probe("/", METRICS_PORT_NAME),
-                            "liveness_probe": http_probe("/", METRICS_PORT_NAME, failures=6),
+                            "readiness_probe": http_probe(
+                                node_exporter.COMPONENT.readiness_path, METRICS_PORT_NAME
+                            ),
+                            "liveness_probe": http_probe(
+                                node_exporter.COMPONENT.liveness_path, METRICS_PORT_NAME, failures=6
+                            ),
                             "resources": container_resources(ctx.settings.resources.node_exporter),
-                            "security_context": container_security(UID_NOBODY),
+                            "security_context": container_security(UID),
                             "volume_mounts": [
                                 {
                                     "name": "root",
-                                    "mount_path": HOST_ROOT,
+                                    "mount_path": node_exporter.HOST_ROOT,
                                     "read_only": True,
                                     "mount_propagation": "HostToContainer",
                                 }

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pulumi_kubernetes as k8s
 
+from components import prometheus
 from infra.kubernetes.common import (
     CHECKSUM_CONFIG,
     HTTP_PORT_NAME,
-    UID_NOBODY,
     Context,
     config_file_mount,
     config_map,
@@ -34,11 +34,11 @@ from infra.kubernetes.common import (
     spread_across_nodes,
     stateful_set,
 )
-from infra.targets import CONTAINER_PORTS, PROMETHEUS_CONFIG_PATH, PROMETHEUS_DATA_DIR
 from monitoring.scrape import REPLICA_LABEL_VALUE
 
 APP = "prometheus"
-CONFIG_FILE = file_name(PROMETHEUS_CONFIG_PATH)
+CONFIG_FILE = file_name(prometheus.CONFIG_PATH)
+UID = prometheus.COMPONENT.security.uid
 CONFIG_MAP = "prometheus-config"
 RULES_MAP = "prometheus-rules"
 
@@ -91,7 +91,7 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
         ctx,
         f"{prefix}-prometheus-service",
         APP,
-        [(HTTP_PORT_NAME, CONTAINER_PORTS["prometheus"], "TCP")],
+        [(HTTP_PORT_NAME, prometheus.COMPONENT.port, "TCP")],
         headless=True,
     )
     statefulset = stateful_set(
@@ -111,7 +111,7 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
             "spec": {
                 "service_account_name": APP,
                 "automount_service_account_token": True,
-                "security_context": pod_security(UID_NOBODY),
+                "security_context": pod_security(UID),
                 "affinity": spread_across_nodes(APP),
                 "termination_grace_period_seconds": 120,
                 "containers": [
@@ -122,19 +122,23 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                         "env": replica_env(ctx),
                         "ports": [port(HTTP_PORT_NAME, "prometheus")],
                         # WAL replay can take minutes: startup gates the other probes.
-                        "startup_probe": http_probe("/-/ready", failures=60),
-                        "readiness_probe": http_probe("/-/ready"),
-                        "liveness_probe": http_probe("/-/healthy", failures=6),
+                        "startup_probe": http_probe(
+                            prometheus.COMPONENT.readiness_path, failures=60
+                        ),
+                        "readiness_probe": http_probe(prometheus.COMPONENT.readiness_path),
+                        "liveness_probe": http_probe(
+                            prometheus.COMPONENT.liveness_path, failures=6
+                        ),
                         "resources": container_resources(settings.resources.prometheus),
-                        "security_context": container_security(UID_NOBODY),
+                        "security_context": container_security(UID),
                         "volume_mounts": [
-                            config_file_mount(PROMETHEUS_CONFIG_PATH),
+                            config_file_mount(prometheus.CONFIG_PATH),
                             {
                                 "name": "rules",
                                 "mount_path": content.settings.rule_files_dir,
                                 "read_only": True,
                             },
-                            {"name": "data", "mount_path": PROMETHEUS_DATA_DIR},
+                            {"name": "data", "mount_path": prometheus.DATA_DIR},
                         ],
                     }
                 ],

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.config import StackConfig, StackSecrets
 from infra.kubernetes.alertmanager import create_alertmanager
 from infra.kubernetes.alloy import create_alloy
 from infra.kubernetes.common import Context, service_url
@@ -23,11 +22,12 @@ from infra.kubernetes.loki import create_loki
 from infra.kubernetes.namespaces import create_namespaces, create_network_policies
 from infra.kubernetes.node_exporter import create_node_exporter
 from infra.kubernetes.prometheus import create_prometheus
-from infra.kubernetes.settings import (
+from infra.settings.kubernetes import (
     EXPORTER_DSN_KEY,
     REGISTRY_PASSWORD_KEY,
     KubernetesSettings,
 )
+from infra.settings.stack import StackConfig, StackSecrets
 from infra.targets import RenderedContent, TargetEndpoints
 
 
@@ -44,7 +44,8 @@ def check_content(settings: KubernetesSettings, content: RenderedContent) -> Non
         if getattr(rendered, key) != value:
             raise ValueError(
                 f"content rendered with {key} = {getattr(rendered, key)!r}, but the Kubernetes "
-                f"target needs {value!r} (build ContentSettings with infra.config.content_settings)"
+                f"target needs {value!r} (build ContentSettings with "
+                "infra.settings.stack.content_settings)"
             )
     if settings.replicas.prometheus > 1 and not rendered.replica_label:
         raise ValueError(

@@ -12,8 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pulumi.runtime import rpc
-
+from infra import pulumi_runtime
 from infra.synth import (
     RecordedResource,
     RecordingMonitor,
@@ -97,7 +96,7 @@ def new_monitor() -> RecordingMonitor:
 def plain_strings(wire: Any) -> Iterator[str]:
     """Every string in a wire value that is NOT inside a secret-wrapped value."""
     if isinstance(wire, dict):
-        if wire.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        if pulumi_runtime.wire_signature(wire) == pulumi_runtime.SECRET_SIG:
             return
         for key, value in wire.items():
             yield str(key)

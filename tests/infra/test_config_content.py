@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from infra.config import content_settings, load_stack_config
 from infra.content import grafana_smtp_env
+from infra.settings.stack import content_settings, load_stack_config
 from monitoring.render import (
     render_alertmanager_config,
     render_prometheus_config,

@@ -6,8 +6,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from components import PORTS
 from dashboards import FOLDERS
-from infra.targets import CONTAINER_PORTS
 from tests.infra.harness import StackRun, run_stack
 
 CONTAINER = "docker:index/container:Container"
@@ -98,7 +98,7 @@ def test_ports_are_published_on_loopback_only(dev_run: StackRun) -> None:
     for container in dev_run.of_type(CONTAINER):
         for port in container.inputs.get("ports", []):
             assert port["ip"] == "127.0.0.1", container.name
-            assert port["internal"] == CONTAINER_PORTS[container.name.replace("-", "_")]
+            assert port["internal"] == PORTS[container.name.replace("-", "_")]
             published[container.name] = port["external"]
     assert set(published) == PUBLISHED
 
@@ -234,7 +234,7 @@ def test_exporter_command_lines_are_accepted_by_the_exporter_cli() -> None:
     entrypoint, command = exporter_entrypoint(True, ["kr", "us"])
     assert entrypoint == ["python", "-m", "exporter"]
     args = _parser().parse_args(command)
-    assert (args.command, args.db_url_file) == ("serve", "/run/secrets/exporter_db_url")
+    assert (args.command, args.db_url_file) == ("serve", "/etc/exporter/secrets/database_url")
 
     entrypoint, (script,) = exporter_entrypoint(False, ["kr", "us"])
     assert entrypoint == ["/bin/sh", "-c"]

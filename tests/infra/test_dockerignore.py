@@ -66,10 +66,11 @@ def test_root_dockerignore_sends_only_what_the_exporter_dockerfile_copies() -> N
         "exporter/__pycache__/cli.cpython-311.pyc",
         "exporter/sub/__pycache__/x.cpython-311.pyc",
         "tests/infra/__pycache__/x.cpython-311.pyc",
+        "validation/__pycache__/__init__.cpython-311.pyc",
     ]
     sent = {path for path in [*tracked, *local] if _sent(path, rules)}
     sources = _copy_sources()
-    assert sources == ["exporter/requirements.txt", "exporter/"]
+    assert sources == ["exporter/requirements.txt", "validation/", "exporter/"]
     for source in sources:
         assert any(p == source or p.startswith(source) for p in sent), source
     outside = {p for p in sent if not any(p.startswith(s.rstrip("/") + "/") for s in sources)}

@@ -743,11 +743,11 @@ def test_alloy_may_only_read_pods_and_their_logs(prod_run: StackRun) -> None:
 def test_content_rendered_for_another_platform_is_refused(prod_run: StackRun) -> None:
     from dataclasses import replace
 
-    from infra.kubernetes.settings import load_kubernetes_settings
     from infra.kubernetes.target import check_content
+    from infra.settings.kubernetes import KubernetesSettings
 
     content = prod_run.stack.content
-    settings = load_kubernetes_settings(_prod_kubernetes())
+    settings = KubernetesSettings.model_validate(_prod_kubernetes())
     check_content(settings, content)  # the real pairing is accepted
     static = replace(content, settings=replace(content.settings, discovery="static"))
     with pytest.raises(ValueError, match="discovery = 'static'"):

@@ -6,13 +6,11 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from infra.kubernetes.settings import (
-    KubernetesSettings,
-    cpu_millicores,
-    load_kubernetes_settings,
-    memory_bytes,
-)
+from infra.settings.base import ConfigError, format_validation_error
+from infra.settings.kubernetes import KubernetesSettings
+from infra.settings.resources import cpu_millicores, memory_bytes
 from infra.synth import SynthError
 from tests.infra.harness import REAL_SECRETS, new_monitor, run_stack, stack_config
 
@@ -20,6 +18,14 @@ MINIMAL: dict[str, Any] = {
     "registry": {"server": "registry.example.com:5000", "username": "ci"},
     "grafanaUrl": "http://127.0.0.1:3000",
 }
+
+
+def load_kubernetes_settings(raw: object) -> KubernetesSettings:
+    """The `kubernetes` key validated and its errors formatted as the stack config does."""
+    try:
+        return KubernetesSettings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, KubernetesSettings, "kubernetes")) from None
 
 
 def with_change(path: str, value: Any) -> dict[str, Any]:
@@ -101,7 +107,7 @@ def test_each_bad_value_is_one_clear_error(path: str, value: Any, key: str, allo
         load_kubernetes_settings(with_change(path, value))
     message = str(error.value)
     assert len(message.splitlines()) == 1, message
-    assert message.startswith(key + " "), message
+    assert message.startswith(f"trading-monitoring:{key} "), message
     assert allowed in message, message
     if value is not None and not isinstance(value, dict) and key.endswith(path.split(".")[-1]):
         assert repr(value) in message, message
@@ -109,10 +115,14 @@ def test_each_bad_value_is_one_clear_error(path: str, value: Any, key: str, allo
 
 def test_ingress_enabled_needs_host_and_tls() -> None:
     raw = with_change("ingress", {"enabled": True})
-    with pytest.raises(ValueError, match=r"^kubernetes\.ingress\.grafanaHost = None"):
+    with pytest.raises(
+        ValueError, match=r"^trading-monitoring:kubernetes\.ingress\.grafanaHost = None"
+    ):
         load_kubernetes_settings(raw)
     raw = with_change("ingress", {"enabled": True, "grafanaHost": "g.example.com"})
-    with pytest.raises(ValueError, match=r"^kubernetes\.ingress\.tlsSecretName = None.*refused"):
+    with pytest.raises(
+        ValueError, match=r"^trading-monitoring:kubernetes\.ingress\.tlsSecretName = None.*refused"
+    ):
         load_kubernetes_settings(raw)
 
 
@@ -138,7 +148,10 @@ def test_existing_claim_only_in_pvc_mode() -> None:
 
 
 def test_not_an_object() -> None:
-    with pytest.raises(ValueError, match=r"^kubernetes = 'prod' is invalid: allowed an object"):
+    with pytest.raises(
+        ValueError,
+        match=r"^trading-monitoring:kubernetes = 'prod' is invalid: allowed a valid dictionary",
+    ):
         load_kubernetes_settings("prod")
 
 

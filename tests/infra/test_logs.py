@@ -7,13 +7,8 @@ import re
 
 import yaml
 
-from infra.targets import ALLOY_CONFIG_PATH, CONTAINER_PORTS, LOKI_CONFIG_PATH
-from monitoring.logs import (
-    ALLOY_NODE_NAME_ENV,
-    alloy_args,
-    render_alloy_config,
-    render_loki_config,
-)
+from components import PORTS, alloy, loki
+from monitoring.logs import render_alloy_config, render_loki_config
 from monitoring.settings import ContentSettings, Market, Targets
 
 
@@ -45,7 +40,7 @@ def _balanced(text: str) -> bool:
 def test_loki_keeps_logs_for_the_retention_period_only() -> None:
     config = yaml.safe_load(render_loki_config(_settings(), "336h"))
     assert config["auth_enabled"] is False
-    assert config["server"]["http_listen_port"] == CONTAINER_PORTS["loki"]
+    assert config["server"]["http_listen_port"] == PORTS["loki"]
     assert config["limits_config"]["retention_period"] == "336h"
     assert config["compactor"]["retention_enabled"] is True
     assert config["compactor"]["delete_request_store"] == "filesystem"
@@ -53,7 +48,7 @@ def test_loki_keeps_logs_for_the_retention_period_only() -> None:
     assert (schema["store"], schema["schema"], schema["index"]["period"]) == ("tsdb", "v13", "24h")
     assert config["ruler"]["alertmanager_url"] == "http://am-0:9093,http://am-1:9093"
     assert config["analytics"]["reporting_enabled"] is False
-    assert LOKI_CONFIG_PATH.startswith("/etc/loki/")
+    assert loki.CONFIG_PATH.startswith("/etc/loki/")
 
 
 def test_alloy_on_docker_tails_containers_into_loki() -> None:
@@ -71,7 +66,7 @@ def test_alloy_on_kubernetes_tails_the_pods_of_its_node() -> None:
     text = render_alloy_config(_settings("kubernetes", "prod"))
     assert _balanced(text)
     assert 'loki.source.kubernetes "pods"' in text
-    assert f'sys.env("{ALLOY_NODE_NAME_ENV}")' in text
+    assert f'sys.env("{alloy.NODE_NAME_ENV}")' in text
     assert "discovery.docker" not in text
     assert 'target_label  = "container"' in text and 'target_label  = "namespace"' in text
     assert 'env = "prod",' in text
@@ -85,7 +80,7 @@ def test_alloy_strings_are_escaped() -> None:
 
 
 def test_alloy_listens_where_the_targets_expect_it() -> None:
-    args = alloy_args(ALLOY_CONFIG_PATH)
-    assert args[0] == "run" and args[-1] == ALLOY_CONFIG_PATH
-    assert f"--server.http.listen-addr=0.0.0.0:{CONTAINER_PORTS['alloy']}" in args
+    args = alloy.args()
+    assert args[0] == "run" and args[-1] == alloy.CONFIG_PATH
+    assert f"--server.http.listen-addr=0.0.0.0:{PORTS['alloy']}" in args
     assert "--disable-reporting" in args

@@ -54,7 +54,7 @@ def test_secrets_are_delivered_where_they_are_needed(dev_run_all_secrets: StackR
     }
     assert {u["content"] for u in alertmanager.inputs["uploads"]} == {SECRET}
     exporter = run.named(CONTAINER, "exporter")
-    assert "--db-url-file" in exporter.inputs["command"]
+    assert any(a.startswith("--db-url-file=") for a in exporter.inputs["command"])
     grafana_files = {u["file"] for u in run.named(CONTAINER, "grafana").inputs["uploads"]}
     assert "/etc/grafana/secrets/smtp_password" in grafana_files
 
@@ -87,11 +87,11 @@ def test_outputs(dev_run: StackRun) -> None:
 
 
 def test_admin_password_output_is_a_secret_output(dev_run: StackRun) -> None:
-    from pulumi.runtime.sync_await import _sync_await
+    from infra.pulumi_runtime import run_until_complete
 
     password = dev_run.stack.outputs.grafana_admin_password
-    assert _sync_await(password.is_secret()) is True
-    assert _sync_await(dev_run.stack.content.alertmanager_yml.is_secret()) is True
+    assert run_until_complete(password.is_secret()) is True
+    assert run_until_complete(dev_run.stack.content.alertmanager_yml.is_secret()) is True
 
 
 def _file_references(node: object) -> set[str]:
@@ -134,9 +134,11 @@ def test_every_file_a_config_names_is_uploaded(dev_run_all_secrets: StackRun) ->
     assert len(file_envs) == 3  # admin password, secret key, SMTP password
     assert file_envs == uploaded("grafana")
 
-    exporter = run.named(CONTAINER, "exporter").inputs["command"]
+    exporter = dict(
+        arg.split("=", 1) for arg in run.named(CONTAINER, "exporter").inputs["command"][1:]
+    )
     for flag in ("--config", "--db-url-file"):
-        assert exporter[exporter.index(flag) + 1] in uploaded("exporter")
+        assert exporter[flag] in uploaded("exporter")
 
 
 def test_secrets_reach_containers_as_files_never_env(dev_run_all_secrets: StackRun) -> None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from infra.config import SECRET_KEYS, MarketConfig, StackConfig
+from infra.settings.stack import SECRET_KEYS, MarketConfig, StackConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "trading-monitoring:"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.config import ImagesConfig
+from infra.settings.stack import ImagesConfig
 from tests.infra.harness import StackRun, run_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def test_cadvisor_default_image_works_on_docker_29() -> None:
 
 def _node_exporter_root_mount(run: StackRun) -> dict[str, Any]:
     container = run.named(CONTAINER, "node-exporter").inputs
-    (mount,) = [m for m in container["mounts"] if m["target"] == "/host"]
+    (mount,) = [m for m in container["mounts"] if m["target"] == "/host/root"]
     assert mount["source"] == "/" and mount["type"] == "bind" and mount["readOnly"] is True
     return dict(mount)
 

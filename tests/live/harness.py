@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
+from components import prometheus
 from exporter import demo_db
 from monitoring import notifications
 from monitoring.render import (
-    prometheus_args,
     render_alertmanager_config,
     render_prometheus_config,
     render_rule_files,
@@ -362,7 +362,7 @@ class LiveStack:
             ],
             f"{self.alertmanager_url}/-/ready",
         )
-        args = prometheus_args(
+        args = prometheus.args(
             self.settings,
             config_file=str(self.workdir / "prometheus.yml"),
             storage_path=str(self.workdir / "prometheus-data"),

@@ -15,6 +15,7 @@ import pandas
 import pytest
 import yaml
 
+from components import prometheus
 from monitoring import dashboard_uids, jobs
 from monitoring.alerts import alert_names
 from monitoring.catalogue import catalogue_markdown, default_settings
@@ -31,7 +32,6 @@ from monitoring.notifications import (
 from monitoring.render import (
     check_settings,
     grafana_notification_model,
-    prometheus_args,
     render_alertmanager_config,
     render_prometheus_config,
     render_rule_files,
@@ -200,7 +200,7 @@ def test_scrape_jobs_kubernetes(settings: ContentSettings) -> None:
 
 def test_prometheus_args(settings: ContentSettings) -> None:
     limited = dataclasses.replace(settings, retention_time="30d", retention_size="50GB")
-    assert prometheus_args(limited) == [
+    assert prometheus.args(limited) == [
         "--config.file=/etc/prometheus/prometheus.yml",
         "--storage.tsdb.path=/prometheus",
         "--storage.tsdb.retention.time=30d",
@@ -208,7 +208,7 @@ def test_prometheus_args(settings: ContentSettings) -> None:
         "--enable-feature=expand-external-labels",
     ]
     single = dataclasses.replace(settings, replica_label=None)
-    args = prometheus_args(single, web_config_file="/etc/prometheus/web.yml")
+    args = prometheus.args(single, web_config_file="/etc/prometheus/web.yml")
     assert "--storage.tsdb.retention.size=0" not in args
     assert "--web.config.file=/etc/prometheus/web.yml" in args
     assert not any("expand-external-labels" in a for a in args)

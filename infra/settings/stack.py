@@ -17,6 +17,7 @@ import json
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -31,17 +32,23 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components import PORTS
 from exporter.config import CALENDARS as EXPORTER_CALENDARS
-from infra.docker.settings import DockerSettings
-from infra.kubernetes import settings as k8s_settings
-from infra.kubernetes.settings import KubernetesSettings, SettingError
-from infra.settings_base import ConfigModel
-from infra.targets import CONTAINER_PORTS
+from infra.settings import kubernetes as k8s_settings
+from infra.settings.base import NAMESPACE, ConfigError, ConfigModel, format_validation_error
+from infra.settings.docker import DockerSettings
+from infra.settings.kubernetes import KubernetesSettings
 from monitoring.render import check_settings
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
 from monitoring.thresholds import AlertThresholds
-
-NAMESPACE = "trading-monitoring"
+from validation import (
+    InvalidValue,
+    check_duration,
+    check_image_reference,
+    check_unique,
+    check_url,
+    duration_seconds,
+)
 
 # Secret keys of the common content; the Kubernetes target adds its own (registry, DSN).
 SLACK_API_URL = "slackApiUrl"
@@ -59,7 +66,6 @@ SECRET_KEYS: tuple[str, ...] = (
     *k8s_settings.SECRET_KEYS,
 )
 
-_DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SIZE = re.compile(r"^(0|\d+(B|KB|MB|GB|TB|PB|EB))$")
 _MARKET_CODE = re.compile(r"^[a-z]{2,8}$")
@@ -67,29 +73,8 @@ _SESSION = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
-_IMAGE = re.compile(r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 _ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
-
-
-class ConfigError(ValueError):
-    """Bad stack config. The message names every bad key, its value and what is allowed."""
-
-
-def _duration(key: str, value: str) -> str:
-    """`key` is "" inside a field validator: pydantic's location already names the field."""
-    if not value or not _DURATION.match(value):
-        raise SettingError(key, value, 'a Prometheus duration such as "15s", "1m", "15d"')
-    return value
-
-
-def _url(key: str, value: str) -> str:
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise SettingError(key, value, "an http:// or https:// URL with a host")
-    return value
 
 
 class MarketConfig(ConfigModel):
@@ -103,26 +88,26 @@ class MarketConfig(ConfigModel):
     @model_validator(mode="after")
     def _check(self) -> MarketConfig:
         if not _MARKET_CODE.match(self.code):
-            raise SettingError("code", self.code, "2-8 lowercase letters, e.g. 'kr'")
+            raise InvalidValue("code", self.code, "2-8 lowercase letters, e.g. 'kr'")
         if not self.name.strip():
-            raise SettingError("name", self.name, "a non-empty display name")
+            raise InvalidValue("name", self.name, "a non-empty display name")
         if self.calendar is not None and self.calendar not in EXPORTER_CALENDARS:
-            raise SettingError(
+            raise InvalidValue(
                 "calendar", self.calendar, f"one of {', '.join(EXPORTER_CALENDARS)} or unset"
             )
         try:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise SettingError(
+            raise InvalidValue(
                 "timezone", self.timezone, "an IANA time zone, e.g. Asia/Seoul"
             ) from None
         for session in self.sessions:
             if not _SESSION.match(session) or session[:5] >= session[6:]:
-                raise SettingError("sessions", session, '"HH:MM-HH:MM" with start before end')
+                raise InvalidValue("sessions", session, '"HH:MM-HH:MM" with start before end')
         if self.calendar is None and not self.sessions:
-            raise SettingError("sessions", [], "at least one session when calendar is unset")
+            raise InvalidValue("sessions", [], "at least one session when calendar is unset")
         if self.adapter_target is not None and not _HOST_PORT.match(self.adapter_target):
-            raise SettingError("adapterTarget", self.adapter_target, "host:port")
+            raise InvalidValue("adapterTarget", self.adapter_target, "host:port")
         return self
 
     def to_market(self) -> Market:
@@ -157,18 +142,18 @@ class ReceiversConfig(ConfigModel):
             ("slackCriticalChannel", self.slack_critical_channel),
         ):
             if channel is not None and not _SLACK_CHANNEL.match(channel):
-                raise SettingError(key, channel, 'a Slack channel such as "#trading-alerts"')
+                raise InvalidValue(key, channel, 'a Slack channel such as "#trading-alerts"')
         if self.slack_critical_channel is not None and self.slack_channel is None:
-            raise SettingError(
+            raise InvalidValue(
                 "slackCriticalChannel", self.slack_critical_channel, "only with slackChannel set"
             )
         for key, address in (("emailTo", self.email_to), ("emailFrom", self.email_from)):
             if address is not None and not _EMAIL.match(address):
-                raise SettingError(key, address, "an email address")
+                raise InvalidValue(key, address, "an email address")
         if not _HOST_PORT.match(self.smtp_smarthost):
-            raise SettingError("smtpSmarthost", self.smtp_smarthost, "host:port of the SMTP relay")
+            raise InvalidValue("smtpSmarthost", self.smtp_smarthost, "host:port of the SMTP relay")
         if self.smtp_username is not None and not self.smtp_username.strip():
-            raise SettingError("smtpUsername", self.smtp_username, "a non-empty name or unset")
+            raise InvalidValue("smtpUsername", self.smtp_username, "a non-empty name or unset")
         return self
 
     def required_secrets(self) -> dict[str, str]:
@@ -202,27 +187,8 @@ class ImagesConfig(ConfigModel):
     @model_validator(mode="after")
     def _check(self) -> ImagesConfig:
         for field_name in type(self).model_fields:
-            _check_image(to_camel(field_name), getattr(self, field_name))
+            check_image_reference(to_camel(field_name), getattr(self, field_name))
         return self
-
-
-def _check_image(key: str, ref: str) -> None:
-    allowed = 'a pinned image "repo:tag" (not latest) or "repo@sha256:<digest>"'
-    name, _, digest = ref.partition("@")
-    if digest and not _DIGEST.match(digest):
-        raise SettingError(key, ref, allowed)
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        repo, tag = name[:colon], name[colon + 1 :]
-        if not _TAG.match(tag) or tag == "latest":
-            raise SettingError(key, ref, allowed)
-    elif not digest:
-        raise SettingError(key, ref, allowed)
-    else:
-        repo = name
-    if not _IMAGE.match(repo):
-        raise SettingError(key, ref, allowed)
 
 
 class StackConfig(ConfigModel):
@@ -252,46 +218,45 @@ class StackConfig(ConfigModel):
     @field_validator("scrape_interval", "scrape_timeout", "evaluation_interval", "retention_time")
     @classmethod
     def _durations(cls, value: str, info: Any) -> str:
-        return _duration("", value)  # the error location already names the key
+        return check_duration("", value)  # the error location already names the key
 
     @model_validator(mode="after")
     def _check(self) -> StackConfig:
         if not _ENVIRONMENT.match(self.environment):
-            raise SettingError("environment", self.environment, "lowercase letters, digits, '-'")
+            raise InvalidValue("environment", self.environment, "lowercase letters, digits, '-'")
         if not self.markets:
-            raise SettingError("markets", [], "at least one market")
-        codes = [m.code for m in self.markets]
-        for code in codes:
-            if codes.count(code) > 1:
-                raise SettingError("markets", code, "unique market codes")
+            raise InvalidValue("markets", [], "at least one market")
+        check_unique("markets", (m.code for m in self.markets), "market codes")
         if not re.match(r"^\d+h$", self.log_retention_time) or self.log_retention_time == "0h":
-            raise SettingError(
+            raise InvalidValue(
                 "logRetentionTime", self.log_retention_time, 'whole hours, e.g. "168h" (>= 24h)'
             )
         if int(self.log_retention_time[:-1]) < 24:
-            raise SettingError("logRetentionTime", self.log_retention_time, "at least 24h")
+            raise InvalidValue("logRetentionTime", self.log_retention_time, "at least 24h")
         if not _SIZE.match(self.retention_size):
-            raise SettingError(
+            raise InvalidValue(
                 "retentionSize", self.retention_size, '"0" (no limit) or a size such as "20GB"'
             )
-        if _seconds(self.scrape_timeout) > _seconds(self.scrape_interval):
-            raise SettingError(
+        if duration_seconds("scrapeTimeout", self.scrape_timeout) > duration_seconds(
+            "scrapeInterval", self.scrape_interval
+        ):
+            raise InvalidValue(
                 "scrapeTimeout", self.scrape_timeout, f"<= scrapeInterval ({self.scrape_interval})"
             )
         if not _USER.match(self.grafana_admin_user) or self.grafana_admin_user.lower() == "admin":
-            raise SettingError(
+            raise InvalidValue(
                 "grafanaAdminUser",
                 self.grafana_admin_user,
                 "3-64 letters/digits/._- and not 'admin' (the name every scanner tries)",
             )
-        _url("runbookBaseUrl", self.runbook_base_url)
+        check_url("runbookBaseUrl", self.runbook_base_url)
         if self.target == "kubernetes" and self.kubernetes is None:
-            raise SettingError("kubernetes", None, "an object when target is kubernetes")
+            raise InvalidValue("kubernetes", None, "an object when target is kubernetes")
         if self.kubernetes is not None:
             self.kubernetes.check_retention_size(self.retention_size)
         for label, value in self.external_labels.items():
             if not _LABEL_NAME.match(label) or label in ("env", "replica"):
-                raise SettingError(
+                raise InvalidValue(
                     f"externalLabels.{label}",
                     value,
                     "label names [a-zA-Z_][a-zA-Z0-9_]* other than env/replica",
@@ -306,29 +271,27 @@ class StackConfig(ConfigModel):
         overrides: dict[str, float | int | str] = {}
         for key, value in self.thresholds.items():
             if key not in fields:
-                raise SettingError(f"thresholds.{key}", value, f"one of {sorted(fields)}")
+                raise InvalidValue(f"thresholds.{key}", value, f"one of {sorted(fields)}")
             default = getattr(defaults, fields[key])
             if isinstance(default, str):
                 if not isinstance(value, str):
-                    raise SettingError(f"thresholds.{key}", value, 'a duration such as "5m"')
+                    raise InvalidValue(f"thresholds.{key}", value, 'a duration such as "5m"')
                 overrides[fields[key]] = value
             elif isinstance(value, str):
-                raise SettingError(f"thresholds.{key}", value, "a number")
+                raise InvalidValue(f"thresholds.{key}", value, "a number")
             else:
                 overrides[fields[key]] = type(default)(value)
         return dataclasses.replace(defaults, **overrides)  # type: ignore[arg-type]
+
+    @cached_property
+    def content(self) -> ContentSettings:
+        """The renderers' input, derived once (see `content_settings`)."""
+        return content_settings(self)
 
     @property
     def docker_settings(self) -> DockerSettings:
         """The Docker settings (defaults when the `docker` key is unset)."""
         return self.docker if self.docker is not None else DockerSettings()
-
-
-def _seconds(duration: str) -> float:
-    units = {"y": 31536000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
-    return sum(
-        int(num) * units[unit] for num, unit in re.findall(r"(\d+)(ms|y|w|d|h|m|s)", duration)
-    )
 
 
 class StackSecrets(BaseModel):
@@ -364,23 +327,15 @@ _KNOWN_KEYS: tuple[str, ...] = tuple(
 
 def raw_stack_config() -> tuple[dict[str, str], set[str]]:
     """This program's keys (without namespace) from the Pulumi runtime, and which are secret."""
-    from pulumi.runtime import config as runtime_config
+    from infra import pulumi_runtime  # the Pulumi SDK only where the runtime is read
 
     prefix = f"{NAMESPACE}:"
-    values: dict[str, str] = {}
-    for full_key, value in runtime_config.CONFIG.get().items():
-        if full_key.startswith(prefix):
-            values[full_key[len(prefix) :]] = value
-    env = runtime_config.get_config_env()
-    for full_key, value in env.items():
-        if full_key.startswith(prefix):
-            values.setdefault(full_key[len(prefix) :], value)
-    secret = {
-        key[len(prefix) :]
-        for key in runtime_config._SECRET_KEYS.get()
-        | set(runtime_config.get_config_secret_keys_env())
-        if key.startswith(prefix)
+    values = {
+        full_key[len(prefix) :]: value
+        for full_key, value in pulumi_runtime.config_items().items()
+        if full_key.startswith(prefix)
     }
+    secret = {key for key in values if pulumi_runtime.is_secret_config(prefix + key)}
     return values, secret
 
 
@@ -429,10 +384,10 @@ def load_stack_config(
     try:
         config = StackConfig.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc)) from None
+        raise ConfigError(format_validation_error(exc, StackConfig)) from None
     secrets = _load_secrets(raw, config, placeholder)
     try:  # what the renderers would refuse, reported now rather than mid-deployment
-        check_settings(content_settings(config))
+        check_settings(config.content)
     except ValueError as error:
         message = re.sub(
             r"^thresholds\.(\w+)", lambda m: f"thresholds.{to_camel(m[1])}", str(error)
@@ -505,32 +460,6 @@ def _check_secret(key: str, value: str) -> str | None:
     return None
 
 
-def _format_validation_error(exc: ValidationError) -> str:
-    """One line per problem: `trading-monitoring:<key.path> = <value> is invalid: allowed ...`."""
-    lines = []
-    for err in exc.errors():
-        loc = [str(part) for part in err["loc"]]
-        cause = (err.get("ctx") or {}).get("error")
-        if isinstance(cause, SettingError):
-            path = ".".join(part for part in (*loc, cause.key) if part)
-            lines.append(
-                f"{NAMESPACE}:{path} = {cause.value!r} is invalid: allowed {cause.allowed}"
-            )
-            continue
-        path = ".".join(loc)
-        if err["type"] == "missing":
-            lines.append(f"{NAMESPACE}:{path} is not set: required (see Pulumi.dev.yaml)")
-        elif err["type"] == "extra_forbidden":
-            lines.append(
-                f"{NAMESPACE}:{path} = {err.get('input')!r} is not a known key: "
-                "allowed the keys listed in the README config table"
-            )
-        else:
-            allowed = err["msg"].replace("Input should be ", "allowed ")
-            lines.append(f"{NAMESPACE}:{path} = {err.get('input')!r} is invalid: {allowed}")
-    return "\n".join(lines)
-
-
 def content_settings(config: StackConfig) -> ContentSettings:
     """The renderers' input, with the scrape targets of the chosen platform."""
     receivers = config.receivers
@@ -590,7 +519,7 @@ def docker_targets(docker: DockerSettings) -> Targets:
     prefix = docker.name_prefix
 
     def one(service: str) -> tuple[str, ...]:
-        return (f"{prefix}-{service.replace('_', '-')}:{CONTAINER_PORTS[service]}",)
+        return (f"{prefix}-{service.replace('_', '-')}:{PORTS[service]}",)
 
     return Targets(
         prometheus=one("prometheus"),
@@ -611,19 +540,17 @@ def kubernetes_targets(k8s: KubernetesSettings) -> Targets:
     discovered (ContentSettings.discovery = "kubernetes"); their entries are the Services."""
 
     def service(name: str, port_key: str) -> tuple[str, ...]:
-        return (f"{k8s.service_host(name)}:{CONTAINER_PORTS[port_key]}",)
+        return (f"{k8s.service_host(name)}:{PORTS[port_key]}",)
 
     def pods(name: str, count: int) -> tuple[str, ...]:
-        return tuple(
-            f"{name}-{i}.{k8s.service_host(name)}:{CONTAINER_PORTS[name]}" for i in range(count)
-        )
+        return tuple(f"{name}-{i}.{k8s.service_host(name)}:{PORTS[name]}" for i in range(count))
 
     node_host = f"node-exporter.{k8s.node_exporter_namespace}.svc.{k8s.cluster_domain}"
     return Targets(
         prometheus=pods("prometheus", k8s.replicas.prometheus),
         alertmanagers=pods("alertmanager", k8s.replicas.alertmanager),
         exporter=service("exporter", "exporter"),
-        node_exporter=(f"{node_host}:{CONTAINER_PORTS['node_exporter']}",),
+        node_exporter=(f"{node_host}:{PORTS['node_exporter']}",),
         cadvisor=(),
         grafana=service("grafana", "grafana"),
         loki=service("loki", "loki"),

@@ -11,16 +11,15 @@ import re
 
 from pydantic import Field, model_validator
 
-from infra.kubernetes.settings import (
+from infra.settings.base import ConfigModel
+from infra.settings.resources import (
     ComputeResources,
-    SettingError,
     compute_resources,
     cpu_millicores,
     memory_bytes,
 )
-from infra.settings_base import ConfigModel
+from validation import InvalidValue
 
-CONFIG_KEY = "docker"
 # Mount propagation of the host root that node-exporter reads: "rslave" sees mounts made after
 # it started; "none" (no bind options) for Docker Desktop and rootless Docker, which refuse
 # rslave because their "/" is not a shared mount.
@@ -56,9 +55,9 @@ class HostPorts(ConfigModel):
         for key in ("grafana", "prometheus", "alertmanager", "loki", "exporter"):
             port = getattr(self, key)
             if not 1024 <= port <= 65535:
-                raise SettingError(key, port, "a port from 1024 to 65535")
+                raise InvalidValue(key, port, "a port from 1024 to 65535")
             if port in seen:
-                raise SettingError(key, port, f"a port not already used by ports.{seen[port]}")
+                raise InvalidValue(key, port, f"a port not already used by ports.{seen[port]}")
             seen[port] = key
         return self
 
@@ -80,13 +79,13 @@ class DockerSettings(ConfigModel):
     @model_validator(mode="after")
     def _check(self) -> DockerSettings:
         if not _NAME.match(self.name_prefix):
-            raise SettingError(
+            raise InvalidValue(
                 "namePrefix", self.name_prefix, "letters, digits, '_', '.', '-' (max 63)"
             )
         if not self.docker_socket.startswith("/"):
-            raise SettingError("dockerSocket", self.docker_socket, "an absolute host path")
+            raise InvalidValue("dockerSocket", self.docker_socket, "an absolute host path")
         if self.host_root_propagation not in HOST_ROOT_PROPAGATIONS:
-            raise SettingError(
+            raise InvalidValue(
                 "hostRootPropagation",
                 self.host_root_propagation,
                 "'rslave' (Linux Docker Engine) or 'none' (Docker Desktop, rootless Docker)",

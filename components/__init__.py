@@ -1,0 +1,34 @@
+"""Every container of the stack as a `Component` (components/model.py): one module each.
+
+Adding a component: write `components/<name>.py` with a `COMPONENT`, add it to `COMPONENTS`
+below, and follow the recipe in ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+from components import (
+    alertmanager,
+    alloy,
+    cadvisor,
+    exporter,
+    grafana,
+    loki,
+    node_exporter,
+    prometheus,
+)
+from components.model import Component
+
+COMPONENTS: tuple[Component, ...] = (
+    prometheus.COMPONENT,
+    alertmanager.COMPONENT,
+    grafana.COMPONENT,
+    loki.COMPONENT,
+    alloy.COMPONENT,
+    node_exporter.COMPONENT,
+    cadvisor.COMPONENT,
+    exporter.COMPONENT,
+)
+
+BY_NAME: dict[str, Component] = {component.name: component for component in COMPONENTS}
+# The port each component listens on (the one Prometheus scrapes).
+PORTS: dict[str, int] = {component.name: component.port for component in COMPONENTS}

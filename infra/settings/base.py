@@ -1,0 +1,67 @@
+"""The pydantic base of every stack config model, and the one formatter of its errors."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
+
+from validation import InvalidValue, invalid_message
+
+NAMESPACE = "trading-monitoring"
+
+
+class ConfigModel(BaseModel):
+    """camelCase config keys; unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class StrictModel(ConfigModel):
+    """No silent coercion (a string "3" is not the number 3)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class ConfigError(ValueError):
+    """Bad stack config. The message has one line per problem, each naming key, value, allowed."""
+
+
+def format_validation_error(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> str:
+    """One line per problem: `<namespace>:<prefix.key.path> = <value> is invalid: allowed ...`.
+
+    `model` is the validated model (the `prefix` key's value), to list the keys allowed where
+    an unknown one was found."""
+    lines = []
+    for err in exc.errors():
+        loc = [prefix, *(str(part) for part in err["loc"])]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, InvalidValue):
+            path = ".".join(part for part in (*loc, cause.key) if part)
+            lines.append(f"{NAMESPACE}:{invalid_message(path, cause.value, cause.allowed)}")
+            continue
+        path = ".".join(part for part in loc if part)
+        if err["type"] == "missing":
+            lines.append(f"{NAMESPACE}:{path} is not set: required (see Pulumi.dev.yaml)")
+        elif err["type"] == "extra_forbidden":
+            allowed = ", ".join(_keys_at(model, err["loc"][:-1])) or "see the README config table"
+            lines.append(
+                f"{NAMESPACE}:{path} = {err.get('input')!r} is not a known key: "
+                f"allowed keys here are {allowed}"
+            )
+        else:
+            allowed = err["msg"].replace("Input should be ", "")
+            lines.append(f"{NAMESPACE}:{invalid_message(path, err.get('input'), allowed)}")
+    return "\n".join(lines)
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The camelCase keys of the model found at `loc` below `model`."""
+    for part in loc:
+        fields = {(f.alias or n): f for n, f in model.model_fields.items()}
+        annotation = fields[str(part)].annotation if str(part) in fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return sorted(f.alias or n for n, f in model.model_fields.items())
