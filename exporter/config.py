@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from exporter.layout import COLLECTORS, SQL_METRICS
-from validation import InvalidValue
+from validation import InvalidValue, check_unique
 
 CALENDARS = ("XKRX", "XNYS", "XSHG", "XHKG", "XTKS")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -36,8 +36,8 @@ _SESSION = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class ConfigError(InvalidValue):
-    """A bad exporter configuration value (the product's one error type and message form)."""
+# A bad exporter configuration value: the product's one error type and message form.
+ConfigError = InvalidValue
 
 
 @dataclass(frozen=True)
@@ -170,8 +170,7 @@ def parse_market_codes(value: str, key: str) -> tuple[str, ...]:
     codes = tuple(c.strip() for c in value.split(","))
     for code in codes:
         parse_market_code(code, key)
-    if len(set(codes)) != len(codes):
-        raise ConfigError(key, value, "each market code once")
+    check_unique(key, codes, "market codes")
     return codes
 
 
@@ -306,9 +305,7 @@ def parse_config(raw: object) -> ExporterConfig:
         if not raw_markets:
             raise ConfigError("markets", raw_markets, "at least one market")
         markets = tuple(_parse_market(m, f"markets[{i}]") for i, m in enumerate(raw_markets))
-        codes = [m.code for m in markets]
-        if len(set(codes)) != len(codes):
-            raise ConfigError("markets", codes, "each market code once")
+        check_unique("markets", (m.code for m in markets), "market codes")
         config = replace(config, markets=markets)
     if "endpoints" in data:
         endpoints = _require_list(data["endpoints"], "endpoints")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -167,10 +167,3 @@ def _connect_postgres(url: str, deadline: float) -> Iterator[Connection]:
         raise DatabaseError(_first_line(str(exc))) from None
     finally:
         conn.close()
-
-
-def query_all(target: DatabaseTarget, sqls: Sequence[str], timeout: float) -> list[list[Row]]:
-    """Convenience for tools and the benchmark baseline: run queries in one connection."""
-    deadline = time.monotonic() + timeout
-    with connect(target, deadline) as conn:
-        return [conn.query(sql) for sql in sqls]

@@ -687,7 +687,7 @@ def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
     )
 
 
-# Derived once per settings: the renderers, the notification model and the runbook catalogue
+# Derived once per settings: the renderers, the notification model and the alert catalog
 # all read the same (immutable) groups.
 @functools.lru_cache(maxsize=8)
 def all_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:

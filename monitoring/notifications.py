@@ -175,7 +175,7 @@ def severity_inhibit_equal(settings: ContentSettings) -> tuple[str, ...]:
     return ("alertname", *sorted(shared - {"alertname", "severity", "category"}))
 
 
-# Derived once per settings (alertmanager.yml, the Grafana model and the catalogue read it).
+# Derived once per settings (alertmanager.yml, the Grafana model and the alert catalog read it).
 @functools.lru_cache(maxsize=8)
 def notification_model(settings: ContentSettings) -> NotificationModel:
     routes: list[Route] = [

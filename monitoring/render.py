@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import yaml
@@ -14,6 +13,7 @@ from monitoring.rules import groups_by_file
 from monitoring.scrape import prometheus_config
 from monitoring.settings import ContentSettings
 from monitoring.thresholds import DURATION_FIELDS, OBJECTIVE_FIELDS, RATIO_FIELDS
+from validation import InvalidValue, check_unique, duration_seconds
 
 __all__ = [
     "GrafanaNotificationModel",
@@ -41,42 +41,22 @@ def to_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=100)
 
 
-_DURATION = re.compile(r"^((\d+)(ms|s|m|h|d|w|y))+$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-
-
-def _seconds(duration: str) -> float:
-    return sum(
-        int(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", duration)
-    )
-
-
-def _check_duration(key: str, value: str) -> None:
-    if not isinstance(value, str) or not _DURATION.match(value):
-        raise ValueError(
-            f"{key}: {value!r} is not a Prometheus duration (e.g. '30s', '5m', '1h30m')"
-        )
-
-
 def check_settings(settings: ContentSettings) -> None:
-    """Raise one clear ValueError for content settings the renderers cannot honour."""
-    codes = [m.code for m in settings.markets]
-    duplicates = sorted({c for c in codes if codes.count(c) > 1})
-    if duplicates:
-        raise ValueError(f"markets: duplicate market codes {duplicates}; each code once")
+    """Raise one `InvalidValue` for content settings the renderers cannot honour."""
+    check_unique("markets", (m.code for m in settings.markets), "market codes")
     for market in settings.markets:
         market_sessions(market)
     t = settings.thresholds
     for name in RATIO_FIELDS:
         value = getattr(t, name)
         if not 0 < value <= 1.0:
-            raise ValueError(f"thresholds.{name}: {value!r} is not a ratio in (0, 1]")
+            raise InvalidValue(f"thresholds.{name}", value, "a ratio in (0, 1]")
     for name in OBJECTIVE_FIELDS:
         value = getattr(t, name)
         if not 0 < value < 1.0:
-            raise ValueError(f"thresholds.{name}: {value!r} must be in (0, 1), e.g. 0.995")
+            raise InvalidValue(f"thresholds.{name}", value, "a ratio in (0, 1), e.g. 0.995")
     for name in DURATION_FIELDS:
-        _check_duration(f"thresholds.{name}", getattr(t, name))
+        duration_seconds(f"thresholds.{name}", getattr(t, name))
     for name in (
         "scrape_interval",
         "scrape_timeout",
@@ -85,20 +65,25 @@ def check_settings(settings: ContentSettings) -> None:
         "group_interval",
         "repeat_interval",
     ):
-        _check_duration(name, getattr(settings, name))
-    if _seconds(settings.scrape_timeout) > _seconds(settings.scrape_interval):
-        raise ValueError(
-            f"scrape_timeout: {settings.scrape_timeout!r} is longer than scrape_interval"
-            f" {settings.scrape_interval!r}; Prometheus refuses that"
+        duration_seconds(name, getattr(settings, name))
+    scrape_interval = duration_seconds("scrape_interval", settings.scrape_interval)
+    if duration_seconds("scrape_timeout", settings.scrape_timeout) > scrape_interval:
+        raise InvalidValue(
+            "scrape_timeout",
+            settings.scrape_timeout,
+            f"at most scrape_interval ({settings.scrape_interval}); Prometheus refuses more",
         )
-    if _seconds(t.slo_period_interval) < 2 * _seconds(settings.scrape_interval):
-        raise ValueError(
-            f"thresholds.slo_period_interval: {t.slo_period_interval!r} is shorter than two"
-            f" scrape intervals ({settings.scrape_interval}); increase() over it would be empty"
+    period = duration_seconds("thresholds.slo_period_interval", t.slo_period_interval)
+    if period < 2 * scrape_interval:
+        raise InvalidValue(
+            "thresholds.slo_period_interval",
+            t.slo_period_interval,
+            f"at least two scrape intervals ({settings.scrape_interval}); increase() over a"
+            " shorter one would be empty",
         )
     if settings.replica_label in ("env", *dict(settings.external_labels)):
-        raise ValueError(
-            f"replica_label: {settings.replica_label!r} clashes with an external label name"
+        raise InvalidValue(
+            "replica_label", settings.replica_label, "a name other than every external label"
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dashboards import Dashboard, build_dashboards
-from monitoring.catalogue import DEFAULT_MARKETS
+from monitoring.alert_catalog import DEFAULT_MARKETS
 from monitoring.settings import ContentSettings, Market, Targets
 
 

@@ -12,8 +12,8 @@ from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
 
 from dashboards import FOLDERS, Dashboard, build_dashboards, iter_panels
 from monitoring import dashboard_uids
+from monitoring.alert_catalog import DEFAULT_MARKETS
 from monitoring.alerts import all_rule_groups
-from monitoring.catalogue import DEFAULT_MARKETS
 from monitoring.rules import AlertRule
 from monitoring.slo import slos
 from tests.dashboards.conftest import custom_market, make_settings

@@ -84,7 +84,7 @@ def test_broken_yaml(tmp_path: Path) -> None:
         (["--rows", "-5"], ["--rows", "'-5'"]),
         (["--rows", "many"], ["--rows", "'many'"]),
         (["--regions", "kr,KR"], ["--regions", "'KR'"]),
-        (["--regions", "kr,kr"], ["--regions", "each market code once"]),
+        (["--regions", "kr,kr"], ["--regions", "unique market codes"]),
         (["--bar-seconds", "0"], ["--bar-seconds", "'0'"]),
     ],
 )
@@ -147,7 +147,7 @@ MARKET = {"code": "kr", "timezone": "Asia/Seoul", "calendar": "XKRX"}
             "markets[0].weekdays[1]",
             "funday",
         ),
-        ({"markets": [MARKET, MARKET]}, "markets", ["kr", "kr"]),
+        ({"markets": [MARKET, MARKET]}, "markets", "kr"),
         ({"collectors": {"trading": {"interval": 0}}}, "collectors.trading.interval", 0),
         ({"collectors": {"nope": {}}}, "collectors.nope", {}),
         ({"collectors": {"database": {"enabled": False}}}, "collectors.database.enabled", False),

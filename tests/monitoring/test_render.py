@@ -17,8 +17,8 @@ import yaml
 
 from components import prometheus
 from monitoring import dashboard_uids, jobs
+from monitoring.alert_catalog import alert_catalog_markdown, default_settings
 from monitoring.alerts import alert_names
-from monitoring.catalogue import catalogue_markdown, default_settings
 from monitoring.market_hours import CALENDAR_SESSIONS, TimeInterval, closed_intervals
 from monitoring.notifications import (
     DISCARD_TIMING,
@@ -136,9 +136,9 @@ def test_runbooks_have_one_section_per_alert(settings: ContentSettings) -> None:
     assert sorted(sections) == sorted(expected)
 
 
-def test_alert_catalogue_is_up_to_date() -> None:
-    assert (DOCS / "alerts.md").read_text() == catalogue_markdown(default_settings()), (
-        "regenerate: .venv/bin/python -m monitoring.catalogue > docs/alerts.md"
+def test_alert_catalog_is_up_to_date() -> None:
+    assert (DOCS / "alerts.md").read_text() == alert_catalog_markdown(default_settings()), (
+        "regenerate: .venv/bin/python -m monitoring.alert_catalog > docs/alerts.md"
     )
 
 
@@ -220,7 +220,10 @@ def test_prometheus_args(settings: ContentSettings) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"markets": (MARKETS[0], MARKETS[0])}, "duplicate market codes"),
+        (
+            {"markets": (MARKETS[0], MARKETS[0])},
+            "markets = .* is invalid: allowed unique market codes",
+        ),
         (
             {"markets": (Market("vn", "Vietnam", None, "Asia/Ho_Chi_Minh"),)},
             r"markets\[vn\]: calendar None has no known session hours",
@@ -246,10 +249,19 @@ def test_prometheus_args(settings: ContentSettings) -> None:
             {"thresholds": AlertThresholds(api_availability_objective=1.0)},
             "thresholds.api_availability_objective",
         ),
-        ({"replica_label": "env"}, "replica_label: 'env' clashes"),
-        ({"thresholds": AlertThresholds(disk_for="5 minutes")}, "thresholds.disk_for: '5 minutes'"),
-        ({"scrape_interval": "15"}, "scrape_interval: '15' is not a Prometheus duration"),
-        ({"scrape_timeout": "1m"}, "scrape_timeout: '1m' is longer than scrape_interval"),
+        ({"replica_label": "env"}, "replica_label = 'env' is invalid"),
+        (
+            {"thresholds": AlertThresholds(disk_for="5 minutes")},
+            "thresholds.disk_for = '5 minutes' is invalid",
+        ),
+        (
+            {"scrape_interval": "15"},
+            "scrape_interval = '15' is invalid: allowed a Prometheus duration",
+        ),
+        (
+            {"scrape_timeout": "1m"},
+            "scrape_timeout = '1m' is invalid: allowed at most scrape_interval",
+        ),
     ],
 )
 def test_bad_settings_get_one_clear_error(changes: dict[str, Any], message: str) -> None:

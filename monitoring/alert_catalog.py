@@ -1,6 +1,6 @@
-"""The alert catalogue as Markdown (docs/alerts.md is this output; a test keeps them equal).
+"""The alert catalog as Markdown (docs/alerts.md is this output; a test keeps them equal).
 
-Regenerate: `.venv/bin/python -m monitoring.catalogue > docs/alerts.md`
+Regenerate: `.venv/bin/python -m monitoring.alert_catalog > docs/alerts.md`
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from monitoring.notifications import Email, PagerDuty, Route, Slack, Webhook, no
 from monitoring.rules import AlertRule, RecordingRule
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
 
-HEADER = """# Alert catalogue
+HEADER = """# Alert catalog
 
 Generated from `monitoring/alerts.py` and `monitoring/slo.py` with the default thresholds
-(`monitoring/thresholds.py`); regenerate with `.venv/bin/python -m monitoring.catalogue >
+(`monitoring/thresholds.py`); regenerate with `.venv/bin/python -m monitoring.alert_catalog >
 docs/alerts.md`. Every alert carries the labels `severity` and `category` (and `market`,
 `job`, ... where its series have them) and the annotations `summary`, `description`,
 `runbook_url` (`docs/runbooks.md#<alertname>`) and `dashboard_url`. Each one is unit-tested
@@ -25,7 +25,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def catalogue_markdown(settings: ContentSettings) -> str:
+def alert_catalog_markdown(settings: ContentSettings) -> str:
     lines = [HEADER, "## Alerts", ""]
     lines.append("| Alert | Severity | Category | For | Expression | Dashboard |")
     lines.append("|---|---|---|---|---|---|")
@@ -139,4 +139,4 @@ def default_settings() -> ContentSettings:
 
 
 if __name__ == "__main__":
-    print(catalogue_markdown(default_settings()), end="")
+    print(alert_catalog_markdown(default_settings()), end="")
