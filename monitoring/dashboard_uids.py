@@ -19,3 +19,11 @@ def market_uid(market_code: str) -> str:
 
 
 FIXED: tuple[str, ...] = (OVERVIEW, API, DATABASE, TRADING, DATA_QUALITY, SYSTEM, LOGS, META)
+
+# One dashboard per standard component type (monitoring/thirdparty): tm-postgres, tm-redis...
+COMPONENT_PREFIX = "tm-"
+
+
+def component_uid(kind: str) -> str:
+    """Uid of a component type's dashboard, e.g. `tm-postgres`."""
+    return f"{COMPONENT_PREFIX}{kind}"

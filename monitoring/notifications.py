@@ -347,6 +347,14 @@ def _am_interval(interval: TimeInterval) -> dict[str, Any]:
     return out
 
 
+def am_inhibit_rule(rule: InhibitRule) -> dict[str, Any]:
+    return {
+        "source_matchers": [m.render() for m in rule.source],
+        "target_matchers": [m.render() for m in rule.target],
+        **({"equal": list(rule.equal)} if rule.equal else {}),
+    }
+
+
 def alertmanager_config(
     settings: ContentSettings, webhook_url: str | None, heartbeat_url: str | None
 ) -> dict[str, Any]:
@@ -354,14 +362,7 @@ def alertmanager_config(
     config: dict[str, Any] = {
         "global": {"resolve_timeout": "5m"},
         "route": _am_route(model.route),
-        "inhibit_rules": [
-            {
-                "source_matchers": [m.render() for m in rule.source],
-                "target_matchers": [m.render() for m in rule.target],
-                **({"equal": list(rule.equal)} if rule.equal else {}),
-            }
-            for rule in model.inhibit_rules
-        ],
+        "inhibit_rules": [am_inhibit_rule(rule) for rule in model.inhibit_rules],
         "receivers": [
             _am_integrations(settings, r, webhook_url, heartbeat_url) for r in model.receivers
         ],

@@ -1,0 +1,214 @@
+"""The `trading-monitoring:components` stack config as validated plain data.
+
+Every bad value raises `ComponentSettingError(key, value, allowed)`: one line naming the key,
+the value and what is allowed, in the project's "`key = value` is invalid: allowed ..." form.
+Passwords are never here: only the name of the flat secret key that holds each one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+CONFIG_KEY = "components"
+KINDS = ("postgres", "redis", "nginx")
+Kind = Literal["postgres", "redis", "nginx"]
+# lib/pq (postgres_exporter's driver) knows only these; "prefer" and "allow" make it fail.
+SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
+
+# A name becomes a label value, a container/Deployment name suffix and a Grafana variable value.
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
+_HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})$")
+_DATABASE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
+_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
+# A flat secret key of the stack config (camelCase, like every other key): `cachePassword`.
+SECRET_KEY = re.compile(r"^[a-z][A-Za-z0-9]{0,63}$")
+
+
+class ComponentSettingError(ValueError):
+    """A bad value; `key` is relative to `components` (e.g. `postgres[0].address`)."""
+
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        super().__init__(f"{CONFIG_KEY}.{key} = {value!r} is invalid: allowed {allowed}")
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+
+
+def _port_ok(port: str) -> bool:
+    return 0 < int(port) < 65536
+
+
+def _check_host_port(key: str, value: str) -> None:
+    match = _HOST_PORT.match(value)
+    if not match or not _port_ok(match["port"]):
+        raise ComponentSettingError(key, value, 'host:port, e.g. "db.internal:5432"')
+
+
+def _check_secret_key(key: str, value: str) -> None:
+    if not SECRET_KEY.match(value):
+        raise ComponentSettingError(
+            key, value, 'the name of a flat secret config key, e.g. "tradingDbPassword"'
+        )
+
+
+class _Model(BaseModel):
+    """camelCase keys; unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class PostgresInstance(_Model):
+    name: str
+    address: str  # host:port
+    database: str
+    user: str
+    password_secret: str
+    sslmode: str = "require"  # lib/pq's default
+    replication_lag_queries: bool = False  # ship our extend-queries file (replica lag, seconds)
+    # This is the database the bundled exporter reads: its collector alerts are muted while
+    # this database is down.
+    exporter_database: bool = False
+
+    def check(self, key: str) -> None:
+        _check_host_port(f"{key}.address", self.address)
+        if not _DATABASE.match(self.database):
+            raise ComponentSettingError(
+                f"{key}.database", self.database, "a PostgreSQL database name"
+            )
+        if not _USER.match(self.user):
+            raise ComponentSettingError(f"{key}.user", self.user, "a PostgreSQL role name")
+        _check_secret_key(f"{key}.passwordSecret", self.password_secret)
+        if self.sslmode not in SSL_MODES:
+            raise ComponentSettingError(f"{key}.sslmode", self.sslmode, f"one of {SSL_MODES}")
+
+
+class RedisInstance(_Model):
+    name: str
+    address: str  # redis://host:port or rediss://host:port
+    password_secret: str | None = None  # unset: Redis without AUTH
+
+    def check(self, key: str) -> None:
+        parsed = urlparse(self.address)
+        allowed = 'redis://host:port or rediss://host:port, e.g. "redis://cache.internal:6379"'
+        try:
+            port = parsed.port
+        except ValueError:
+            port = None
+        if (
+            parsed.scheme not in ("redis", "rediss")
+            or not parsed.hostname
+            or port is None
+            or parsed.username
+            or parsed.password
+            or parsed.path not in ("", "/")
+            or parsed.query
+        ):
+            raise ComponentSettingError(f"{key}.address", self.address, allowed)
+        if self.password_secret is not None:
+            _check_secret_key(f"{key}.passwordSecret", self.password_secret)
+
+
+class NginxInstance(_Model):
+    name: str
+    status_url: str  # the stub_status page
+
+    def check(self, key: str) -> None:
+        parsed = urlparse(self.status_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ComponentSettingError(
+                f"{key}.statusUrl",
+                self.status_url,
+                'an http:// or https:// URL of the stub_status page, e.g. "http://nginx:8080/stub_status"',
+            )
+
+
+Instance = PostgresInstance | RedisInstance | NginxInstance
+
+
+class Components(_Model):
+    postgres: tuple[PostgresInstance, ...] = ()
+    redis: tuple[RedisInstance, ...] = ()
+    nginx: tuple[NginxInstance, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> Components:
+        for kind in KINDS:
+            seen: set[str] = set()
+            for index, instance in enumerate(self.of(kind)):
+                key = f"{kind}[{index}]"
+                if not _NAME.match(instance.name):
+                    raise ComponentSettingError(
+                        f"{key}.name",
+                        instance.name,
+                        "1-40 of a-z, 0-9 and -, starting and ending with a letter or digit",
+                    )
+                if instance.name in seen:
+                    raise ComponentSettingError(
+                        f"{key}.name", instance.name, f"a name not used by another {kind} entry"
+                    )
+                seen.add(instance.name)
+                instance.check(key)
+        marked = [p.name for p in self.postgres if p.exporter_database]
+        if len(marked) > 1:
+            raise ComponentSettingError(
+                "postgres[].exporterDatabase", marked, "true on one entry at most"
+            )
+        return self
+
+    def of(self, kind: Kind | str) -> Sequence[Instance]:
+        instances: Sequence[Instance] = getattr(self, kind)
+        return instances
+
+    @property
+    def kinds(self) -> tuple[Kind, ...]:
+        """The component types with at least one instance, in KINDS order."""
+        return tuple(k for k in ("postgres", "redis", "nginx") if self.of(k))  # type: ignore[misc]
+
+    def password_secrets(self) -> dict[str, str]:
+        """secret key -> the setting that names it (for the "is it set, as a secret?" check)."""
+        needed: dict[str, str] = {}
+        for kind in ("postgres", "redis"):
+            for index, instance in enumerate(self.of(kind)):
+                secret = getattr(instance, "password_secret", None)
+                if secret is not None:
+                    needed.setdefault(secret, f"{CONFIG_KEY}.{kind}[{index}].passwordSecret")
+        return needed
+
+
+NO_COMPONENTS = Components()
+
+
+def parse_components(raw: Mapping[str, Any] | None) -> Components:
+    """Validate the raw `components` object; raise ComponentSettingError (one line) if bad."""
+    if raw is None:
+        return NO_COMPONENTS
+    if not isinstance(raw, Mapping):
+        raise ComponentSettingError("", raw, "an object with postgres, redis and nginx lists")
+    try:
+        return Components.model_validate(raw)
+    except ValidationError as error:
+        raise _first_problem(error) from None
+
+
+def _first_problem(error: ValidationError) -> ComponentSettingError:
+    err = error.errors()[0]
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, ComponentSettingError):
+        return cause
+    key = ""
+    for part in err["loc"]:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    if err["type"] == "missing":
+        return ComponentSettingError(key, None, "a value (this key is required)")
+    if err["type"] == "extra_forbidden":
+        return ComponentSettingError(key, err.get("input"), "only the documented keys")
+    allowed = err["msg"].replace("Input should be ", "")
+    return ComponentSettingError(key, err.get("input"), allowed)
