@@ -51,8 +51,8 @@ class ExporterCommand:
     config_files: tuple[str, ...] = ()  # file names under CONFIG_DIR
 
 
-def _listen(port: int) -> str:
-    return f"--web.listen-address=:{port}"
+def _listen(host: str, port: int) -> str:
+    return f"--web.listen-address={host}:{port}"
 
 
 def postgres_data_source_uri(instance: PostgresInstance) -> str:
@@ -64,10 +64,11 @@ def postgres_exporter(
     instance: PostgresInstance,
     *,
     port: int = PORTS["postgres"],
+    host: str = "",
     secrets_dir: str = SECRETS_DIR,
     config_dir: str = CONFIG_DIR,
 ) -> ExporterCommand:
-    args = [_listen(port)]
+    args = [_listen(host, port)]
     config_files: tuple[str, ...] = ()
     if instance.replication_lag_queries:
         args.append(f"--extend.query-path={config_dir}/{POSTGRES_QUERIES_FILE}")
@@ -88,9 +89,13 @@ def postgres_exporter(
 
 
 def redis_exporter(
-    instance: RedisInstance, *, port: int = PORTS["redis"], secrets_dir: str = SECRETS_DIR
+    instance: RedisInstance,
+    *,
+    port: int = PORTS["redis"],
+    host: str = "",
+    secrets_dir: str = SECRETS_DIR,
 ) -> ExporterCommand:
-    args = [f"--redis.addr={instance.address}", _listen(port)]
+    args = [f"--redis.addr={instance.address}", _listen(host, port)]
     secret_files: tuple[str, ...] = ()
     if instance.password_secret is not None:
         args.append(f"--redis.password-file={secrets_dir}/{REDIS_PASSWORD_FILE}")
@@ -105,11 +110,13 @@ def redis_exporter(
     )
 
 
-def nginx_exporter(instance: NginxInstance, *, port: int = PORTS["nginx"]) -> ExporterCommand:
+def nginx_exporter(
+    instance: NginxInstance, *, port: int = PORTS["nginx"], host: str = ""
+) -> ExporterCommand:
     return ExporterCommand(
         kind="nginx",
         name=instance.name,
-        args=(f"--nginx.scrape-uri={instance.status_url}", _listen(port)),
+        args=(f"--nginx.scrape-uri={instance.status_url}", _listen(host, port)),
         env=(
             ("NGINX_RETRIES", str(NGINX_RETRIES)),
             ("NGINX_RETRY_INTERVAL", NGINX_RETRY_INTERVAL),

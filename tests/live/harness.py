@@ -386,7 +386,7 @@ class LiveStack:
         # Only now load the rules, with a reload: Prometheus applies discovered targets ~5 s
         # after start, so rules evaluated earlier would see `absent(up)`, a false ExporterDown
         # with our 2 s `for`.
-        for name, text in render_rule_files(self.settings).items():
+        for name, text in self.rule_files().items():
             (Path(self.settings.rule_files_dir) / name).write_text(text)
         self._prometheus.reload()
         wait_until(
@@ -429,14 +429,23 @@ class LiveStack:
         demo_db.create(str(self.db.path), DEMO_ROWS, (OPEN_MARKET, CLOSED_MARKET))
         self.db.age_bars(CLOSED_MARKET, CLOSED_MARKET_DATA_AGE)
         (self.workdir / "exporter.yml").write_text(yaml.safe_dump(exporter_config()))
-        (self.workdir / "prometheus.yml").write_text(render_prometheus_config(self.settings))
+        (self.workdir / "prometheus.yml").write_text(self.prometheus_config())
         (secrets_dir / notifications.SLACK_API_URL).write_text(self.recorder.url(SLACK_PATH))
-        (self.workdir / "alertmanager.yml").write_text(
-            render_alertmanager_config(
-                self.settings,
-                webhook_url=self.recorder.url(WEBHOOK_PATH),
-                heartbeat_url=self.recorder.url(HEARTBEAT_PATH),
-            )
+        (self.workdir / "alertmanager.yml").write_text(self.alertmanager_config())
+
+    # The rendered files (a subclass adds to them through the same renderers).
+
+    def prometheus_config(self) -> str:
+        return render_prometheus_config(self.settings)
+
+    def rule_files(self) -> dict[str, str]:
+        return render_rule_files(self.settings)
+
+    def alertmanager_config(self) -> str:
+        return render_alertmanager_config(
+            self.settings,
+            webhook_url=self.recorder.url(WEBHOOK_PATH),
+            heartbeat_url=self.recorder.url(HEARTBEAT_PATH),
         )
 
     # --- the exporter (fault: target down) ---------------------------------------------------
