@@ -24,7 +24,7 @@ from monitoring.settings import ContentSettings
 from monitoring.slo import SLO, slos
 
 
-def _dashboard(builder: db.Dashboard, folder: Folder) -> Dashboard:
+def dashboard_in(builder: db.Dashboard, folder: Folder) -> Dashboard:
     model = encode(builder)
     return Dashboard(
         uid=str(model["uid"]), title=str(model["title"]), folder_uid=folder.uid, model=model
@@ -76,4 +76,4 @@ def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
         (meta(lv), MONITORING),
         *((market_dashboard(market, lv, slo_list), MARKETS) for market in settings.markets),
     ]
-    return [_dashboard(_with_slos(builder, slo_list), folder) for builder, folder in planned]
+    return [dashboard_in(_with_slos(builder, slo_list), folder) for builder, folder in planned]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as db
 
 from dashboards import sections
+from dashboards.boards.components import components_alerts_panel
 from dashboards.layout import new_dashboard
 from dashboards.levels import PanelLevels
 from dashboards.panels import (
@@ -98,4 +99,6 @@ def overview(lv: PanelLevels) -> db.Dashboard:
             with_market_link(sections.position_limit_usage(SEL, lv.position_limit_usage, width=12))
         )
         .with_panel(with_market_link(sections.exposure(SEL, width=12)))
+        .with_row(row("Databases, caches and proxies"))
+        .with_panel(components_alerts_panel())
     )

@@ -319,8 +319,7 @@ def _redis(t: ComponentThresholds) -> tuple[AlertRule, ...]:
         AlertRule(
             name="RedisClientsNearLimit",
             expr=(
-                "redis_connected_clients / redis_config_maxclients"
-                f" > {_num(t.redis_clients_ratio)}"
+                f"redis_connected_clients / redis_config_maxclients > {_num(t.redis_clients_ratio)}"
             ),
             for_=t.redis_clients_for,
             severity="warning",

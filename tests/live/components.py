@@ -162,7 +162,9 @@ class Postgres:
 
         def ready() -> bool | None:
             if not self.process or not self.process.running:
-                raise LiveError(f"postgres {self.name} exited:\n{self.process and self.process.log_tail()}")
+                raise LiveError(
+                    f"postgres {self.name} exited:\n{self.process and self.process.log_tail()}"
+                )
             try:
                 with self.connect("postgres"):
                     return True
@@ -189,9 +191,7 @@ class Postgres:
     def setup(self) -> None:
         """The exporter's role (`GRANT pg_monitor`, as the README says) and a small table."""
         with self.connect("postgres") as conn:
-            conn.execute(
-                f"CREATE ROLE {EXPORTER_ROLE} LOGIN PASSWORD '{DB_PASSWORD}'".encode()
-            )
+            conn.execute(f"CREATE ROLE {EXPORTER_ROLE} LOGIN PASSWORD '{DB_PASSWORD}'".encode())
             conn.execute(f"GRANT pg_monitor TO {EXPORTER_ROLE}".encode())
             conn.execute(f"CREATE DATABASE {DATABASE}".encode())
         with self.connect() as conn:
@@ -540,9 +540,7 @@ class ComponentStack(LiveStack):
     def rule_files(self) -> dict[str, str]:
         files = super().rule_files()
         files.update(
-            render_component_rule_files(
-                self.settings, self.components, self.component_thresholds
-            )
+            render_component_rule_files(self.settings, self.components, self.component_thresholds)
         )
         return files
 
