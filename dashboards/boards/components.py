@@ -32,6 +32,10 @@ from monitoring.thirdparty.scrape import JOBS
 LEGEND = "{{name}}"
 
 
+def _rate(metric: str, sel: str) -> str:
+    return f"sum by (name) (rate({metric}{{{sel}}}[$__rate_interval]))"
+
+
 def _selector(kind: Kind) -> str:
     return f'job="{JOBS[kind]}", name=~"$name"'
 
@@ -283,7 +287,7 @@ def redis(t: ComponentThresholds) -> db.Dashboard:
                 "Evicted keys",
                 [
                     Q(
-                        f"sum by (name) (rate(redis_evicted_keys_total{{{sel}}}[$__rate_interval]))",
+                        _rate("redis_evicted_keys_total", sel),
                         LEGEND,
                     )
                 ],
@@ -297,11 +301,11 @@ def redis(t: ComponentThresholds) -> db.Dashboard:
                 "Keyspace reads",
                 [
                     Q(
-                        f"sum by (name) (rate(redis_keyspace_hits_total{{{sel}}}[$__rate_interval]))",
+                        _rate("redis_keyspace_hits_total", sel),
                         "{{name}} hits",
                     ),
                     Q(
-                        f"sum by (name) (rate(redis_keyspace_misses_total{{{sel}}}[$__rate_interval]))",
+                        _rate("redis_keyspace_misses_total", sel),
                         "{{name}} misses",
                     ),
                 ],
@@ -314,7 +318,7 @@ def redis(t: ComponentThresholds) -> db.Dashboard:
                 "Commands",
                 [
                     Q(
-                        f"sum by (name) (rate(redis_commands_processed_total{{{sel}}}[$__rate_interval]))",
+                        _rate("redis_commands_processed_total", sel),
                         LEGEND,
                     )
                 ],
@@ -339,7 +343,7 @@ def redis(t: ComponentThresholds) -> db.Dashboard:
                 "Rejected connections",
                 [
                     Q(
-                        f"sum by (name) (rate(redis_rejected_connections_total{{{sel}}}[$__rate_interval]))",
+                        _rate("redis_rejected_connections_total", sel),
                         LEGEND,
                     )
                 ],
@@ -375,8 +379,8 @@ def redis(t: ComponentThresholds) -> db.Dashboard:
 
 def nginx(t: ComponentThresholds) -> db.Dashboard:
     sel = _selector("nginx")
-    accepted = f"sum by (name) (rate(nginx_connections_accepted{{{sel}}}[$__rate_interval]))"
-    handled = f"sum by (name) (rate(nginx_connections_handled{{{sel}}}[$__rate_interval]))"
+    accepted = _rate("nginx_connections_accepted", sel)
+    handled = _rate("nginx_connections_handled", sel)
     active = Levels(t.nginx_active_connections_max)
     return (
         _skeleton("nginx", "Connections and requests from the stub_status page.")
@@ -395,7 +399,7 @@ def nginx(t: ComponentThresholds) -> db.Dashboard:
                 "Requests",
                 [
                     Q(
-                        f"sum by (name) (rate(nginx_http_requests_total{{{sel}}}[$__rate_interval]))",
+                        _rate("nginx_http_requests_total", sel),
                         LEGEND,
                     )
                 ],
@@ -450,7 +454,7 @@ def nginx(t: ComponentThresholds) -> db.Dashboard:
                 "Requests",
                 [
                     Q(
-                        f"sum by (name) (rate(nginx_http_requests_total{{{sel}}}[$__rate_interval]))",
+                        _rate("nginx_http_requests_total", sel),
                         LEGEND,
                     )
                 ],

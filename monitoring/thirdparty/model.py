@@ -170,7 +170,8 @@ class Components(_Model):
     @property
     def kinds(self) -> tuple[Kind, ...]:
         """The component types with at least one instance, in KINDS order."""
-        return tuple(k for k in ("postgres", "redis", "nginx") if self.of(k))  # type: ignore[misc]
+        present: tuple[Kind, ...] = ("postgres", "redis", "nginx")
+        return tuple(k for k in present if self.of(k))
 
     def password_secrets(self) -> dict[str, str]:
         """secret key -> the setting that names it (for the "is it set, as a secret?" check)."""

@@ -37,11 +37,14 @@ def render_component_rule_files(
 
 
 def render_prometheus_config_with_components(
-    settings: ContentSettings, components: Components, address: TargetAddress
+    settings: ContentSettings,
+    components: Components,
+    address: TargetAddress,
+    scrape_interval: str | None = None,
 ) -> str:
     check_settings(settings)
     config = prometheus_config(settings)
-    config["scrape_configs"] += scrape_configs(components, address)
+    config["scrape_configs"] += scrape_configs(components, address, scrape_interval)
     return to_yaml(config)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from monitoring.dashboard_uids import component_uid
 from monitoring.notifications import InhibitRule, Matcher
-from monitoring.rules import AlertRule, RuleGroup
+from monitoring.rules import AlertRule, Category, RuleGroup
 from monitoring.thirdparty.model import Components, Kind
 from monitoring.thirdparty.scrape import COMPONENT_LABEL, JOBS, NAME_LABEL
 
@@ -53,7 +53,7 @@ DEFAULT_THRESHOLDS = ComponentThresholds()
 TITLES: dict[Kind, str] = {"postgres": "Postgres", "redis": "Redis", "nginx": "Nginx"}
 HUMAN: dict[Kind, str] = {"postgres": "PostgreSQL", "redis": "Redis", "nginx": "NGINX"}
 BY = f"job, instance, {COMPONENT_LABEL}, {NAME_LABEL}"
-CATEGORY = "system"
+CATEGORY: Category = "system"  # routed and muted like the other system-health alerts
 
 
 def _num(value: float) -> str:

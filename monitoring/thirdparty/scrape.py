@@ -19,12 +19,18 @@ NAME_LABEL = "name"
 TargetAddress = Callable[[Kind, str], str]
 
 
-def scrape_configs(components: Components, address: TargetAddress) -> list[dict[str, Any]]:
+def scrape_configs(
+    components: Components, address: TargetAddress, interval: str | None = None
+) -> list[dict[str, Any]]:
+    """`interval` (also the timeout) overrides the global one: postgres_exporter takes about a
+    second to answer while its database is down, longer than a test's 1 s scrape timeout."""
+    timing = {"scrape_interval": interval, "scrape_timeout": interval} if interval else {}
     jobs: list[dict[str, Any]] = []
     for kind in components.kinds:
         jobs.append(
             {
                 "job_name": JOBS[kind],
+                **timing,
                 "static_configs": [
                     {
                         "targets": [address(kind, instance.name)],
