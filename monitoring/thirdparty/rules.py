@@ -52,6 +52,7 @@ class ComponentThresholds:
 DEFAULT_THRESHOLDS = ComponentThresholds()
 TITLES: dict[Kind, str] = {"postgres": "Postgres", "redis": "Redis", "nginx": "Nginx"}
 HUMAN: dict[Kind, str] = {"postgres": "PostgreSQL", "redis": "Redis", "nginx": "NGINX"}
+TARGET_DOWN = "TargetDown"  # monitoring/alerts.py: any scrape target, these exporters included
 BY = f"job, instance, {COMPONENT_LABEL}, {NAME_LABEL}"
 CATEGORY: Category = "system"  # routed and muted like the other system-health alerts
 
@@ -65,25 +66,10 @@ def _dashboard(kind: Kind) -> str:
     return f"{component_uid(kind)}?var-name={{{{ $labels.name }}}}"
 
 
-def down_alert_names(kind: Kind) -> tuple[str, str]:
-    """(exporter not scraped, component down) alert names of a component type."""
-    return f"{TITLES[kind]}ExporterDown", f"{TITLES[kind]}Down"
-
-
-def _exporter_down(kind: Kind, t: ComponentThresholds) -> AlertRule:
-    return AlertRule(
-        name=down_alert_names(kind)[0],
-        expr=f'up{{job="{JOBS[kind]}"}} == 0',
-        for_=t.down_for,
-        severity="critical",
-        category=CATEGORY,
-        summary=f"The {HUMAN[kind]} exporter of {{{{ $labels.name }}}} cannot be scraped",
-        description=(
-            f"Prometheus cannot scrape the {HUMAN[kind]} exporter of {{{{ $labels.name }}}}"
-            f" ({{{{ $labels.instance }}}}): every {HUMAN[kind]} alert of it is blind."
-        ),
-        dashboard_uid=_dashboard(kind),
-    )
+def down_alert_name(kind: Kind) -> str:
+    """The "server unreachable" alert of a component type (its exporter being unreachable is
+    the general `TargetDown`, whose series carry `component` and `name` too)."""
+    return f"{TITLES[kind]}Down"
 
 
 def _postgres(t: ComponentThresholds) -> tuple[AlertRule, ...]:
@@ -97,7 +83,6 @@ def _postgres(t: ComponentThresholds) -> tuple[AlertRule, ...]:
     reads = rate_sum("pg_stat_database_blks_read", db)
     dashboard = _dashboard("postgres")
     return (
-        _exporter_down("postgres", t),
         AlertRule(
             name="PostgresDown",
             expr="pg_up == 0",
@@ -260,7 +245,6 @@ def _postgres(t: ComponentThresholds) -> tuple[AlertRule, ...]:
 def _redis(t: ComponentThresholds) -> tuple[AlertRule, ...]:
     dashboard = _dashboard("redis")
     return (
-        _exporter_down("redis", t),
         AlertRule(
             name="RedisDown",
             expr="redis_up == 0",
@@ -380,7 +364,6 @@ def _redis(t: ComponentThresholds) -> tuple[AlertRule, ...]:
 def _nginx(t: ComponentThresholds) -> tuple[AlertRule, ...]:
     dashboard = _dashboard("nginx")
     return (
-        _exporter_down("nginx", t),
         AlertRule(
             name="NginxDown",
             expr="nginx_up == 0",
@@ -440,11 +423,11 @@ def component_rule_groups(
 
 
 def component_inhibit_rules(components: Components) -> tuple[InhibitRule, ...]:
-    """A down component (or its exporter) mutes the other alerts of that instance; a down
+    """A down component (or its exporter: TargetDown) mutes the other alerts of that instance; a down
     PostgreSQL marked `exporterDatabase` mutes the bundled exporter's database alerts."""
     if not components.kinds:
         return ()
-    down = "|".join(name for kind in components.kinds for name in down_alert_names(kind))
+    down = "|".join([TARGET_DOWN, *(down_alert_name(kind) for kind in components.kinds)])
     kinds = "|".join(components.kinds)
     rules = [
         InhibitRule(
@@ -458,7 +441,7 @@ def component_inhibit_rules(components: Components) -> tuple[InhibitRule, ...]:
             rules.append(
                 InhibitRule(
                     (
-                        Matcher("alertname", "=", down_alert_names("postgres")[1]),
+                        Matcher("alertname", "=", down_alert_name("postgres")),
                         Matcher(NAME_LABEL, "=", instance.name),
                     ),
                     (Matcher("alertname", "=~", "ExporterDatabaseDown|ExporterCollectorFailing"),),

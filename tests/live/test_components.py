@@ -165,7 +165,7 @@ def test_postgres_down_alerts_and_resolves(stack: ComponentStack) -> None:
     assert not [
         e
         for e in stack.recorder.alert_events(WEBHOOK_PATH)
-        if e.labels.get("alertname") == "PostgresExporterDown"
+        if e.labels.get("alertname") == "TargetDown" and e.labels.get("job") == "postgres"
     ]
     restarted = time.monotonic()
     stack.primary.start()

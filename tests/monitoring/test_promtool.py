@@ -104,12 +104,14 @@ def test_promtool_test_rules(rules_dir: Path) -> None:
     assert result.stdout.count("SUCCESS") == len(files), result.stdout
 
 
-def _rule_test_cases() -> tuple[set[tuple[str, str]], set[str], set[str]]:
+def rule_test_cases(
+    directory: Path = RULE_TESTS_DIR,
+) -> tuple[set[tuple[str, str]], set[str], set[str]]:
     """(alert name, severity) pairs seen firing, alert names asserted quiet, rule files used."""
     firing: set[tuple[str, str]] = set()
     quiet: set[str] = set()
     rule_files: set[str] = set()
-    for path in sorted(RULE_TESTS_DIR.glob("*.yml")):
+    for path in sorted(directory.glob("*.yml")):
         doc: dict[str, Any] = yaml.safe_load(path.read_text())
         rule_files.update(doc["rule_files"])
         for test in doc["tests"]:
@@ -126,7 +128,7 @@ def _rule_test_cases() -> tuple[set[tuple[str, str]], set[str], set[str]]:
 
 def test_every_alert_has_firing_and_quiet_cases(settings: ContentSettings) -> None:
     """Each alert fires in a case at each of its severities, and is asserted quiet."""
-    firing, quiet, _ = _rule_test_cases()
+    firing, quiet, _ = rule_test_cases()
     alerts = {
         (rule.name, rule.severity)
         for group in all_rule_groups(settings)
@@ -143,6 +145,6 @@ def test_every_alert_has_firing_and_quiet_cases(settings: ContentSettings) -> No
 
 
 def test_rule_tests_load_every_rendered_rule_file(rules_dir: Path) -> None:
-    _, _, used = _rule_test_cases()
+    _, _, used = rule_test_cases()
     rendered = {f"rules/{p.name}" for p in (rules_dir / "rules").glob("*.yml")}
     assert rendered <= used, f"rule files no promtool test loads: {sorted(rendered - used)}"
