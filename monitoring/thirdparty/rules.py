@@ -449,3 +449,8 @@ def component_inhibit_rules(components: Components) -> tuple[InhibitRule, ...]:
                 )
             )
     return tuple(rules)
+
+
+def component_alert_names(thresholds: ComponentThresholds = DEFAULT_THRESHOLDS) -> tuple[str, ...]:
+    """Every component alert name, whatever is declared (runbooks, docs)."""
+    return tuple(rule.name for build in _BUILDERS.values() for rule in build(thresholds))

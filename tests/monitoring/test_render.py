@@ -37,6 +37,7 @@ from monitoring.render import (
     render_rule_files,
 )
 from monitoring.rules import CATEGORIES, SEVERITIES
+from monitoring.thirdparty.rules import component_alert_names
 from monitoring.settings import ContentSettings, Market
 from monitoring.thresholds import AlertThresholds
 from tests.monitoring.conftest import (
@@ -132,7 +133,7 @@ def _github_anchor(heading: str) -> str:
 def test_runbooks_have_one_section_per_alert(settings: ContentSettings) -> None:
     text = (DOCS / "runbooks.md").read_text()
     sections = [_github_anchor(h) for h in re.findall(r"^### (.+)$", text, re.M)]
-    expected = [name.lower() for name in alert_names(settings)]
+    expected = [name.lower() for name in alert_names(settings) + component_alert_names()]
     assert sorted(sections) == sorted(expected)
 
 
