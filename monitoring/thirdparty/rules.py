@@ -14,7 +14,7 @@ from monitoring.dashboard_uids import component_uid
 from monitoring.notifications import InhibitRule, Matcher
 from monitoring.rules import AlertRule, Category, RuleGroup
 from monitoring.thirdparty.model import Components, Kind
-from monitoring.thirdparty.scrape import COMPONENT_LABEL, JOBS, NAME_LABEL
+from monitoring.thirdparty.scrape import COMPONENT_LABEL, NAME_LABEL
 
 
 @dataclass(frozen=True)

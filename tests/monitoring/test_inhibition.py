@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from monitoring.render import render_alertmanager_config
 from monitoring.settings import ContentSettings, Receivers
+from monitoring.thirdparty.model import parse_components
+from monitoring.thirdparty.render import render_alertmanager_config_with_components
 from tests.live.processes import (
     HOST,
     ManagedProcess,
@@ -28,6 +29,7 @@ from tests.live.processes import (
     wait_until,
 )
 from tests.monitoring.conftest import make_settings, tool
+from tests.monitoring.test_component_rules import COMPONENTS
 
 pytestmark = pytest.mark.live
 
@@ -66,6 +68,21 @@ ALERTS: dict[str, dict[str, str]] = {
     | {"job": "node", "instance": "host-a:9100", "mountpoint": "/data"},
     "disk-warning-b": {"alertname": "LowDiskSpace", "severity": "warning", "category": "system"}
     | {"job": "node", "instance": "host-b:9100", "mountpoint": "/data"},
+    # Components (tests/monitoring/test_component_rules.py: trading-db is the exporter's database).
+    "pg-down": {"alertname": "PostgresDown", "severity": "critical", "category": "system"}
+    | {"component": "postgres", "name": "trading-db", "job": "postgres"},
+    "pg-errors": {"alertname": "PostgresExporterQueryErrors", "severity": "warning"}
+    | {"category": "system", "component": "postgres", "name": "trading-db", "job": "postgres"},
+    "pg-errors-replica": {"alertname": "PostgresExporterQueryErrors", "severity": "warning"}
+    | {"category": "system", "component": "postgres", "name": "replica", "job": "postgres"},
+    "exporter-collector": {"alertname": "ExporterCollectorFailing", "severity": "warning"}
+    | {"category": "meta", "job": "exporter", "collector": "trading"},
+    "redis-exporter-down": {"alertname": "TargetDown", "severity": "warning", "category": "system"}
+    | {"job": "redis", "component": "redis", "name": "cache", "instance": "redis-exp:9121"},
+    "redis-evictions": {"alertname": "RedisEvictions", "severity": "warning", "category": "system"}
+    | {"job": "redis", "component": "redis", "name": "cache", "instance": "redis-exp:9121"},
+    "nginx-down": {"alertname": "NginxDown", "severity": "critical", "category": "system"}
+    | {"job": "nginx", "component": "nginx", "name": "edge"},
 }
 INHIBITED = {
     "position-warning-us",
@@ -73,6 +90,9 @@ INHIBITED = {
     "api-errors-exporter",
     "api-warning-us-quotes",
     "disk-warning-a",
+    "pg-errors",
+    "exporter-collector",
+    "redis-evictions",
 }
 # Warnings outside the market-hours mutes (those depend on the wall clock): Slack must get
 # these, and must not get the inhibited API warning.
@@ -83,6 +103,8 @@ DELIVERED_WARNINGS = {
     "disk-warning-b",
     "api-warning-us-orders",
     "disk-warning-a-root",
+    "pg-errors-replica",
+    "redis-exporter-down",
 }
 
 
@@ -97,7 +119,11 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, WebhookRecorder]]:
         receivers=Receivers(slack_channel="#alerts", webhook=True, secrets_dir=str(secrets)),
     )
     config = tmp_path / "alertmanager.yml"
-    config.write_text(render_alertmanager_config(settings, recorder.url("/webhook"), None))
+    config.write_text(
+        render_alertmanager_config_with_components(
+            settings, parse_components(COMPONENTS), recorder.url("/webhook"), None
+        )
+    )
     process: ManagedProcess | None = None
     try:
         process, port = start_on_free_port(

@@ -37,8 +37,8 @@ from monitoring.render import (
     render_rule_files,
 )
 from monitoring.rules import CATEGORIES, SEVERITIES
-from monitoring.thirdparty.rules import component_alert_names
 from monitoring.settings import ContentSettings, Market
+from monitoring.thirdparty.rules import component_alert_names
 from monitoring.thresholds import AlertThresholds
 from tests.monitoring.conftest import (
     GRAFANA_URL,
