@@ -423,8 +423,8 @@ def component_rule_groups(
 
 
 def component_inhibit_rules(components: Components) -> tuple[InhibitRule, ...]:
-    """A down component (or its exporter: TargetDown) mutes the other alerts of that instance; a down
-    PostgreSQL marked `exporterDatabase` mutes the bundled exporter's database alerts."""
+    """A down component (or its exporter: TargetDown) mutes the other alerts of its instance;
+    a down PostgreSQL marked `exporterDatabase` mutes the bundled exporter's database alerts."""
     if not components.kinds:
         return ()
     down = "|".join([TARGET_DOWN, *(down_alert_name(kind) for kind in components.kinds)])
