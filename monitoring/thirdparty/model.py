@@ -1,7 +1,7 @@
 """The `trading-monitoring:components` stack config as validated plain data.
 
-Every bad value raises `ComponentSettingError(key, value, allowed)`: one line naming the key,
-the value and what is allowed, in the project's "`key = value` is invalid: allowed ..." form.
+Every bad value raises `validation.InvalidValue` (key relative to `components`, e.g.
+`postgres[0].address`): one line naming the key, the value and what is allowed.
 Passwords are never here: only the name of the flat secret key that holds each one.
 """
 
@@ -14,6 +14,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
+
+from validation import InvalidValue, check_unique, check_url
 
 CONFIG_KEY = "components"
 KINDS = ("postgres", "redis", "nginx")
@@ -30,16 +32,6 @@ _USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
 SECRET_KEY = re.compile(r"^[a-z][A-Za-z0-9]{0,63}$")
 
 
-class ComponentSettingError(ValueError):
-    """A bad value; `key` is relative to `components` (e.g. `postgres[0].address`)."""
-
-    def __init__(self, key: str, value: object, allowed: str) -> None:
-        super().__init__(f"{CONFIG_KEY}.{key} = {value!r} is invalid: allowed {allowed}")
-        self.key = key
-        self.value = value
-        self.allowed = allowed
-
-
 def _port_ok(port: str) -> bool:
     return 0 < int(port) < 65536
 
@@ -47,12 +39,12 @@ def _port_ok(port: str) -> bool:
 def _check_host_port(key: str, value: str) -> None:
     match = _HOST_PORT.match(value)
     if not match or not _port_ok(match["port"]):
-        raise ComponentSettingError(key, value, 'host:port, e.g. "db.internal:5432"')
+        raise InvalidValue(key, value, 'host:port, e.g. "db.internal:5432"')
 
 
 def _check_secret_key(key: str, value: str) -> None:
     if not SECRET_KEY.match(value):
-        raise ComponentSettingError(
+        raise InvalidValue(
             key, value, 'the name of a flat secret config key, e.g. "tradingDbPassword"'
         )
 
@@ -80,14 +72,12 @@ class PostgresInstance(_Model):
     def check(self, key: str) -> None:
         _check_host_port(f"{key}.address", self.address)
         if not _DATABASE.match(self.database):
-            raise ComponentSettingError(
-                f"{key}.database", self.database, "a PostgreSQL database name"
-            )
+            raise InvalidValue(f"{key}.database", self.database, "a PostgreSQL database name")
         if not _USER.match(self.user):
-            raise ComponentSettingError(f"{key}.user", self.user, "a PostgreSQL role name")
+            raise InvalidValue(f"{key}.user", self.user, "a PostgreSQL role name")
         _check_secret_key(f"{key}.passwordSecret", self.password_secret)
         if self.sslmode not in SSL_MODES:
-            raise ComponentSettingError(f"{key}.sslmode", self.sslmode, f"one of {SSL_MODES}")
+            raise InvalidValue(f"{key}.sslmode", self.sslmode, f"one of {SSL_MODES}")
 
 
 class RedisInstance(_Model):
@@ -111,7 +101,7 @@ class RedisInstance(_Model):
             or parsed.path not in ("", "/")
             or parsed.query
         ):
-            raise ComponentSettingError(f"{key}.address", self.address, allowed)
+            raise InvalidValue(f"{key}.address", self.address, allowed)
         if self.password_secret is not None:
             _check_secret_key(f"{key}.passwordSecret", self.password_secret)
 
@@ -121,13 +111,7 @@ class NginxInstance(_Model):
     status_url: str  # the stub_status page
 
     def check(self, key: str) -> None:
-        parsed = urlparse(self.status_url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ComponentSettingError(
-                f"{key}.statusUrl",
-                self.status_url,
-                'an http:// or https:// URL of the stub_status page, e.g. "http://nginx:8080/stub_status"',
-            )
+        check_url(f"{key}.statusUrl", self.status_url)
 
 
 Instance = PostgresInstance | RedisInstance | NginxInstance
@@ -141,26 +125,19 @@ class Components(_Model):
     @model_validator(mode="after")
     def _check(self) -> Components:
         for kind in KINDS:
-            seen: set[str] = set()
             for index, instance in enumerate(self.of(kind)):
                 key = f"{kind}[{index}]"
                 if not _NAME.match(instance.name):
-                    raise ComponentSettingError(
+                    raise InvalidValue(
                         f"{key}.name",
                         instance.name,
                         "1-40 of a-z, 0-9 and -, starting and ending with a letter or digit",
                     )
-                if instance.name in seen:
-                    raise ComponentSettingError(
-                        f"{key}.name", instance.name, f"a name not used by another {kind} entry"
-                    )
-                seen.add(instance.name)
                 instance.check(key)
+            check_unique(f"{kind}[].name", (i.name for i in self.of(kind)), f"{kind} names")
         marked = [p.name for p in self.postgres if p.exporter_database]
         if len(marked) > 1:
-            raise ComponentSettingError(
-                "postgres[].exporterDatabase", marked, "true on one entry at most"
-            )
+            raise InvalidValue("postgres[].exporterDatabase", marked, "true on one entry at most")
         return self
 
     def of(self, kind: Kind | str) -> Sequence[Instance]:
@@ -188,28 +165,29 @@ NO_COMPONENTS = Components()
 
 
 def parse_components(raw: Mapping[str, Any] | None) -> Components:
-    """Validate the raw `components` object; raise ComponentSettingError (one line) if bad."""
+    """Validate a raw `components` object outside the stack config (tests, tools); raise
+    InvalidValue with the key under `components` (the stack config reports every problem)."""
     if raw is None:
         return NO_COMPONENTS
     if not isinstance(raw, Mapping):
-        raise ComponentSettingError("", raw, "an object with postgres, redis and nginx lists")
+        raise InvalidValue(CONFIG_KEY, raw, "an object with postgres, redis and nginx lists")
     try:
         return Components.model_validate(raw)
     except ValidationError as error:
-        raise _first_problem(error) from None
+        raise _first_problem(error).at(CONFIG_KEY) from None
 
 
-def _first_problem(error: ValidationError) -> ComponentSettingError:
+def _first_problem(error: ValidationError) -> InvalidValue:
     err = error.errors()[0]
     cause = (err.get("ctx") or {}).get("error")
-    if isinstance(cause, ComponentSettingError):
+    if isinstance(cause, InvalidValue):
         return cause
     key = ""
     for part in err["loc"]:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
     if err["type"] == "missing":
-        return ComponentSettingError(key, None, "a value (this key is required)")
+        return InvalidValue(key, None, "a value (this key is required)")
     if err["type"] == "extra_forbidden":
-        return ComponentSettingError(key, err.get("input"), "only the documented keys")
+        return InvalidValue(key, err.get("input"), "only the documented keys")
     allowed = err["msg"].replace("Input should be ", "")
-    return ComponentSettingError(key, err.get("input"), allowed)
+    return InvalidValue(key, err.get("input"), allowed)
