@@ -6,8 +6,10 @@ Each has an instance variable (`name`, the configured name), units, and the aler
 
 from __future__ import annotations
 
+from typing import Any
+
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import stat
+from grafana_foundation_sdk.builders import stat, timeseries
 
 from dashboards.layout import new_dashboard
 from dashboards.panels import (
@@ -34,6 +36,11 @@ LEGEND = "{{name}}"
 
 def _rate(metric: str, sel: str) -> str:
     return f"sum by (name) (rate({metric}{{{sel}}}[$__rate_interval]))"
+
+
+def _graph(title: str, queries: list[Q], unit: str, **options: Any) -> timeseries.Panel:
+    """A time series whose axis starts at 0 (counts, rates, sizes, durations)."""
+    return graph(title, queries, unit, min_value=0, **options)
 
 
 def _selector(kind: Kind) -> str:
@@ -108,7 +115,7 @@ def postgres(t: ComponentThresholds) -> db.Dashboard:
         )
         .with_row(row("Connections and transactions"))
         .with_panel(
-            graph(
+            _graph(
                 "Connections by state",
                 [
                     Q(
@@ -117,7 +124,6 @@ def postgres(t: ComponentThresholds) -> db.Dashboard:
                     )
                 ],
                 "short",
-                min_value=0,
                 stacked=True,
             )
         )
@@ -135,14 +141,13 @@ def postgres(t: ComponentThresholds) -> db.Dashboard:
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Transactions",
                 [
                     Q(commits, "{{name}}/{{datname}} commits"),
                     Q(rollbacks, "{{name}}/{{datname}} rollbacks"),
                 ],
                 "ops",
-                min_value=0,
             )
         )
         .with_panel(
@@ -153,7 +158,7 @@ def postgres(t: ComponentThresholds) -> db.Dashboard:
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Longest active transaction",
                 [
                     Q(
@@ -163,16 +168,14 @@ def postgres(t: ComponentThresholds) -> db.Dashboard:
                     )
                 ],
                 "s",
-                min_value=0,
                 levels=Levels(t.postgres_long_transaction_seconds),
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Locks by mode",
                 [Q(f"sum by (name, mode) (pg_locks_count{{{sel}}})", "{{name}} {{mode}}")],
                 "short",
-                min_value=0,
             )
         )
         .with_row(row("Cache and size"))
@@ -184,7 +187,7 @@ def postgres(t: ComponentThresholds) -> db.Dashboard:
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Database size",
                 [
                     Q(
@@ -193,12 +196,11 @@ def postgres(t: ComponentThresholds) -> db.Dashboard:
                     )
                 ],
                 "bytes",
-                min_value=0,
             )
         )
         .with_row(row("Replication"))
         .with_panel(
-            graph(
+            _graph(
                 "Replica lag behind this primary (bytes)",
                 [
                     Q(
@@ -208,16 +210,14 @@ def postgres(t: ComponentThresholds) -> db.Dashboard:
                     )
                 ],
                 "bytes",
-                min_value=0,
                 levels=Levels(t.postgres_replication_lag_bytes),
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Replay lag of this replica (seconds)",
                 [Q(f"max by (name) (pg_replica_lag_seconds{{{sel}}})", LEGEND)],
                 "s",
-                min_value=0,
                 levels=Levels(t.postgres_replication_lag_seconds),
                 description="From our extend-queries file (replicationLagQueries); 0 on a primary.",
             )
@@ -272,88 +272,61 @@ def redis(t: ComponentThresholds) -> db.Dashboard:
         )
         .with_row(row("Memory and keys"))
         .with_panel(
-            graph(
+            _graph(
                 "Memory used",
                 [
                     Q(f"max by (name) (redis_memory_used_bytes{{{sel}}})", "{{name}} used"),
                     Q(f"max by (name) (redis_memory_max_bytes{{{sel}}})", "{{name}} maxmemory"),
                 ],
                 "bytes",
-                min_value=0,
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Evicted keys",
-                [
-                    Q(
-                        _rate("redis_evicted_keys_total", sel),
-                        LEGEND,
-                    )
-                ],
+                [Q(_rate("redis_evicted_keys_total", sel), LEGEND)],
                 "ops",
-                min_value=0,
                 levels=NONZERO_RATE_IS_BAD,
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Keyspace reads",
                 [
-                    Q(
-                        _rate("redis_keyspace_hits_total", sel),
-                        "{{name}} hits",
-                    ),
-                    Q(
-                        _rate("redis_keyspace_misses_total", sel),
-                        "{{name}} misses",
-                    ),
+                    Q(_rate("redis_keyspace_hits_total", sel), "{{name}} hits"),
+                    Q(_rate("redis_keyspace_misses_total", sel), "{{name}} misses"),
                 ],
                 "ops",
-                min_value=0,
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Commands",
-                [
-                    Q(
-                        _rate("redis_commands_processed_total", sel),
-                        LEGEND,
-                    )
-                ],
+                [Q(_rate("redis_commands_processed_total", sel), LEGEND)],
                 "ops",
-                min_value=0,
             )
         )
         .with_row(row("Clients and persistence"))
         .with_panel(
-            graph(
+            _graph(
                 "Connected clients",
                 [
                     Q(f"max by (name) (redis_connected_clients{{{sel}}})", "{{name}} connected"),
                     Q(f"max by (name) (redis_config_maxclients{{{sel}}})", "{{name}} maxclients"),
                 ],
                 "short",
-                min_value=0,
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Rejected connections",
-                [
-                    Q(
-                        _rate("redis_rejected_connections_total", sel),
-                        LEGEND,
-                    )
-                ],
+                [Q(_rate("redis_rejected_connections_total", sel), LEGEND)],
                 "ops",
-                min_value=0,
                 levels=NONZERO_RATE_IS_BAD,
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Age of the last RDB snapshot",
                 [
                     Q(
@@ -362,16 +335,14 @@ def redis(t: ComponentThresholds) -> db.Dashboard:
                     )
                 ],
                 "s",
-                min_value=0,
                 levels=Levels(t.redis_rdb_max_age_seconds),
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Uptime",
                 [Q(f"max by (name) (redis_uptime_in_seconds{{{sel}}})", LEGEND)],
                 "s",
-                min_value=0,
             )
         )
     )
@@ -397,12 +368,7 @@ def nginx(t: ComponentThresholds) -> db.Dashboard:
         .with_panel(
             single(
                 "Requests",
-                [
-                    Q(
-                        _rate("nginx_http_requests_total", sel),
-                        LEGEND,
-                    )
-                ],
+                [Q(_rate("nginx_http_requests_total", sel), LEGEND)],
                 "reqps",
             )
         )
@@ -418,7 +384,7 @@ def nginx(t: ComponentThresholds) -> db.Dashboard:
         )
         .with_row(row("Connections"))
         .with_panel(
-            graph(
+            _graph(
                 "Connections by state",
                 [
                     Q(
@@ -428,38 +394,29 @@ def nginx(t: ComponentThresholds) -> db.Dashboard:
                     for state in ("reading", "writing", "waiting")
                 ],
                 "short",
-                min_value=0,
                 stacked=True,
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Active connections",
                 [Q(f"sum by (name) (nginx_connections_active{{{sel}}})", LEGEND)],
                 "short",
-                min_value=0,
                 levels=active,
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Accepted and handled",
                 [Q(accepted, "{{name}} accepted"), Q(handled, "{{name}} handled")],
                 "cps",
-                min_value=0,
             )
         )
         .with_panel(
-            graph(
+            _graph(
                 "Requests",
-                [
-                    Q(
-                        _rate("nginx_http_requests_total", sel),
-                        LEGEND,
-                    )
-                ],
+                [Q(_rate("nginx_http_requests_total", sel), LEGEND)],
                 "reqps",
-                min_value=0,
             )
         )
     )

@@ -46,7 +46,7 @@ def test_seed_003_example_parses(seed: Components) -> None:
 
 
 def _with(kind: str, index: int, **changes: Any) -> dict[str, Any]:
-    raw = json.loads(json.dumps(SEED_003))
+    raw: dict[str, Any] = json.loads(json.dumps(SEED_003))
     raw[kind][index].update(changes)
     return raw
 
@@ -138,4 +138,3 @@ def test_nginx_exporter_flags_work_with_0_11_and_1_x(seed: Components) -> None:
         "--web.listen-address=:9113",
     )
     assert dict(command.env)["NGINX_RETRIES"] == str(exporters.NGINX_RETRIES)
-

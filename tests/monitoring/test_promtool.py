@@ -12,7 +12,7 @@ import yaml
 from monitoring.alerts import all_rule_groups
 from monitoring.jobs import SERVICE_ACCOUNT_DIR
 from monitoring.render import render_prometheus_config
-from monitoring.rules import AlertRule
+from monitoring.rules import AlertRule, RuleGroup
 from monitoring.settings import ContentSettings
 from tests.monitoring.conftest import RULE_TESTS_DIR, run, tool
 
@@ -128,10 +128,14 @@ def rule_test_cases(
 
 def test_every_alert_has_firing_and_quiet_cases(settings: ContentSettings) -> None:
     """Each alert fires in a case at each of its severities, and is asserted quiet."""
-    firing, quiet, _ = rule_test_cases()
+    assert_firing_and_quiet_cases(all_rule_groups(settings), RULE_TESTS_DIR)
+
+
+def assert_firing_and_quiet_cases(groups: tuple[RuleGroup, ...], directory: Path) -> None:
+    firing, quiet, _ = rule_test_cases(directory)
     alerts = {
         (rule.name, rule.severity)
-        for group in all_rule_groups(settings)
+        for group in groups
         for rule in group.rules
         if isinstance(rule, AlertRule)
     }
