@@ -18,16 +18,13 @@ from infra.kubernetes.common import (
     CHECKSUM_SECRET,
     HTTP_PORT_NAME,
     Context,
+    component_container,
     config_file_mount,
-    container_resources,
-    container_security,
     disruption_budget,
     env_from_field,
     file_name,
-    http_probe,
     labels,
     pod_security,
-    port,
     secret,
     secret_checksum,
     secret_volume,
@@ -111,31 +108,13 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                 "security_context": pod_security(UID),
                 "affinity": spread_across_nodes(APP),
                 "containers": [
-                    {
-                        "name": APP,
-                        "image": ctx.images.alertmanager,
-                        "args": alertmanager_args(ctx),
-                        "env": [env_from_field("POD_IP", "status.podIP")],
-                        "ports": [
-                            port(HTTP_PORT_NAME, "alertmanager"),
-                            {
-                                "name": MESH_TCP,
-                                "container_port": MESH_PORT,
-                                "protocol": "TCP",
-                            },
-                            {
-                                "name": MESH_UDP,
-                                "container_port": MESH_PORT,
-                                "protocol": "UDP",
-                            },
-                        ],
-                        "readiness_probe": http_probe(alertmanager.COMPONENT.readiness_path),
-                        "liveness_probe": http_probe(
-                            alertmanager.COMPONENT.liveness_path, failures=6
-                        ),
-                        "resources": container_resources(settings.resources.alertmanager),
-                        "security_context": container_security(UID),
-                        "volume_mounts": [
+                    component_container(
+                        ctx,
+                        alertmanager.COMPONENT,
+                        image=ctx.images.alertmanager,
+                        args=alertmanager_args(ctx),
+                        env=[env_from_field("POD_IP", "status.podIP")],
+                        volume_mounts=[
                             config_file_mount(alertmanager.CONFIG_PATH),
                             {
                                 "name": "receivers",
@@ -144,7 +123,7 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                             },
                             {"name": "data", "mount_path": alertmanager.DATA_DIR},
                         ],
-                    }
+                    )
                 ],
                 "volumes": [
                     secret_volume("config", CONFIG_SECRET),

@@ -13,25 +13,20 @@ import pulumi_kubernetes as k8s
 from components import alloy
 from infra.kubernetes.common import (
     CHECKSUM_CONFIG,
-    METRICS_PORT_NAME,
     Context,
+    component_container,
     config_file_mount,
     config_map,
     config_volume,
-    container_resources,
-    container_security,
     env_from_field,
     file_name,
-    http_probe,
     labels,
     metadata,
     pod_security,
-    port,
     read_only_cluster_role,
     selector_labels,
     service_account,
     sha256_data,
-    tcp_liveness_probe,
     tmp_volume,
 )
 
@@ -50,7 +45,6 @@ TOLERATE_ALL: list[k8s.core.v1.TolerationArgsDict] = [{"operator": "Exists"}]
 
 
 def create_alloy(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
-    settings = ctx.settings
     account = service_account(ctx, f"{prefix}-alloy-sa", APP, token=True)
     binding = read_only_cluster_role(ctx, f"{prefix}-alloy", APP, account, RBAC_RULES)
     data = {CONFIG_FILE: ctx.content.alloy_config}
@@ -73,27 +67,20 @@ def create_alloy(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
                     "security_context": pod_security(UID),
                     "tolerations": TOLERATE_ALL,
                     "containers": [
-                        {
-                            "name": APP,
-                            "image": ctx.images.alloy,
-                            "args": alloy.args(),
-                            "env": [env_from_field(alloy.NODE_NAME_ENV, "spec.nodeName")],
-                            # Named `metrics`: Prometheus discovers DaemonSet pods by this name.
-                            "ports": [port(METRICS_PORT_NAME, "alloy")],
-                            "readiness_probe": http_probe(
-                                alloy.COMPONENT.readiness_path, METRICS_PORT_NAME
-                            ),
-                            # Not /-/healthy: it fails while Loki is down, and restarting
-                            # Alloy would not bring Loki back.
-                            "liveness_probe": tcp_liveness_probe(METRICS_PORT_NAME),
-                            "resources": container_resources(settings.resources.alloy),
-                            "security_context": container_security(UID),
-                            "volume_mounts": [
+                        component_container(
+                            ctx,
+                            alloy.COMPONENT,
+                            image=ctx.images.alloy,
+                            args=alloy.args(),
+                            env=[env_from_field(alloy.NODE_NAME_ENV, "spec.nodeName")],
+                            # Not /-/healthy: it fails while Loki is down; a restart would not help.
+                            tcp_liveness=True,
+                            volume_mounts=[
                                 config_file_mount(alloy.CONFIG_PATH),
                                 {"name": "data", "mount_path": alloy.DATA_DIR},
                                 tmp_mount,
                             ],
-                        }
+                        )
                     ],
                     "volumes": [
                         config_volume(CONFIG_MAP),

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import PORTS
+from components.model import Component, Port
 from infra.settings.kubernetes import KubernetesSettings
 from infra.settings.resources import ComputeResources
 from infra.settings.stack import ImagesConfig
@@ -163,15 +164,72 @@ def tcp_liveness_probe(port: str, initial_delay: int | None = None) -> k8s.core.
     return probe
 
 
+def container_port(port: Port, on_host: bool = False) -> k8s.core.v1.ContainerPortArgsDict:
+    spec: k8s.core.v1.ContainerPortArgsDict = {
+        "name": port.name,
+        "container_port": port.number,
+        "protocol": port.protocol,
+    }
+    if on_host:
+        spec["host_port"] = port.number
+    return spec
+
+
+def component_container(
+    ctx: Context,
+    component: Component,
+    *,
+    image: pulumi.Input[str],
+    volume_mounts: list[k8s.core.v1.VolumeMountArgsDict],
+    args: list[str] | None = None,
+    command: list[str] | None = None,
+    env: list[k8s.core.v1.EnvVarArgsDict] | None = None,
+    startup_failures: int | None = None,
+    readiness_delay: int = 0,
+    tcp_liveness: bool = False,
+    liveness_delay: int | None = None,
+    host_ports: bool = False,
+) -> k8s.core.v1.ContainerArgsDict:
+    """The container of `component`: its ports, probes, resources and "restricted" security
+    context, all from the contract. `startup_failures`: a startup probe on the readiness path
+    (slow first starts); `tcp_liveness`: restart only when the port stops accepting
+    connections; `host_ports`: publish each port on the node (hostNetwork pods)."""
+    uid = component.security.uid
+    port_name = component.port_name
+    container: k8s.core.v1.ContainerArgsDict = {
+        "name": component.app,
+        "image": image,
+        "ports": [container_port(p, host_ports) for p in component.ports],
+        "readiness_probe": http_probe(
+            component.readiness_path, port_name, initial_delay=readiness_delay
+        ),
+        "liveness_probe": (
+            tcp_liveness_probe(port_name, initial_delay=liveness_delay)
+            if tcp_liveness
+            else http_probe(component.liveness_path, port_name, failures=6)
+        ),
+        "resources": container_resources(getattr(ctx.settings.resources, component.name)),
+        "security_context": container_security(uid),
+        "volume_mounts": volume_mounts,
+    }
+    if command is not None:
+        container["command"] = command
+    if args is not None:
+        container["args"] = args
+    if env is not None:
+        container["env"] = env
+    if startup_failures is not None:
+        container["startup_probe"] = http_probe(
+            component.readiness_path, port_name, failures=startup_failures
+        )
+    return container
+
+
 def container_resources(resources: ComputeResources) -> k8s.core.v1.ResourceRequirementsArgsDict:
     return {
         "requests": {"cpu": resources.cpu_request, "memory": resources.memory_request},
         "limits": {"cpu": resources.cpu_limit, "memory": resources.memory_limit},
     }
-
-
-def port(name: str, service: str, protocol: str = "TCP") -> k8s.core.v1.ContainerPortArgsDict:
-    return {"name": name, "container_port": PORTS[service], "protocol": protocol}
 
 
 def env_from_field(name: str, field_path: str) -> k8s.core.v1.EnvVarArgsDict:

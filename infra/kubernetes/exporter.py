@@ -23,18 +23,15 @@ from infra.kubernetes.common import (
     METRICS_PORT_NAME,
     Context,
     as_secret,
+    component_container,
     config_file_mount,
     config_map,
     config_volume,
-    container_resources,
-    container_security,
     disruption_budget,
     file_name,
-    http_probe,
     labels,
     metadata,
     pod_security,
-    port,
     secret,
     secret_checksum,
     secret_volume,
@@ -169,22 +166,14 @@ def create_exporter(
                     "image_pull_secrets": [{"name": PULL_SECRET}],
                     "security_context": pod_security(UID),
                     "containers": [
-                        {
-                            "name": APP,
-                            "image": image.repo_digest,
-                            "command": exporter.ENTRYPOINT,
-                            "args": exporter_args(ctx),
-                            "ports": [port(METRICS_PORT_NAME, "exporter")],
-                            "readiness_probe": http_probe(
-                                exporter.COMPONENT.readiness_path, METRICS_PORT_NAME
-                            ),
-                            "liveness_probe": http_probe(
-                                exporter.COMPONENT.liveness_path, METRICS_PORT_NAME, failures=6
-                            ),
-                            "resources": container_resources(settings.resources.exporter),
-                            "security_context": container_security(UID),
-                            "volume_mounts": mounts,
-                        }
+                        component_container(
+                            ctx,
+                            exporter.COMPONENT,
+                            image=image.repo_digest,
+                            command=exporter.ENTRYPOINT,
+                            args=exporter_args(ctx),
+                            volume_mounts=mounts,
+                        )
                     ],
                     "volumes": volumes,
                 },

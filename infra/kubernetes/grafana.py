@@ -20,14 +20,11 @@ from infra.kubernetes.common import (
     CHECKSUM_SECRET,
     HTTP_PORT_NAME,
     Context,
-    container_resources,
-    container_security,
+    component_container,
     disruption_budget,
-    http_probe,
     labels,
     metadata,
     pod_security,
-    port,
     secret,
     secret_checksum,
     secret_volume,
@@ -78,22 +75,14 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
                     "automount_service_account_token": False,
                     "security_context": pod_security(UID),
                     "containers": [
-                        {
-                            "name": APP,
-                            "image": ctx.images.grafana,
-                            "env": grafana_env(ctx),
-                            "ports": [port(HTTP_PORT_NAME, "grafana")],
+                        component_container(
+                            ctx,
+                            grafana.COMPONENT,
+                            image=ctx.images.grafana,
+                            env=grafana_env(ctx),
                             # First start runs database migrations.
-                            "startup_probe": http_probe(
-                                grafana.COMPONENT.readiness_path, failures=30
-                            ),
-                            "readiness_probe": http_probe(grafana.COMPONENT.readiness_path),
-                            "liveness_probe": http_probe(
-                                grafana.COMPONENT.liveness_path, failures=6
-                            ),
-                            "resources": container_resources(settings.resources.grafana),
-                            "security_context": container_security(UID),
-                            "volume_mounts": [
+                            startup_failures=30,
+                            volume_mounts=[
                                 {"name": "data", "mount_path": grafana.DATA_DIR},
                                 {
                                     "name": "secrets",
@@ -103,7 +92,7 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
                                 tmp_mount,
                                 {"name": "logs", "mount_path": "/var/log/grafana"},
                             ],
-                        }
+                        )
                     ],
                     "volumes": [
                         {"name": "data", "persistent_volume_claim": {"claim_name": "grafana-data"}},

@@ -12,20 +12,16 @@ from infra.kubernetes.common import (
     CHECKSUM_CONFIG,
     HTTP_PORT_NAME,
     Context,
+    component_container,
     config_file_mount,
     config_map,
     config_volume,
-    container_resources,
-    container_security,
     file_name,
-    http_probe,
     labels,
     pod_security,
-    port,
     service,
     sha256_data,
     stateful_set,
-    tcp_liveness_probe,
     tmp_volume,
 )
 
@@ -63,24 +59,21 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                 "security_context": pod_security(UID),
                 "termination_grace_period_seconds": 60,
                 "containers": [
-                    {
-                        "name": APP,
-                        "image": ctx.images.loki,
-                        "args": [*loki.args(), "-target=all"],
-                        "ports": [port(HTTP_PORT_NAME, "loki")],
+                    component_container(
+                        ctx,
+                        loki.COMPONENT,
+                        image=ctx.images.loki,
+                        args=[*loki.args(), "-target=all"],
                         # /ready turns 200 about 15 s after start (ingester join delay).
-                        "readiness_probe": http_probe(
-                            loki.COMPONENT.readiness_path, initial_delay=15
-                        ),
-                        "liveness_probe": tcp_liveness_probe(HTTP_PORT_NAME, initial_delay=30),
-                        "resources": container_resources(settings.resources.loki),
-                        "security_context": container_security(UID),
-                        "volume_mounts": [
+                        readiness_delay=15,
+                        tcp_liveness=True,
+                        liveness_delay=30,
+                        volume_mounts=[
                             config_file_mount(loki.CONFIG_PATH),
                             {"name": "data", "mount_path": loki.DATA_DIR},
                             tmp_mount,
                         ],
-                    }
+                    )
                 ],
                 "volumes": [
                     config_volume(CONFIG_MAP),

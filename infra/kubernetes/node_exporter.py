@@ -13,11 +13,8 @@ import pulumi_kubernetes as k8s
 from components import node_exporter
 from infra.kubernetes.alloy import TOLERATE_ALL
 from infra.kubernetes.common import (
-    METRICS_PORT_NAME,
     Context,
-    container_resources,
-    container_security,
-    http_probe,
+    component_container,
     labels,
     metadata,
     pod_security,
@@ -27,12 +24,12 @@ from infra.kubernetes.common import (
 
 APP = node_exporter.COMPONENT.app
 UID = node_exporter.COMPONENT.security.uid
+(HOST_ROOT,) = node_exporter.COMPONENT.security.host_mounts  # "/" read-only, following mounts
 
 
 def create_node_exporter(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
     namespace = ctx.node_namespace
     account = service_account(ctx, f"{prefix}-node-exporter-sa", APP, namespace=namespace)
-    metrics_port = node_exporter.COMPONENT.port
     return k8s.apps.v1.DaemonSet(
         f"{prefix}-node-exporter",
         metadata=metadata(APP, namespace),
@@ -50,38 +47,24 @@ def create_node_exporter(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
                     "security_context": pod_security(UID),
                     "tolerations": TOLERATE_ALL,
                     "containers": [
-                        {
-                            "name": APP,
-                            "image": ctx.images.node_exporter,
-                            "args": node_exporter.args(),
+                        component_container(
+                            ctx,
+                            node_exporter.COMPONENT,
+                            image=ctx.images.node_exporter,
+                            args=node_exporter.args(),
                             # With hostNetwork the host port is the container port.
-                            "ports": [
-                                {
-                                    "name": METRICS_PORT_NAME,
-                                    "container_port": metrics_port,
-                                    "host_port": metrics_port,
-                                    "protocol": "TCP",
-                                }
-                            ],
-                            "readiness_probe": http_probe(
-                                node_exporter.COMPONENT.readiness_path, METRICS_PORT_NAME
-                            ),
-                            "liveness_probe": http_probe(
-                                node_exporter.COMPONENT.liveness_path, METRICS_PORT_NAME, failures=6
-                            ),
-                            "resources": container_resources(ctx.settings.resources.node_exporter),
-                            "security_context": container_security(UID),
-                            "volume_mounts": [
+                            host_ports=True,
+                            volume_mounts=[
                                 {
                                     "name": "root",
-                                    "mount_path": node_exporter.HOST_ROOT,
+                                    "mount_path": HOST_ROOT.container_path,
                                     "read_only": True,
                                     "mount_propagation": "HostToContainer",
                                 }
                             ],
-                        }
+                        )
                     ],
-                    "volumes": [{"name": "root", "host_path": {"path": "/"}}],
+                    "volumes": [{"name": "root", "host_path": {"path": HOST_ROOT.host_path}}],
                 },
             },
         },

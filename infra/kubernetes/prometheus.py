@@ -15,18 +15,15 @@ from infra.kubernetes.common import (
     CHECKSUM_CONFIG,
     HTTP_PORT_NAME,
     Context,
+    component_container,
     config_file_mount,
     config_map,
     config_volume,
-    container_resources,
-    container_security,
     disruption_budget,
     env_from_field,
     file_name,
-    http_probe,
     labels,
     pod_security,
-    port,
     read_only_cluster_role,
     service,
     service_account,
@@ -115,23 +112,15 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                 "affinity": spread_across_nodes(APP),
                 "termination_grace_period_seconds": 120,
                 "containers": [
-                    {
-                        "name": APP,
-                        "image": ctx.images.prometheus,
-                        "args": prometheus_args(ctx),
-                        "env": replica_env(ctx),
-                        "ports": [port(HTTP_PORT_NAME, "prometheus")],
+                    component_container(
+                        ctx,
+                        prometheus.COMPONENT,
+                        image=ctx.images.prometheus,
+                        args=prometheus_args(ctx),
+                        env=replica_env(ctx),
                         # WAL replay can take minutes: startup gates the other probes.
-                        "startup_probe": http_probe(
-                            prometheus.COMPONENT.readiness_path, failures=60
-                        ),
-                        "readiness_probe": http_probe(prometheus.COMPONENT.readiness_path),
-                        "liveness_probe": http_probe(
-                            prometheus.COMPONENT.liveness_path, failures=6
-                        ),
-                        "resources": container_resources(settings.resources.prometheus),
-                        "security_context": container_security(UID),
-                        "volume_mounts": [
+                        startup_failures=60,
+                        volume_mounts=[
                             config_file_mount(prometheus.CONFIG_PATH),
                             {
                                 "name": "rules",
@@ -140,7 +129,7 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                             },
                             {"name": "data", "mount_path": prometheus.DATA_DIR},
                         ],
-                    }
+                    )
                 ],
                 "volumes": [
                     config_volume(CONFIG_MAP),
