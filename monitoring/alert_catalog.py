@@ -6,9 +6,23 @@ Regenerate: `.venv/bin/python -m monitoring.alert_catalog > docs/alerts.md`
 from __future__ import annotations
 
 from monitoring.alerts import all_rule_groups
-from monitoring.notifications import Email, PagerDuty, Route, Slack, Webhook, notification_model
+from monitoring.notifications import (
+    KIND_NAMES,
+    SECRET_FIELDS,
+    Email,
+    Integration,
+    Notifications,
+    Route,
+    Slack,
+    Telegram,
+    integration_secret,
+    notification_model,
+    secret_file_name,
+    supported,
+)
 from monitoring.rules import AlertRule, RecordingRule
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
+from monitoring.tuning import AlertTuning
 
 HEADER = """# Alert catalog
 
@@ -25,12 +39,20 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def alert_catalog_markdown(settings: ContentSettings) -> str:
+def alert_catalog_markdown(
+    settings: ContentSettings,
+    notifications: Notifications | None = None,
+    tuning: AlertTuning | None = None,
+) -> str:
     lines = [HEADER, "## Alerts", ""]
+    if tuning is not None and tuning.disabled:
+        lines += [f"Disabled by `alerts.disabled`: {', '.join(sorted(tuning.disabled))}.", ""]
+    if tuning is not None and tuning.overrides:
+        lines += [f"Tuned by `alerts.overrides`: {', '.join(sorted(tuning.overrides))}.", ""]
     lines.append("| Alert | Severity | Category | For | Expression | Dashboard |")
     lines.append("|---|---|---|---|---|---|")
     records: list[RecordingRule] = []
-    for group in all_rule_groups(settings):
+    for group in all_rule_groups(settings, tuning):
         for rule in group.rules:
             if isinstance(rule, AlertRule):
                 lines.append(
@@ -45,17 +67,27 @@ def alert_catalog_markdown(settings: ContentSettings) -> str:
         labels = ",".join(f'{k}="{v}"' for k, v in record.labels)
         name = f"{record.record}{{{labels}}}" if labels else record.record
         lines.append(f"| `{_cell(name)}` | `{_cell(record.expr)}` |")
-    return "\n".join(lines + _notification_lines(settings)) + "\n"
+    model_lines = _notification_lines(settings, notifications, tuning)
+    return "\n".join(lines + model_lines) + "\n"
 
 
-def _integration(integration: Slack | Email | PagerDuty | Webhook) -> str:
-    if isinstance(integration, Slack):
-        return f"Slack `{integration.channel}` (URL from file `slack_api_url`)"
-    if isinstance(integration, Email):
-        return f"email `{integration.to}` (SMTP password from file `smtp_password`)"
-    if isinstance(integration, PagerDuty):
-        return "PagerDuty (routing key from file `pagerduty_routing_key`)"
-    return f"webhook (`{integration.secret}` argument of the renderer)"
+def _integration(integration: Integration, version: tuple[int, int]) -> str:
+    kind = KIND_NAMES[type(integration)]
+    if not supported(integration, version):
+        return f"{kind} (not in this Alertmanager version: Grafana only)"
+    details = ""
+    if isinstance(integration, Slack) and integration.channel:
+        details = f" `{integration.channel}`"
+    elif isinstance(integration, Email):
+        details = " " + ", ".join(f"`{a}`" for a in integration.to)
+    elif isinstance(integration, Telegram):
+        details = f" chat `{integration.chat_id}`"
+    key = integration_secret(integration)
+    if key is None:
+        return kind + details
+    inline, file_field, since = SECRET_FIELDS[type(integration)]
+    where = f"`{file_field}` {secret_file_name(key)}" if version >= since else f"`{inline}`"
+    return f"{kind}{details} (secret `{key}`: {where})"
 
 
 def _route_rows(route: Route, depth: int, rows: list[str]) -> None:
@@ -75,22 +107,26 @@ def _route_rows(route: Route, depth: int, rows: list[str]) -> None:
         _route_rows(child, depth + 1, rows)
 
 
-def _notification_lines(settings: ContentSettings) -> list[str]:
-    model = notification_model(settings)
+def _notification_lines(
+    settings: ContentSettings, notifications: Notifications | None, tuning: AlertTuning | None
+) -> list[str]:
+    model = notification_model(settings, notifications, tuning)
     lines = [
         "",
         "## Notifications",
         "",
-        "Every channel enabled (`Receivers` in `monitoring/settings.py`); a disabled channel",
-        "leaves its receiver without integrations (Alertmanager drops what it gets). Routes",
-        "match top to bottom; the first match wins unless it says `continue`.",
+        "Receivers and routes of the stack config (`notifications`, or the `receivers.*`",
+        "shorthand); a receiver without integrations drops what it gets. Routes match top to",
+        "bottom; the first match wins unless it says `continue`.",
         "",
         "| Receiver | Integrations |",
         "|---|---|",
     ]
     for receiver in model.receivers:
-        integrations = "; ".join(_integration(i) for i in receiver.integrations) or "none"
-        lines.append(f"| {receiver.name} | {integrations} |")
+        integrations = "; ".join(
+            _integration(i, model.alertmanager_version) for i in receiver.integrations
+        )
+        lines.append(f"| {receiver.name} | {integrations or 'none'} |")
     lines += ["", "| Route matchers | Receiver | Options |", "|---|---|---|"]
     _route_rows(model.route, 0, lines)
     lines += ["", "| Inhibition: source | mutes target | when equal |", "|---|---|---|"]

@@ -14,6 +14,7 @@ from monitoring import jobs
 from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
 from monitoring.settings import ContentSettings
 from monitoring.slo import slo_rule_groups
+from monitoring.tuning import AlertTuning, tune_groups
 
 MARKET_DASHBOARD = uids.market_uid("{{ $labels.market }}")
 # Filesystems worth alerting on: not in-memory or image layers.
@@ -49,6 +50,13 @@ ORDER_FAILURE_RATIO_5M = RecordingRule(
 MEMORY_UTILISATION = RecordingRule(
     "instance:node_memory_utilisation:ratio",
     "1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes",
+)
+CPU_UTILISATION = RecordingRule(
+    "instance:node_cpu_utilisation:ratio_rate5m",
+    # Busy share of all cores: 1 - (idle + iowait + steal seconds per second) / cores.
+    "1 - sum without (cpu, mode)"
+    ' (rate(node_cpu_seconds_total{mode=~"idle|iowait|steal"}[5m]))'
+    ' / count without (cpu, mode) (node_cpu_seconds_total{mode="idle"})',
 )
 FILESYSTEM_AVAILABLE = RecordingRule(
     "instance_mountpoint:node_filesystem_avail:ratio",
@@ -239,6 +247,10 @@ def _api(settings: ContentSettings) -> tuple[AlertRule, ...]:
 
 def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
     t = settings.thresholds
+    memory_levels: tuple[tuple[Severity, float], ...] = (
+        ("warning", t.memory_usage_ratio),
+        ("critical", t.memory_usage_ratio_critical),
+    )
     return (
         AlertRule(
             name="SlowDatabaseQuery",
@@ -257,16 +269,33 @@ def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
             ),
             dashboard_uid=uids.DATABASE,
         ),
+        *(
+            AlertRule(
+                name="HighMemoryUsage",
+                expr=f"instance:node_memory_utilisation:ratio > {_num(ratio)}",
+                for_=t.memory_for,
+                severity=severity,
+                category="performance",
+                summary="Memory usage is high on {{ $labels.instance }}",
+                description=(
+                    "{{ $value | humanizePercentage }} of the memory of {{ $labels.instance }}"
+                    f" is in use (limit {_num(ratio * 100)}%)."
+                ),
+                dashboard_uid=uids.SYSTEM,
+            )
+            for severity, ratio in memory_levels
+        ),
         AlertRule(
-            name="HighMemoryUsage",
-            expr=f"instance:node_memory_utilisation:ratio > {_num(t.memory_usage_ratio)}",
-            for_=t.memory_for,
+            name="HostCpuSaturated",
+            expr=f"instance:node_cpu_utilisation:ratio_rate5m > {_num(t.cpu_usage_ratio)}",
+            for_=t.cpu_for,
             severity="warning",
             category="performance",
-            summary="Memory usage is high on {{ $labels.instance }}",
+            summary="The CPUs of {{ $labels.instance }} are saturated",
             description=(
-                "{{ $value | humanizePercentage }} of the memory of {{ $labels.instance }}"
-                f" is in use (limit {_num(t.memory_usage_ratio * 100)}%)."
+                "{{ $value | humanizePercentage }} of the CPU time of {{ $labels.instance }}"
+                f" is busy (limit {_num(t.cpu_usage_ratio * 100)}%, for {t.cpu_for}):"
+                " collectors and queries queue for CPU."
             ),
             dashboard_uid=uids.SYSTEM,
         ),
@@ -350,6 +379,30 @@ def _system(settings: ContentSettings) -> tuple[AlertRule, ...]:
                 dashboard_uid=uids.SYSTEM,
             )
         )
+    minimum = _num(t.disk_free_bytes_minimum)
+    rules.append(
+        AlertRule(
+            name="LowDiskSpaceAbsolute",
+            # Only filesystems larger than the limit: a smaller one could never meet it (the
+            # ratio alert covers those).
+            expr=(
+                f"node_filesystem_avail_bytes{{{REAL_FILESYSTEMS}}} < {minimum}"
+                f" and node_filesystem_size_bytes{{{REAL_FILESYSTEMS}}} > {minimum}"
+            ),
+            for_=t.disk_for,
+            severity="warning",
+            category="system",
+            summary=(
+                "Free space below the minimum on {{ $labels.instance }} {{ $labels.mountpoint }}"
+            ),
+            description=(
+                "Only {{ $value | humanize1024 }}B are free on {{ $labels.mountpoint }} of"
+                " {{ $labels.instance }} (minimum"
+                f" {_num(t.disk_free_bytes_minimum / 1e9)} GB)."
+            ),
+            dashboard_uid=uids.SYSTEM,
+        )
+    )
     rules.append(
         AlertRule(
             name="DatabaseBackupTooOld",
@@ -435,7 +488,7 @@ def _collector_failing(settings: ContentSettings) -> tuple[AlertRule, ...]:
         AlertRule(
             name="ExporterCollectorFailing",
             expr=f'trading_exporter_collector_success{{collector=~"{gating}"}} == 0',
-            for_=t.target_down_for,
+            for_=t.exporter_collector_failing_for,
             severity="critical",
             category="meta",
             summary="Exporter collector {{ $labels.collector }} fails",
@@ -477,7 +530,7 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
         AlertRule(
             name="ExporterDown",
             expr=f"{exporter_up} == 0 or absent({exporter_up})",
-            for_=t.target_down_for,
+            for_=t.exporter_down_for,
             severity="critical",
             category="meta",
             summary="The trading exporter cannot be scraped",
@@ -490,7 +543,7 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
         AlertRule(
             name="ExporterDatabaseDown",
             expr="trading_exporter_database_up == 0",
-            for_=t.target_down_for,
+            for_=t.exporter_database_down_for,
             severity="critical",
             category="meta",
             summary="The exporter cannot read the trading database",
@@ -680,7 +733,11 @@ def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
             "data-quality", "data_quality.yml", (COLLECTION_SUCCESS_1H, *_data_quality(settings))
         ),
         RuleGroup("api", "api.yml", (API_FAILURE_RATIO_5M, API_LATENCY_P95_5M, *_api(settings))),
-        RuleGroup("performance", "performance.yml", (MEMORY_UTILISATION, *_performance(settings))),
+        RuleGroup(
+            "performance",
+            "performance.yml",
+            (MEMORY_UTILISATION, CPU_UTILISATION, *_performance(settings)),
+        ),
         RuleGroup("system", "system.yml", (FILESYSTEM_AVAILABLE, *_system(settings))),
         RuleGroup("trading", "trading.yml", (ORDER_FAILURE_RATIO_5M, *_trading(settings))),
         RuleGroup("meta", "meta.yml", _meta(settings)),
@@ -690,13 +747,16 @@ def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
 # Derived once per settings: the renderers, the notification model and the alert catalog
 # all read the same (immutable) groups.
 @functools.lru_cache(maxsize=8)
-def all_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
-    return alert_rule_groups(settings) + slo_rule_groups(settings)
+def all_rule_groups(
+    settings: ContentSettings, tuning: AlertTuning | None = None
+) -> tuple[RuleGroup, ...]:
+    """Every rule group, with the stack's per-alert tuning applied."""
+    return tune_groups(alert_rule_groups(settings) + slo_rule_groups(settings), tuning)
 
 
-def alert_names(settings: ContentSettings) -> tuple[str, ...]:
+def alert_names(settings: ContentSettings, tuning: AlertTuning | None = None) -> tuple[str, ...]:
     names: list[str] = []
-    for group in all_rule_groups(settings):
+    for group in all_rule_groups(settings, tuning):
         for rule in group.rules:
             if isinstance(rule, AlertRule) and rule.name not in names:
                 names.append(rule.name)

@@ -1,42 +1,72 @@
-"""The notification model: receivers, one route tree, inhibition and mute times.
+"""The notification model: named receivers, one route tree, inhibition and mute times.
 
 One definition (`notification_model`) renders both `alertmanager.yml` (`alertmanager_config`)
-and the Grafana alerting inputs (`grafana_model`). Secrets never appear here: Alertmanager reads
-Slack, PagerDuty and SMTP secrets from files under `settings.receivers.secrets_dir`; webhook and
-heartbeat URLs are arguments of the renderer; Grafana integrations name the secret infra fills.
+and the Grafana alerting inputs (`grafana_model`). Its input is `Notifications` (validated from
+stack config by `monitoring/notification_config.py`, or derived from the legacy `receivers.*`
+settings by `legacy_notifications`). Secrets never appear in the model, only their stack config
+keys: Alertmanager reads a secret from `<secrets_dir>/<snake_case key>` wherever the configured
+Alertmanager version has a `*_file` field, otherwise the value is passed to the renderer and
+the rendered file is a secret as a whole. Grafana integrations name the secret infra fills.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from monitoring.alerts import all_rule_groups
 from monitoring.market_hours import TimeInterval, closed_interval_name, closed_intervals
 from monitoring.rules import AlertRule
-from monitoring.settings import ContentSettings
+from monitoring.settings import ContentSettings, Receivers
+from monitoring.tuning import AlertTuning
 
-# Secret file names under settings.receivers.secrets_dir (and Grafana secret names).
-SLACK_API_URL = "slack_api_url"
-PAGERDUTY_ROUTING_KEY = "pagerduty_routing_key"
-SMTP_PASSWORD = "smtp_password"
-# Secrets passed to the renderer (Alertmanager 0.25 has no webhook `url_file`).
-WEBHOOK_URL: Final = "webhook_url"
-HEARTBEAT_URL: Final = "heartbeat_url"
+# Stack config secret keys of the legacy `receivers.*` shorthand.
+LEGACY_SLACK_URL: Final = "slackApiUrl"
+LEGACY_PAGERDUTY_KEY: Final = "pagerdutyRoutingKey"
+LEGACY_SMTP_PASSWORD: Final = "smtpPassword"
+LEGACY_WEBHOOK_URL: Final = "webhookUrl"
+LEGACY_HEARTBEAT_URL: Final = "heartbeatUrl"
 
-# Receiver names.
+
+def secret_file_name(key: str) -> str:
+    """A secret's file name under the secrets dir, and its name in the Grafana model:
+    the stack config key in snake_case ("slackApiUrl" -> "slack_api_url")."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+SLACK_API_URL: Final = secret_file_name(LEGACY_SLACK_URL)
+PAGERDUTY_ROUTING_KEY: Final = secret_file_name(LEGACY_PAGERDUTY_KEY)
+SMTP_PASSWORD: Final = secret_file_name(LEGACY_SMTP_PASSWORD)
+WEBHOOK_URL: Final = secret_file_name(LEGACY_WEBHOOK_URL)
+HEARTBEAT_URL: Final = secret_file_name(LEGACY_HEARTBEAT_URL)
+
+# Receiver names of the legacy shorthand; BLACKHOLE is built in (no integrations).
 TEAM = "team"  # warnings and everything unrouted: Slack channel + email
 ONCALL = "oncall"  # critical: PagerDuty + critical Slack channel + email
 WEBHOOK = "webhook"  # generic webhook: a copy of every warning and critical alert
 HEARTBEAT = "heartbeat"  # dead man's switch: only the Watchdog
-BLACKHOLE = "blackhole"  # severity "none" other than the Watchdog
+BLACKHOLE = "blackhole"  # severities "info" and "none" (dashboards only), and the unrouted
 
 GROUP_BY: tuple[str, ...] = ("alertname", "category", "market")
-# Market-scoped warnings of these categories are muted while the market is closed.
+# Warnings of these categories that carry a market are muted while that market is closed.
 MUTED_WHEN_CLOSED: tuple[str, ...] = ("data_quality",)
+MUTED_SEVERITY = "warning"
+# Shown on dashboards and in the Alertmanager UI, never sent.
+SILENT_SEVERITIES: tuple[str, ...] = ("info", "none")
 HEARTBEAT_REPEAT = "1m"
+# Labels a route may match on: the labels our alerts carry.
+MATCH_LABELS: tuple[str, ...] = (
+    "severity",
+    "category",
+    "market",
+    "service",
+    "team",
+    "alertname",
+    "component",
+)
 
 # Go templates, valid for both Alertmanager and Grafana notification data.
 TITLE_TEMPLATE = (
@@ -65,34 +95,186 @@ class Matcher:
         return f'{self.label}{self.op}"{self.value}"'
 
 
+def match_values(label: str, values: tuple[str, ...]) -> Matcher:
+    """`label` equal to one of `values` (a regex alternation for several)."""
+    if len(values) == 1:
+        return Matcher(label, "=", values[0])
+    return Matcher(label, "=~", "|".join(re.escape(v) for v in values))
+
+
+# --- Integrations (one entry of a receiver; `*_secret` fields are stack config keys) --------
+
+
 @dataclass(frozen=True)
 class Slack:
-    channel: str
+    url_secret: str
+    channel: str | None = None  # Slack app webhooks post to their own channel only
 
 
 @dataclass(frozen=True)
 class Email:
-    to: str
+    to: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class PagerDuty:
-    pass
+    routing_key_secret: str
 
 
 @dataclass(frozen=True)
 class Webhook:
-    secret: Literal["webhook_url", "heartbeat_url"]
+    url_secret: str
     send_resolved: bool = True
 
 
-Integration = Slack | Email | PagerDuty | Webhook
+@dataclass(frozen=True)
+class Heartbeat:
+    """A dead man's switch URL: receives only the Watchdog, every HEARTBEAT_REPEAT."""
+
+    url_secret: str
+
+
+@dataclass(frozen=True)
+class Discord:
+    url_secret: str
+
+
+@dataclass(frozen=True)
+class Telegram:
+    token_secret: str
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class OpsGenie:
+    api_key_secret: str
+
+
+@dataclass(frozen=True)
+class MSTeams:
+    url_secret: str
+
+
+Integration = (
+    Slack | Email | PagerDuty | Webhook | Heartbeat | Discord | Telegram | OpsGenie | MSTeams
+)
+
+# Config key of each kind (`notifications.receivers[].<kind>`).
+KIND_NAMES: dict[type, str] = {
+    Slack: "slack",
+    Email: "email",
+    PagerDuty: "pagerduty",
+    Webhook: "webhook",
+    Heartbeat: "heartbeat",
+    Discord: "discord",
+    Telegram: "telegram",
+    OpsGenie: "opsgenie",
+    MSTeams: "msteams",
+}
 
 
 @dataclass(frozen=True)
 class Receiver:
     name: str
     integrations: tuple[Integration, ...] = ()
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """The relay of every email integration (Alertmanager's and Grafana's)."""
+
+    sender: str = "alertmanager@localhost"
+    smarthost: str = "localhost:587"
+    username: str | None = None
+    password_secret: str | None = None
+    require_tls: bool = True  # False only for a local mail catcher without STARTTLS
+
+
+@dataclass(frozen=True)
+class Timings:
+    group_wait: str | None = None
+    group_interval: str | None = None
+    repeat_interval: str | None = None
+
+
+@dataclass(frozen=True)
+class UserRoute:
+    """`notifications.routes[]`: alerts whose labels match (each label: one of its values)."""
+
+    match: tuple[tuple[str, tuple[str, ...]], ...]
+    receiver: str
+    continue_: bool = False
+    timings: Timings = field(default_factory=Timings)
+    # False: also deliver market-scoped data warnings while the market is closed.
+    mute_when_market_closed: bool = True
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """Everything stack config says about notifications (validated)."""
+
+    receivers: tuple[Receiver, ...] = ()
+    routes: tuple[UserRoute, ...] = ()
+    default_receiver: str | None = None  # None: unrouted alerts are dropped (blackhole)
+    default_timings: Timings = field(default_factory=Timings)
+    smtp: Smtp = field(default_factory=Smtp)
+    secrets_dir: str = "/etc/alertmanager/secrets"
+    alertmanager_version: tuple[int, int] = (0, 25)  # decides *_file fields and msteams
+
+
+def legacy_notifications(receivers: Receivers) -> Notifications:
+    """The legacy `receivers.*` settings, as the named receivers and routes they stand for."""
+    r = receivers
+    team: list[Integration] = []
+    oncall: list[Integration] = []
+    if r.slack_channel:
+        team.append(Slack(LEGACY_SLACK_URL, r.slack_channel))
+        oncall.append(Slack(LEGACY_SLACK_URL, r.slack_critical_channel or r.slack_channel))
+    if r.pagerduty:
+        oncall.append(PagerDuty(LEGACY_PAGERDUTY_KEY))
+    if r.email_to:
+        team.append(Email((r.email_to,)))
+        oncall.append(Email((r.email_to,)))
+    routes: list[UserRoute] = []
+    if r.webhook:
+        # A copy of everything, closed markets included.
+        routes.append(
+            UserRoute(
+                (("severity", ("critical", "warning")),),
+                WEBHOOK,
+                True,
+                mute_when_market_closed=False,
+            )
+        )
+    routes += [
+        UserRoute(
+            (("severity", ("critical",)),),
+            ONCALL,
+            timings=Timings(group_wait="10s", repeat_interval="1h"),
+        ),
+        UserRoute((("severity", ("warning",)),), TEAM),
+    ]
+    return Notifications(
+        receivers=(
+            Receiver(TEAM, tuple(team)),
+            Receiver(ONCALL, tuple(oncall)),
+            Receiver(WEBHOOK, (Webhook(LEGACY_WEBHOOK_URL),) if r.webhook else ()),
+            Receiver(HEARTBEAT, (Heartbeat(LEGACY_HEARTBEAT_URL),) if r.heartbeat else ()),
+        ),
+        routes=tuple(routes),
+        default_receiver=TEAM,
+        smtp=Smtp(
+            sender=r.email_from,
+            smarthost=r.email_smarthost,
+            username=r.email_auth_username,
+            password_secret=LEGACY_SMTP_PASSWORD if r.email_auth_username else None,
+            require_tls=r.email_require_tls,
+        ),
+        secrets_dir=r.secrets_dir,
+    )
+
+
+# --- The model ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -116,6 +298,36 @@ class InhibitRule:
 
 
 @dataclass(frozen=True)
+class InhibitionSpec:
+    """An inhibition as data: alerts named `source_alerts` (and matching `source`) mute the
+    alerts matching `target` that share `equal`. Disabled source alerts drop out; a rule
+    without any source alert left is not rendered."""
+
+    source_alerts: tuple[str, ...]
+    source: tuple[Matcher, ...]
+    target: tuple[Matcher, ...]
+    equal: tuple[str, ...]
+
+
+# A down adapter mutes the data alerts of its market; a down exporter (or its database) mutes
+# the alerts computed from its metrics. Other modules may add their own specs.
+INHIBITIONS: tuple[InhibitionSpec, ...] = (
+    InhibitionSpec(
+        ("TargetDown",),
+        (Matcher("job", "=", "adapter"),),
+        (Matcher("category", "=", "data_quality"),),
+        ("market",),
+    ),
+    InhibitionSpec(
+        ("ExporterDown", "ExporterDatabaseDown"),
+        (),
+        (Matcher("category", "=~", "data_quality|api|trading"),),
+        ("job",),
+    ),
+)
+
+
+@dataclass(frozen=True)
 class NamedTimeInterval:
     name: str
     intervals: tuple[TimeInterval, ...]
@@ -127,34 +339,26 @@ class NotificationModel:
     route: Route
     inhibit_rules: tuple[InhibitRule, ...]
     time_intervals: tuple[NamedTimeInterval, ...] = ()
-
-
-def _receivers(settings: ContentSettings) -> tuple[Receiver, ...]:
-    r = settings.receivers
-    team: list[Integration] = []
-    oncall: list[Integration] = []
-    if r.slack_channel:
-        team.append(Slack(r.slack_channel))
-    if r.slack_critical_channel or r.slack_channel:
-        oncall.append(Slack(r.slack_critical_channel or r.slack_channel or ""))
-    if r.pagerduty:
-        oncall.append(PagerDuty())
-    if r.email_to:
-        team.append(Email(r.email_to))
-        oncall.append(Email(r.email_to))
-    return (
-        Receiver(TEAM, tuple(team)),
-        Receiver(ONCALL, tuple(oncall)),
-        Receiver(WEBHOOK, (Webhook(WEBHOOK_URL),) if r.webhook else ()),
-        Receiver(HEARTBEAT, (Webhook(HEARTBEAT_URL, send_resolved=False),) if r.heartbeat else ()),
-        Receiver(BLACKHOLE),
-    )
+    smtp: Smtp = field(default_factory=Smtp)
+    secrets_dir: str = "/etc/alertmanager/secrets"
+    alertmanager_version: tuple[int, int] = (0, 25)
 
 
 _LABEL_REFERENCE = re.compile(r"\$labels\.(\w+)")
 
 
-def severity_inhibit_equal(settings: ContentSettings) -> tuple[str, ...]:
+def _alert_rules(settings: ContentSettings, tuning: AlertTuning | None) -> list[AlertRule]:
+    return [
+        rule
+        for group in all_rule_groups(settings, tuning)
+        for rule in group.rules
+        if isinstance(rule, AlertRule)
+    ]
+
+
+def severity_inhibit_equal(
+    settings: ContentSettings, tuning: AlertTuning | None = None
+) -> tuple[str, ...]:
     """The labels a critical and a warning must share for the critical to mute the warning.
 
     Derived from the alerts that exist at both severities: every label their annotations name
@@ -163,154 +367,310 @@ def severity_inhibit_equal(settings: ContentSettings) -> tuple[str, ...]:
     """
     severities: dict[str, set[str]] = {}
     labels: dict[str, set[str]] = {}
-    for group in all_rule_groups(settings):
-        for rule in group.rules:
-            if not isinstance(rule, AlertRule):
-                continue
-            severities.setdefault(rule.name, set()).add(rule.severity)
-            named = labels.setdefault(rule.name, set())
-            named.update(_LABEL_REFERENCE.findall(rule.summary + rule.description))
-            named.update(name for name, _ in rule.labels)
+    for rule in _alert_rules(settings, tuning):
+        severities.setdefault(rule.name, set()).add(rule.severity)
+        named = labels.setdefault(rule.name, set())
+        named.update(_LABEL_REFERENCE.findall(rule.summary + rule.description))
+        named.update(name for name, _ in rule.labels)
     shared = set().union(*(labels[n] for n, sev in severities.items() if len(sev) > 1))
     return ("alertname", *sorted(shared - {"alertname", "severity", "category"}))
 
 
-# Derived once per settings (alertmanager.yml, the Grafana model and the alert catalog read it).
-@functools.lru_cache(maxsize=8)
-def notification_model(settings: ContentSettings) -> NotificationModel:
-    routes: list[Route] = [
-        Route(
-            HEARTBEAT,
-            (Matcher("alertname", "=", "Watchdog"),),
-            group_by=("alertname",),
-            group_wait="0s",
-            group_interval=HEARTBEAT_REPEAT,
-            repeat_interval=HEARTBEAT_REPEAT,
-        ),
-        Route(BLACKHOLE, (Matcher("severity", "=", "none"),)),
+def _market_mutes(settings: ContentSettings, match: Mapping[str, tuple[str, ...]]) -> list[Route]:
+    """Children of a route that mute its market-scoped warnings while the market is closed;
+    only those its own matchers let through."""
+
+    def allows(label: str, value: str) -> bool:
+        return label not in match or value in match[label]
+
+    categories = tuple(c for c in MUTED_WHEN_CLOSED if allows("category", c))
+    if not categories or not allows("severity", MUTED_SEVERITY):
+        return []
+    # Only what the route's own matchers do not already pin down.
+    common = [
+        match_values(label, values)
+        for label, values in (("severity", (MUTED_SEVERITY,)), ("category", categories))
+        if match.get(label) != values
     ]
-    if settings.receivers.webhook:
-        routes.append(
-            Route(WEBHOOK, (Matcher("severity", "=~", "critical|warning"),), continue_=True)
-        )
-    routes.append(
+    return [
         Route(
-            ONCALL,
-            (Matcher("severity", "=", "critical"),),
-            group_wait="10s",
-            repeat_interval="1h",
+            None,
+            (*common, Matcher("market", "=", m.code)),
+            mute_time_intervals=(closed_interval_name(m.code),),
         )
+        for m in settings.markets
+        if allows("market", m.code)
+    ]
+
+
+def _user_route(settings: ContentSettings, route: UserRoute) -> Route:
+    match = dict(route.match)
+    return Route(
+        route.receiver,
+        tuple(match_values(label, values) for label, values in route.match),
+        continue_=route.continue_,
+        group_wait=route.timings.group_wait,
+        group_interval=route.timings.group_interval,
+        repeat_interval=route.timings.repeat_interval,
+        routes=tuple(_market_mutes(settings, match) if route.mute_when_market_closed else ()),
     )
-    for category in MUTED_WHEN_CLOSED:
-        routes.append(
-            Route(
-                TEAM,
-                (Matcher("severity", "=", "warning"), Matcher("category", "=", category)),
-                routes=tuple(
-                    Route(
-                        None,
-                        (Matcher("market", "=", m.code),),
-                        mute_time_intervals=(closed_interval_name(m.code),),
-                    )
-                    for m in settings.markets
-                ),
-            )
-        )
-    # Explicit, because a match of the `continue` webhook route keeps the root from handling it.
-    routes.append(Route(TEAM, (Matcher("severity", "=", "warning"),)))
-    root = Route(
-        TEAM,
-        group_by=GROUP_BY,
-        group_wait=settings.group_wait,
-        group_interval=settings.group_interval,
-        repeat_interval=settings.repeat_interval,
-        routes=tuple(routes),
-    )
-    inhibit = (
+
+
+def _inhibit_rules(
+    settings: ContentSettings, tuning: AlertTuning | None, specs: tuple[InhibitionSpec, ...]
+) -> tuple[InhibitRule, ...]:
+    present = {rule.name for rule in _alert_rules(settings, tuning)}
+    rules = [
         # A critical alert mutes the warning of the same alert on the same series (market,
         # endpoint, instance and mountpoint, SLO...): never a sibling endpoint or filesystem.
         InhibitRule(
             (Matcher("severity", "=", "critical"),),
             (Matcher("severity", "=", "warning"),),
-            severity_inhibit_equal(settings),
-        ),
-        # A down adapter mutes the data alerts of its market.
-        InhibitRule(
-            (Matcher("alertname", "=", "TargetDown"), Matcher("job", "=", "adapter")),
-            (Matcher("category", "=", "data_quality"),),
-            ("market",),
-        ),
-        # A down exporter (or its database) mutes the alerts computed from its metrics.
-        InhibitRule(
-            (Matcher("alertname", "=~", "ExporterDown|ExporterDatabaseDown"),),
-            (Matcher("category", "=~", "data_quality|api|trading"),),
-            ("job",),
-        ),
+            severity_inhibit_equal(settings, tuning),
+        )
+    ]
+    for spec in specs:
+        names = tuple(n for n in spec.source_alerts if n in present)
+        if names:
+            source = (match_values("alertname", names), *spec.source)
+            rules.append(InhibitRule(source, spec.target, spec.equal))
+    return tuple(rules)
+
+
+# Derived once per settings (alertmanager.yml, the Grafana model and the alert catalog read it).
+@functools.lru_cache(maxsize=8)
+def notification_model(
+    settings: ContentSettings,
+    notifications: Notifications | None = None,
+    tuning: AlertTuning | None = None,
+) -> NotificationModel:
+    """The route tree: the Watchdog to the heartbeat receivers, `info`/`none` to nothing, then
+    the user's routes in order (first match wins unless `continue`), then the default."""
+    n = notifications if notifications is not None else legacy_notifications(settings.receivers)
+    heartbeats = [
+        r.name for r in n.receivers if any(isinstance(i, Heartbeat) for i in r.integrations)
+    ]
+    watchdog = Matcher("alertname", "=", "Watchdog")
+    heartbeat_timing: dict[str, Any] = {
+        "group_by": ("alertname",),
+        "group_wait": "0s",
+        "group_interval": HEARTBEAT_REPEAT,
+        "repeat_interval": HEARTBEAT_REPEAT,
+    }
+    routes: list[Route] = [
+        Route(name, (watchdog,), continue_=i < len(heartbeats) - 1, **heartbeat_timing)
+        for i, name in enumerate(heartbeats)
+    ] or [Route(BLACKHOLE, (watchdog,))]
+    routes.append(Route(BLACKHOLE, (match_values("severity", SILENT_SEVERITIES),)))
+    routes += [_user_route(settings, r) for r in n.routes]
+    # What no route took goes to the default receiver, muted the same way.
+    routes += _market_mutes(settings, {})
+    root = Route(
+        n.default_receiver or BLACKHOLE,
+        group_by=GROUP_BY,
+        group_wait=n.default_timings.group_wait or settings.group_wait,
+        group_interval=n.default_timings.group_interval or settings.group_interval,
+        repeat_interval=n.default_timings.repeat_interval or settings.repeat_interval,
+        routes=tuple(routes),
     )
     intervals = tuple(
         NamedTimeInterval(closed_interval_name(m.code), closed_intervals(m))
         for m in settings.markets
     )
-    return NotificationModel(_receivers(settings), root, inhibit, intervals)
+    return NotificationModel(
+        receivers=(*n.receivers, Receiver(BLACKHOLE)),
+        route=root,
+        inhibit_rules=_inhibit_rules(settings, tuning, INHIBITIONS),
+        time_intervals=intervals,
+        smtp=n.smtp,
+        secrets_dir=n.secrets_dir,
+        alertmanager_version=n.alertmanager_version,
+    )
+
+
+def route_matches(route: Route, labels: Mapping[str, str]) -> bool:
+    for m in route.matchers:
+        actual = labels.get(m.label, "")
+        # Alertmanager anchors regex matchers: the whole value must match.
+        positive = actual == m.value if m.op in ("=", "!=") else bool(re.fullmatch(m.value, actual))
+        if positive != (m.op in ("=", "=~")):
+            return False
+    return True
+
+
+def route_receivers(route: Route, labels: Mapping[str, str], inherited: str = "") -> list[str]:
+    """Alertmanager's routing of an alert with `labels`: depth first, the first matching
+    child wins unless it says `continue`; a route no child takes handles the alert itself."""
+    receiver = route.receiver or inherited
+    found: list[str] = []
+    for child in route.routes:
+        if route_matches(child, labels):
+            found += route_receivers(child, labels, receiver)
+            if not child.continue_:
+                break
+    return found or [receiver]
 
 
 # --- Alertmanager ---------------------------------------------------------------------------
 
+Version = tuple[int, int]
+# Integration kind -> (inline secret field, its *_file field, first version with the file).
+SECRET_FIELDS: dict[type, tuple[str, str, Version]] = {
+    Slack: ("api_url", "api_url_file", (0, 22)),
+    PagerDuty: ("routing_key", "routing_key_file", (0, 25)),
+    OpsGenie: ("api_key", "api_key_file", (0, 25)),
+    Webhook: ("url", "url_file", (0, 26)),
+    Heartbeat: ("url", "url_file", (0, 26)),
+    Telegram: ("bot_token", "bot_token_file", (0, 26)),
+    Discord: ("webhook_url", "webhook_url_file", (0, 27)),
+    MSTeams: ("webhook_url", "webhook_url_file", (0, 27)),
+}
+SMTP_PASSWORD_FIELDS: tuple[str, str, Version] = ("auth_password", "auth_password_file", (0, 25))
+# Integrations a version lacks entirely (`msteams_configs` arrived in 0.26).
+INTEGRATION_SINCE: dict[type, Version] = {MSTeams: (0, 26)}
+AM_CONFIG_KEYS: dict[type, str] = {
+    Slack: "slack_configs",
+    Email: "email_configs",
+    PagerDuty: "pagerduty_configs",
+    Webhook: "webhook_configs",
+    Heartbeat: "webhook_configs",
+    Discord: "discord_configs",
+    Telegram: "telegram_configs",
+    OpsGenie: "opsgenie_configs",
+    MSTeams: "msteams_configs",
+}
 
-def _secret_file(settings: ContentSettings, name: str) -> str:
-    return f"{settings.receivers.secrets_dir.rstrip('/')}/{name}"
+
+def integration_secret(integration: Integration) -> str | None:
+    """The stack config key of the integration's secret (None for email: SMTP's is global)."""
+    for name in ("url_secret", "routing_key_secret", "token_secret", "api_key_secret"):
+        value = getattr(integration, name, None)
+        if value is not None:
+            return str(value)
+    return None
 
 
-def _am_integrations(
-    settings: ContentSettings,
-    receiver: Receiver,
-    webhook_url: str | None,
-    heartbeat_url: str | None,
+def supported(integration: Integration, version: Version) -> bool:
+    return version >= INTEGRATION_SINCE.get(type(integration), (0, 0))
+
+
+def alertmanager_secret_files(model: NotificationModel) -> dict[str, str]:
+    """Secret key -> file name under `secrets_dir`, for every secret Alertmanager reads from a
+    file; infra writes exactly these files."""
+    files: dict[str, str] = {}
+    version = model.alertmanager_version
+    for receiver in model.receivers:
+        for integration in receiver.integrations:
+            key = integration_secret(integration)
+            fields = SECRET_FIELDS.get(type(integration))
+            if key and fields and version >= fields[2] and supported(integration, version):
+                files[key] = secret_file_name(key)
+            if isinstance(integration, Email) and model.smtp.password_secret:
+                files[model.smtp.password_secret] = secret_file_name(model.smtp.password_secret)
+    return files
+
+
+def inline_secret_keys(model: NotificationModel) -> tuple[str, ...]:
+    """Secret keys whose values go inline into alertmanager.yml (no `*_file` field in the
+    configured version): `alertmanager_config` needs their values."""
+    files = alertmanager_secret_files(model)
+    keys: list[str] = []
+    for receiver in model.receivers:
+        for integration in receiver.integrations:
+            key = integration_secret(integration)
+            if (
+                key
+                and key not in files
+                and key not in keys
+                and supported(integration, model.alertmanager_version)
+            ):
+                keys.append(key)
+    return tuple(keys)
+
+
+def _secret(
+    model: NotificationModel,
+    receiver: str,
+    key: str,
+    fields: tuple[str, str, Version],
+    secrets: Mapping[str, str],
+) -> dict[str, str]:
+    inline, file_field, since = fields
+    if model.alertmanager_version >= since:
+        return {file_field: f"{model.secrets_dir.rstrip('/')}/{secret_file_name(key)}"}
+    value = secrets.get(key)
+    if not value:
+        version = ".".join(map(str, model.alertmanager_version))
+        raise ValueError(
+            f"notifications.receivers.{receiver}: secret {key!r} goes inline into"
+            f" alertmanager.yml (Alertmanager {version} has no {file_field}); its value is"
+            " required"
+        )
+    return {inline: value}
+
+
+def _am_integration(
+    model: NotificationModel, receiver: str, integration: Integration, secrets: Mapping[str, str]
+) -> dict[str, Any]:
+    key = integration_secret(integration)
+    out: dict[str, Any] = {}
+    if key is not None:
+        out.update(_secret(model, receiver, key, SECRET_FIELDS[type(integration)], secrets))
+    if isinstance(integration, Slack):
+        if integration.channel:
+            out["channel"] = integration.channel
+        out |= {"send_resolved": True, "title": TITLE_TEMPLATE, "text": TEXT_TEMPLATE}
+    elif isinstance(integration, Email):
+        smtp = model.smtp
+        out |= {
+            "to": ", ".join(integration.to),
+            "from": smtp.sender,
+            "smarthost": smtp.smarthost,
+            "send_resolved": True,
+            "require_tls": smtp.require_tls,
+            "headers": {"Subject": TITLE_TEMPLATE},
+        }
+        if smtp.username:
+            out["auth_username"] = smtp.username
+            if smtp.password_secret:
+                out |= _secret(model, receiver, smtp.password_secret, SMTP_PASSWORD_FIELDS, secrets)
+    elif isinstance(integration, PagerDuty):
+        out |= {
+            "severity": '{{ or .CommonLabels.severity "critical" }}',
+            "send_resolved": True,
+            "description": TITLE_TEMPLATE,
+        }
+    elif isinstance(integration, Webhook):
+        out["send_resolved"] = integration.send_resolved
+    elif isinstance(integration, Heartbeat):
+        out["send_resolved"] = False
+    elif isinstance(integration, Discord):
+        out |= {"send_resolved": True, "title": TITLE_TEMPLATE, "message": TEXT_TEMPLATE}
+    elif isinstance(integration, Telegram):
+        # Plain text: the alert text is not escaped for Telegram's HTML or Markdown modes.
+        message = TITLE_TEMPLATE + "\n" + TEXT_TEMPLATE
+        out |= {"chat_id": integration.chat_id, "send_resolved": True, "message": message}
+        out["parse_mode"] = ""
+    elif isinstance(integration, OpsGenie):
+        out |= {"send_resolved": True, "message": TITLE_TEMPLATE, "description": TEXT_TEMPLATE}
+    else:
+        out |= {
+            "send_resolved": True,
+            "title": TITLE_TEMPLATE,
+            "summary": TITLE_TEMPLATE,
+            "text": TEXT_TEMPLATE,
+        }
+    return out
+
+
+def _am_receiver(
+    model: NotificationModel, receiver: Receiver, secrets: Mapping[str, str]
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"name": receiver.name}
-    urls = {WEBHOOK_URL: webhook_url, HEARTBEAT_URL: heartbeat_url}
     for integration in receiver.integrations:
-        if isinstance(integration, Slack):
-            out.setdefault("slack_configs", []).append(
-                {
-                    "api_url_file": _secret_file(settings, SLACK_API_URL),
-                    "channel": integration.channel,
-                    "send_resolved": True,
-                    "title": TITLE_TEMPLATE,
-                    "text": TEXT_TEMPLATE,
-                }
-            )
-        elif isinstance(integration, Email):
-            email: dict[str, Any] = {
-                "to": integration.to,
-                "from": settings.receivers.email_from,
-                "smarthost": settings.receivers.email_smarthost,
-                "send_resolved": True,
-                "require_tls": settings.receivers.email_require_tls,
-                "headers": {"Subject": TITLE_TEMPLATE},
-            }
-            if settings.receivers.email_auth_username:
-                email["auth_username"] = settings.receivers.email_auth_username
-                email["auth_password_file"] = _secret_file(settings, SMTP_PASSWORD)
-            out.setdefault("email_configs", []).append(email)
-        elif isinstance(integration, PagerDuty):
-            out.setdefault("pagerduty_configs", []).append(
-                {
-                    "routing_key_file": _secret_file(settings, PAGERDUTY_ROUTING_KEY),
-                    "severity": "critical",  # only the on-call (critical) receiver pages
-                    "send_resolved": True,
-                    "description": TITLE_TEMPLATE,
-                }
-            )
-        else:
-            url = urls[integration.secret]
-            if not url:
-                raise ValueError(
-                    f"receivers.{receiver.name}: {integration.secret} is required when the"
-                    f" {receiver.name} receiver is enabled; got {url!r}"
-                )
-            out.setdefault("webhook_configs", []).append(
-                {"url": url, "send_resolved": integration.send_resolved}
+        if supported(integration, model.alertmanager_version):
+            out.setdefault(AM_CONFIG_KEYS[type(integration)], []).append(
+                _am_integration(model, receiver.name, integration, secrets)
             )
     return out
 
@@ -355,17 +715,19 @@ def am_inhibit_rule(rule: InhibitRule) -> dict[str, Any]:
     }
 
 
-def alertmanager_config(
-    settings: ContentSettings, webhook_url: str | None, heartbeat_url: str | None
-) -> dict[str, Any]:
-    model = notification_model(settings)
+def legacy_secret_values(webhook_url: str | None, heartbeat_url: str | None) -> dict[str, str]:
+    """The inline secrets of the legacy renderer arguments, by stack config key."""
+    return {LEGACY_WEBHOOK_URL: webhook_url or "", LEGACY_HEARTBEAT_URL: heartbeat_url or ""}
+
+
+def alertmanager_config(model: NotificationModel, secrets: Mapping[str, str]) -> dict[str, Any]:
+    """alertmanager.yml as data. `secrets`: stack config key -> value, needed only for
+    `inline_secret_keys(model)`."""
     config: dict[str, Any] = {
         "global": {"resolve_timeout": "5m"},
         "route": _am_route(model.route),
         "inhibit_rules": [am_inhibit_rule(rule) for rule in model.inhibit_rules],
-        "receivers": [
-            _am_integrations(settings, r, webhook_url, heartbeat_url) for r in model.receivers
-        ],
+        "receivers": [_am_receiver(model, r, secrets) for r in model.receivers],
     }
     if model.time_intervals:
         config["time_intervals"] = [
@@ -378,13 +740,25 @@ def alertmanager_config(
 # --- Grafana (inputs of pulumiverse_grafana.alerting.*) ---------------------------------------
 
 
+GrafanaKind = Literal[
+    "slacks",
+    "emails",
+    "pagerduties",
+    "webhooks",
+    "discords",
+    "telegrams",
+    "opsgenies",
+    "teams",
+]
+
+
 @dataclass(frozen=True)
 class GrafanaIntegration:
-    """One entry of a `ContactPoint` list argument (`kind`: slacks, emails, pagerduties,
-    webhooks). `settings` are plain arguments; `secrets` maps an argument to the secret infra
-    must pass as a Pulumi secret (e.g. {"url": "slack_api_url"})."""
+    """One entry of a `ContactPoint` list argument (`kind`). `settings` are plain arguments;
+    `secrets` maps an argument to the secret infra must pass as a Pulumi secret, by its file
+    name (`secret_file_name`, e.g. {"url": "slack_api_url"})."""
 
-    kind: Literal["slacks", "emails", "pagerduties", "webhooks"]
+    kind: GrafanaKind
     settings: dict[str, Any]
     secrets: dict[str, str]
 
@@ -456,28 +830,52 @@ _GRAFANA_TEXT = f'{{{{ template "{TEMPLATE_NAME}.text" . }}}}'
 
 
 def _grafana_integration(integration: Integration) -> GrafanaIntegration:
+    key = integration_secret(integration)
+    secret = secret_file_name(key) if key else ""
     if isinstance(integration, Slack):
-        return GrafanaIntegration(
-            "slacks",
-            {"recipient": integration.channel, "title": _GRAFANA_TITLE, "text": _GRAFANA_TEXT},
-            {"url": SLACK_API_URL},
-        )
+        settings: dict[str, Any] = {"title": _GRAFANA_TITLE, "text": _GRAFANA_TEXT}
+        if integration.channel:
+            settings["recipient"] = integration.channel
+        return GrafanaIntegration("slacks", settings, {"url": secret})
     if isinstance(integration, Email):
         return GrafanaIntegration(
             "emails",
-            {"addresses": [integration.to], "subject": _GRAFANA_TITLE, "message": _GRAFANA_TEXT},
+            {
+                "addresses": list(integration.to),
+                "subject": _GRAFANA_TITLE,
+                "message": _GRAFANA_TEXT,
+            },
             {},
         )
     if isinstance(integration, PagerDuty):
         return GrafanaIntegration(
             "pagerduties",
             {"summary": _GRAFANA_TITLE, "severity": "critical"},
-            {"integration_key": PAGERDUTY_ROUTING_KEY},
+            {"integration_key": secret},
+        )
+    if isinstance(integration, Webhook | Heartbeat):
+        resolved = isinstance(integration, Webhook) and integration.send_resolved
+        return GrafanaIntegration(
+            "webhooks", {"disable_resolve_message": not resolved}, {"url": secret}
+        )
+    if isinstance(integration, Discord):
+        return GrafanaIntegration(
+            "discords", {"title": _GRAFANA_TITLE, "message": _GRAFANA_TEXT}, {"url": secret}
+        )
+    if isinstance(integration, Telegram):
+        return GrafanaIntegration(
+            "telegrams",
+            {"chat_id": str(integration.chat_id), "message": _GRAFANA_TEXT},
+            {"token": secret},
+        )
+    if isinstance(integration, OpsGenie):
+        return GrafanaIntegration(
+            "opsgenies",
+            {"message": _GRAFANA_TITLE, "description": _GRAFANA_TEXT},
+            {"api_key": secret},
         )
     return GrafanaIntegration(
-        "webhooks",
-        {"disable_resolve_message": not integration.send_resolved},
-        {"url": integration.secret},
+        "teams", {"title": _GRAFANA_TITLE, "message": _GRAFANA_TEXT}, {"url": secret}
     )
 
 
@@ -535,8 +933,7 @@ def _uses_timing(policy: GrafanaPolicy, name: str) -> bool:
     return name in policy.mute_timings or any(_uses_timing(p, name) for p in policy.policies)
 
 
-def grafana_model(settings: ContentSettings) -> GrafanaNotificationModel:
-    model = notification_model(settings)
+def grafana_model(model: NotificationModel) -> GrafanaNotificationModel:
     contact_points = tuple(
         GrafanaContactPoint(r.name, tuple(_grafana_integration(i) for i in r.integrations))
         for r in model.receivers

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from monitoring.alerts import all_rule_groups
 from monitoring.market_hours import market_sessions
-from monitoring.notifications import GrafanaNotificationModel, alertmanager_config, grafana_model
+from monitoring.notifications import (
+    GrafanaNotificationModel,
+    Notifications,
+    alertmanager_config,
+    grafana_model,
+    legacy_secret_values,
+    notification_model,
+)
 from monitoring.rules import groups_by_file
 from monitoring.scrape import prometheus_config
 from monitoring.settings import ContentSettings
 from monitoring.thresholds import DURATION_FIELDS, OBJECTIVE_FIELDS, RATIO_FIELDS
+from monitoring.tuning import AlertTuning
 from validation import InvalidValue, check_unique, duration_seconds
 
 __all__ = [
     "GrafanaNotificationModel",
     "check_settings",
     "grafana_notification_model",
+    "render_alertmanager",
     "render_alertmanager_config",
     "render_prometheus_config",
     "render_rule_files",
@@ -92,23 +102,43 @@ def render_prometheus_config(settings: ContentSettings) -> str:
     return to_yaml(prometheus_config(settings))
 
 
-def render_rule_files(settings: ContentSettings) -> dict[str, str]:
+def render_rule_files(
+    settings: ContentSettings, tuning: AlertTuning | None = None
+) -> dict[str, str]:
     """File name -> rule file YAML; Prometheus loads `settings.rule_files_dir/*.yml`."""
     check_settings(settings)
     return {
         name: to_yaml({"groups": groups})
-        for name, groups in groups_by_file(settings, all_rule_groups(settings)).items()
+        for name, groups in groups_by_file(settings, all_rule_groups(settings, tuning)).items()
     }
+
+
+def render_alertmanager(
+    settings: ContentSettings,
+    notifications: Notifications | None,
+    secrets: Mapping[str, str],
+    tuning: AlertTuning | None = None,
+) -> str:
+    """alertmanager.yml. `secrets` (stack key -> value) are the ones the configured
+    Alertmanager version cannot read from a file (`inline_secret_keys`): when there are any,
+    the file is a secret as a whole. `notifications` None: the legacy `receivers.*`."""
+    check_settings(settings)
+    model = notification_model(settings, notifications, tuning)
+    return to_yaml(alertmanager_config(model, secrets))
 
 
 def render_alertmanager_config(
     settings: ContentSettings, webhook_url: str | None, heartbeat_url: str | None
 ) -> str:
-    """alertmanager.yml. It contains the webhook and heartbeat URLs: a secret as a whole."""
-    check_settings(settings)
-    return to_yaml(alertmanager_config(settings, webhook_url, heartbeat_url))
+    """alertmanager.yml of the legacy `receivers.*` settings (webhook and heartbeat URLs
+    inline: a secret as a whole)."""
+    return render_alertmanager(settings, None, legacy_secret_values(webhook_url, heartbeat_url))
 
 
-def grafana_notification_model(settings: ContentSettings) -> GrafanaNotificationModel:
+def grafana_notification_model(
+    settings: ContentSettings,
+    notifications: Notifications | None = None,
+    tuning: AlertTuning | None = None,
+) -> GrafanaNotificationModel:
     check_settings(settings)
-    return grafana_model(settings)
+    return grafana_model(notification_model(settings, notifications, tuning))

@@ -8,10 +8,11 @@ from typing import Any, Literal
 
 from monitoring.settings import ContentSettings
 
-Severity = Literal["critical", "warning", "none"]
+Severity = Literal["critical", "warning", "info", "none"]
 Category = Literal["data_quality", "api", "performance", "system", "trading", "meta", "slo"]
 
-SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "none")
+# "info": shown on dashboards and in the Alertmanager UI, never notified.
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info", "none")
 CATEGORIES: tuple[Category, ...] = (
     "data_quality",
     "api",

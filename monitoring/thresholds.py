@@ -34,7 +34,10 @@ class AlertThresholds:
     collector_duration_seconds: float = 1.0  # one exporter collector = its database queries
     collector_duration_for: str = "5m"
     memory_usage_ratio: float = 0.8
+    memory_usage_ratio_critical: float = 0.95
     memory_for: str = "5m"
+    cpu_usage_ratio: float = 0.9  # share of all cores busy (not idle/iowait/steal)
+    cpu_for: str = "15m"
     container_memory_limit_ratio: float = 0.9
     container_memory_for: str = "5m"
     database_growth_bytes_per_day: float = 500e6
@@ -44,6 +47,8 @@ class AlertThresholds:
     disk_free_ratio_warning: float = 0.15
     disk_free_ratio_critical: float = 0.05
     disk_for: str = "5m"
+    # Free bytes below this on a filesystem larger than it (seed: "free space < 10GB").
+    disk_free_bytes_minimum: float = 10e9
     backup_max_age_seconds: int = 48 * 3600
     backup_for: str = "10m"
     # Trading.
@@ -54,6 +59,9 @@ class AlertThresholds:
     position_limit_for: str = "5m"
     # Meta-monitoring.
     meta_for: str = "10m"
+    exporter_down_for: str = "2m"
+    exporter_database_down_for: str = "2m"
+    exporter_collector_failing_for: str = "2m"  # gating collectors (critical)
     component_error_ratio: float = 0.05  # Grafana / Loki 5xx share of requests
     # SLOs (30-day objectives).
     api_availability_objective: float = 0.995
@@ -69,6 +77,8 @@ RATIO_FIELDS: tuple[str, ...] = (
     "api_error_ratio_critical",
     "api_rate_limit_ratio",
     "memory_usage_ratio",
+    "memory_usage_ratio_critical",
+    "cpu_usage_ratio",
     "container_memory_limit_ratio",
     "disk_free_ratio_warning",
     "disk_free_ratio_critical",

@@ -6,7 +6,12 @@ the settings; the base files come from the same renderers as always, unchanged.
 
 from __future__ import annotations
 
-from monitoring.notifications import alertmanager_config, am_inhibit_rule
+from monitoring.notifications import (
+    alertmanager_config,
+    am_inhibit_rule,
+    legacy_secret_values,
+    notification_model,
+)
 from monitoring.render import check_settings, to_yaml
 from monitoring.rules import groups_by_file
 from monitoring.scrape import prometheus_config
@@ -56,6 +61,7 @@ def render_alertmanager_config_with_components(
 ) -> str:
     """alertmanager.yml with the component inhibition rules (a secret as a whole, as always)."""
     check_settings(settings)
-    config = alertmanager_config(settings, webhook_url, heartbeat_url)
+    secrets = legacy_secret_values(webhook_url, heartbeat_url)
+    config = alertmanager_config(notification_model(settings), secrets)
     config["inhibit_rules"] += [am_inhibit_rule(r) for r in component_inhibit_rules(components)]
     return to_yaml(config)

@@ -94,6 +94,9 @@ def content_settings(
     thresholds = replace(
         AlertThresholds(),
         target_down_for=alert_for,
+        exporter_down_for=alert_for,
+        exporter_database_down_for=alert_for,
+        exporter_collector_failing_for=alert_for,
         stale_data_for=alert_for,
         order_failure_for=alert_for,
         # increase() over the period interval needs at least two scrapes in it.

@@ -284,3 +284,20 @@ class WebhookRecorder:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def start_alertmanager(binary: str, config: Path, workdir: Path) -> tuple[ManagedProcess, str]:
+    """A single Alertmanager (no cluster) with `config`, on a free port; (process, base URL)."""
+    process, port = start_on_free_port(
+        "alertmanager",
+        lambda port: [
+            binary,
+            f"--config.file={config}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address={HOST}:{port}",
+            "--cluster.listen-address=",
+        ],
+        "/-/ready",
+        workdir / "alertmanager.log",
+    )
+    return process, f"http://{HOST}:{port}"

@@ -105,3 +105,38 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory, settings: ContentSetting
     for test_file in sorted(RULE_TESTS_DIR.glob("*.yml")):
         shutil.copy(test_file, root / test_file.name)
     return root
+
+
+# The example of issue 11 ("Notifications that fit any team"), as a user writes it.
+EXAMPLE_CONFIG = """
+notifications:
+  receivers:
+    - {name: oncall, pagerduty: {routingKeySecret: pagerdutyOncall}}
+    - {name: trading-slack, slack: {urlSecret: slackTrading, channel: "#trading-alerts"}}
+    - {name: data-discord, discord: {urlSecret: discordData}}
+    - {name: ops-telegram, telegram: {tokenSecret: telegramBot, chatId: -1001234567890}}
+    - {name: ops-genie, opsgenie: {apiKeySecret: opsgenieKey}}
+    - {name: teams, msteams: {urlSecret: teamsWebhook}}
+    - {name: leads, email: {to: [leads@example.com]}}
+  routes:
+    - {match: {severity: critical}, receiver: oncall, continue: true, repeatInterval: 1h}
+    - {match: {category: data_quality}, receiver: data-discord}
+    - {match: {category: trading}, receiver: trading-slack, groupWait: 0s}
+  default: {receiver: leads, groupWait: 30s, groupInterval: 5m, repeatInterval: 6h}
+alerts:
+  disabled: [RapidDatabaseGrowth]
+  overrides:
+    ExporterDown: {for: 2m, severity: critical}
+    HighMemoryUsage: {for: 10m}
+"""
+# Values of the example's secrets (inline only where Alertmanager 0.25 has no *_file field).
+EXAMPLE_SECRETS = {
+    "pagerdutyOncall": "0123456789abcdef0123456789abcdef",
+    "slackTrading": "https://hooks.slack.example.test/services/T/B/x",
+    "discordData": "https://discord.example.test/api/webhooks/1/x",
+    "telegramBot": "123456:ABC-token",
+    "opsgenieKey": "opsgenie-key",
+    "teamsWebhook": "https://teams.example.test/webhook/x",
+    "webhookUrl": WEBHOOK_URL,
+    "heartbeatUrl": HEARTBEAT_URL,
+}

@@ -21,11 +21,10 @@ from monitoring.settings import ContentSettings, Receivers
 from monitoring.thirdparty.model import parse_components
 from monitoring.thirdparty.render import render_alertmanager_config_with_components
 from tests.live.processes import (
-    HOST,
     ManagedProcess,
     WebhookRecorder,
     get_json,
-    start_on_free_port,
+    start_alertmanager,
     wait_until,
 )
 from tests.monitoring.conftest import make_settings, tool
@@ -126,19 +125,8 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, WebhookRecorder]]:
     )
     process: ManagedProcess | None = None
     try:
-        process, port = start_on_free_port(
-            "alertmanager",
-            lambda port: [
-                tool("prometheus-alertmanager"),
-                f"--config.file={config}",
-                f"--storage.path={tmp_path / 'data'}",
-                f"--web.listen-address={HOST}:{port}",
-                "--cluster.listen-address=",
-            ],
-            "/-/ready",
-            tmp_path / "alertmanager.log",
-        )
-        yield f"http://{HOST}:{port}", recorder
+        process, base_url = start_alertmanager(tool("prometheus-alertmanager"), config, tmp_path)
+        yield base_url, recorder
     finally:
         if process is not None:
             process.stop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,10 @@ import yaml
 
 from monitoring.alerts import all_rule_groups
 from monitoring.jobs import SERVICE_ACCOUNT_DIR
-from monitoring.render import render_prometheus_config
+from monitoring.render import render_prometheus_config, render_rule_files
 from monitoring.rules import AlertRule, RuleGroup
 from monitoring.settings import ContentSettings
+from monitoring.tuning import AlertOverride, AlertTuning, tune_rule_tests
 from tests.monitoring.conftest import RULE_TESTS_DIR, run, tool
 
 # vector(1) can never be quiet; its tests assert it fires at several times instead.
@@ -152,3 +155,56 @@ def test_rule_tests_load_every_rendered_rule_file(rules_dir: Path) -> None:
     _, _, used = rule_test_cases()
     rendered = {f"rules/{p.name}" for p in (rules_dir / "rules").glob("*.yml")}
     assert rendered <= used, f"rule files no promtool test loads: {sorted(rendered - used)}"
+
+
+# --- Per-alert tuning -------------------------------------------------------------------------
+
+TUNED_TESTS_DIR = RULE_TESTS_DIR / "tuned"
+TUNING = AlertTuning(
+    disabled=frozenset({"RapidDatabaseGrowth"}),
+    overrides={
+        "ExporterDown": AlertOverride(for_="5m", severity="warning"),
+        "HighMemoryUsage": AlertOverride(for_="10m"),
+    },
+)
+
+
+def _tuned_dir(root: Path, settings: ContentSettings, tuning: AlertTuning | None) -> Path:
+    (root / "rules").mkdir(parents=True)
+    for name, text in render_rule_files(settings, tuning).items():
+        (root / "rules" / name).write_text(text)
+    return root
+
+
+@pytest.mark.parametrize("tuned", [True, False], ids=["tuned", "default rules"])
+def test_promtool_tuned_alerts(tuned: bool, settings: ContentSettings, tmp_path: Path) -> None:
+    """The tuned rules pass the tuned cases; the default rules fail them (each case can fail)."""
+    root = _tuned_dir(tmp_path, settings, TUNING if tuned else None)
+    shutil.copy(TUNED_TESTS_DIR / "overrides.yml", root / "overrides.yml")
+    result = run([tool("promtool"), "test", "rules", "overrides.yml"], timeout=120, cwd=root)
+    if tuned:
+        assert result.returncode == 0, result.stdout + result.stderr
+        return
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    for name in ("ExporterDown", "HighMemoryUsage", "RapidDatabaseGrowth"):
+        assert f"alertname: {name}" in output, (name, output)
+
+
+def test_checked_in_cases_follow_the_tuning(settings: ContentSettings, tmp_path: Path) -> None:
+    """Every checked-in case, with the tuning applied to its expectations, passes against
+    the tuned rules: a disabled alert is asserted silent, an overridden severity expected."""
+    tuning = AlertTuning(
+        disabled=frozenset({"RapidDatabaseGrowth", "TargetDown"}),
+        overrides={"HighAPILatency": AlertOverride(severity="critical")},
+    )
+    root = _tuned_dir(tmp_path, settings, tuning)
+    rendered = "".join((root / "rules" / n).read_text() for n in os.listdir(root / "rules"))
+    assert "alert: RapidDatabaseGrowth" not in rendered and "alert: TargetDown" not in rendered
+    names = []
+    for path in sorted(RULE_TESTS_DIR.glob("*.yml")):
+        doc = tune_rule_tests(yaml.safe_load(path.read_text()), tuning)
+        (root / path.name).write_text(yaml.safe_dump(doc, sort_keys=False))
+        names.append(path.name)
+    result = run([tool("promtool"), "test", "rules", *names], timeout=180, cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -342,7 +342,7 @@ def test_secrets_are_files_and_urls_are_parameters(settings: ContentSettings) ->
 
 
 def test_enabled_webhook_needs_its_url(settings: ContentSettings) -> None:
-    with pytest.raises(ValueError, match=r"receivers\.heartbeat: heartbeat_url is required"):
+    with pytest.raises(ValueError, match=r"secret 'heartbeatUrl' goes inline .* value is required"):
         render_alertmanager_config(settings, WEBHOOK_URL, None)
 
 
@@ -361,18 +361,23 @@ def test_inhibition_and_mute_times(settings: ContentSettings) -> None:
     assert names == {f"market-closed-{m.code}" for m in MARKETS}
     kr = next(t for t in config["time_intervals"] if t["name"] == "market-closed-kr")
     assert all(i["location"] == "Asia/Seoul" for i in kr["time_intervals"])
-    muted_routes = [
-        r
-        for r in config["route"]["routes"]
-        if any(m.startswith("category=") for m in r.get("matchers", []))
-    ]
-    assert [r["matchers"] for r in muted_routes] == [
-        ['severity="warning"', f'category="{c}"'] for c in MUTED_WHEN_CLOSED
-    ]
-    for route in muted_routes:
+    # Every route that lets data-quality warnings through mutes them per market while the
+    # market is closed: the team (warning) and the default (the root's last children); not
+    # the critical on-call route, nor the legacy webhook (muteWhenMarketClosed: false).
+    routes = config["route"]["routes"]
+    muting = [r for r in routes if any("mute_time_intervals" in c for c in r.get("routes", []))]
+    assert [r["receiver"] for r in muting] == ["team"]
+    webhook = next(r for r in routes if r.get("receiver") == "webhook")
+    assert "routes" not in webhook
+    for route in muting:
         assert [c["mute_time_intervals"] for c in route["routes"]] == [
             [f"market-closed-{m.code}"] for m in MARKETS
         ]
+        assert all(f'category="{MUTED_WHEN_CLOSED[0]}"' in c["matchers"] for c in route["routes"])
+    tail = [r for r in routes if "mute_time_intervals" in r]
+    assert [r["matchers"] for r in tail] == [
+        ['severity="warning"', 'category="data_quality"', f'market="{m.code}"'] for m in MARKETS
+    ]
 
 
 def _grafana_args(cls: type) -> set[str]:
@@ -416,14 +421,14 @@ def test_grafana_model_maps_onto_the_provider(settings: ContentSettings) -> None
     # timing (one empty interval), so what it matches is discarded as in Alertmanager.
     assert model.policy.contact_point == TEAM
     children = [(p.contact_point, p.mute_timings) for p in model.policy.policies]
-    assert children == [
+    assert children[:5] == [
         (HEARTBEAT, ()),
         (TEAM, (DISCARD_TIMING,)),
         ("webhook", ()),
         (ONCALL, ()),
         (TEAM, ()),
-        (TEAM, ()),
     ]
+    assert children[5:] == [(None, (f"market-closed-{m.code}",)) for m in MARKETS]
     discard = next(t for t in model.mute_timings if t.name == DISCARD_TIMING)
     assert [(i.weekdays, i.times, i.location) for i in discard.intervals] == [((), (), None)]
     timings = {t.name for t in model.mute_timings}
@@ -443,7 +448,7 @@ def test_grafana_model_without_channels(minimal_settings: ContentSettings) -> No
 def test_model_has_one_route_per_market_and_category(settings: ContentSettings) -> None:
     model = notification_model(settings)
     data_route = next(r for r in model.route.routes if r.routes)
-    assert [r.matchers[0].value for r in data_route.routes] == [m.code for m in MARKETS]
+    assert [r.matchers[-1].value for r in data_route.routes] == [m.code for m in MARKETS]
 
 
 def test_a_market_open_around_the_clock_is_muted_on_weekends_only() -> None:
