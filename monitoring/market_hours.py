@@ -1,28 +1,38 @@
-"""Regular session hours per market, and the "market closed" mute intervals built from them.
+"""When each market trades, and the "market closed" mute intervals built from it.
 
-Markets with an exchange_calendars code use the table below (checked against the installed
-exchange_calendars in tests); others list `Market.sessions`. Holidays are not in the mute
-intervals: the stale-data alert joins on `trading_market_open`, which knows holidays.
+A market follows an `exchange_calendars` calendar (any name the installed library knows,
+including `24/7` and `24/5`: sessions, lunch breaks, holidays and early closes all come from the
+library) or a custom schedule (`sessions`, `weekdays`, `holidays`, `earlyCloses`).
+
+Both become a `MarketSchedule`: the regular sessions of each weekday plus the dates that differ
+(holidays, early closes, late opens) within a window of two calendar years, the year given and
+the next. The window depends on the year only, so the rendered mute times change when the year
+turns or `exchange_calendars` is upgraded, never on an ordinary day.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitoring.settings import Market
 
-# Current regular sessions (local time) of the calendars our markets use.
-CALENDAR_SESSIONS: dict[str, tuple[str, ...]] = {
-    "XKRX": ("09:00-15:30",),
-    "XNYS": ("09:30-16:00",),
-    "XSHG": ("09:30-11:30", "13:00-15:00"),
-    "XHKG": ("09:30-12:00", "13:00-16:00"),
-    "XTKS": ("09:00-11:30", "12:30-15:30"),
-}
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DAY_MINUTES = 24 * 60
+# Market codes become label values, Grafana uids (`tm-market-<code>`, 40 characters at most)
+# and interval names, so they stay short and plain.
+MARKET_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
+MARKET_CODE_ALLOWED = "1 to 24 of a-z, 0-9 and '-', not starting with '-'"
 
 _SESSION = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+Span = tuple[int, int]  # [start, end) minutes after local midnight, end up to 1440
 
 
 @dataclass(frozen=True)
@@ -33,11 +43,39 @@ class TimeRange:
 
 @dataclass(frozen=True)
 class TimeInterval:
-    """One Alertmanager `time_intervals` entry (also a Grafana mute timing interval)."""
+    """One Alertmanager `time_intervals` entry (also a Grafana mute timing interval).
+
+    Empty fields do not restrict: an interval with only dates covers those whole days.
+    """
 
     weekdays: tuple[str, ...]  # e.g. ("monday:friday",)
     times: tuple[TimeRange, ...] = ()  # empty: the whole day
     location: str | None = None
+    days_of_month: tuple[str, ...] = ()  # e.g. ("16", "17")
+    months: tuple[str, ...] = ()  # e.g. ("2",)
+    years: tuple[str, ...] = ()  # e.g. ("2026",)
+
+
+@dataclass(frozen=True)
+class MarketSchedule:
+    """Local trading hours of one market over the window `first_year`..`first_year + 1`."""
+
+    timezone: str
+    weekly: tuple[tuple[Span, ...], ...]  # open spans of Monday .. Sunday
+    exceptions: tuple[tuple[date, tuple[Span, ...]], ...]  # dates that differ (holiday: ())
+    first_year: int
+    # Last day whose holidays and early closes are known; None: none are listed (custom).
+    known_until: date | None
+
+    @property
+    def always_open(self) -> bool:
+        return all(spans == ((0, DAY_MINUTES),) for spans in self.weekly) and not self.exceptions
+
+    def open_spans(self, day: date) -> tuple[Span, ...]:
+        return dict(self.exceptions).get(day, self.weekly[day.weekday()])
+
+
+# --- parsing and validation -------------------------------------------------------------------
 
 
 def _minutes(hhmm: str) -> int:
@@ -45,20 +83,31 @@ def _minutes(hhmm: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-def market_sessions(market: Market) -> tuple[str, ...]:
-    """Sessions of a market as "HH:MM-HH:MM" strings, validated and sorted."""
-    if market.sessions:
-        sessions = market.sessions
-        key = f"markets[{market.code}].sessions"
-    elif market.calendar in CALENDAR_SESSIONS:
-        sessions = CALENDAR_SESSIONS[market.calendar]
-        key = f"markets[{market.code}].calendar"
-    else:
-        raise ValueError(
-            f"markets[{market.code}]: calendar {market.calendar!r} has no known session hours;"
-            f" set `sessions` (e.g. ['09:00-11:30', '13:00-15:00']) or use one of"
-            f" {sorted(CALENDAR_SESSIONS)}"
-        )
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def parse_sessions(sessions: Sequence[str], key: str) -> tuple[Span, ...]:
+    """Validated, sorted, non-overlapping "HH:MM-HH:MM" sessions as minute spans."""
+    spans: list[Span] = []
+    for session in sorted(sessions):
+        if not _SESSION.match(session) or _minutes(session[:5]) >= _minutes(session[6:]):
+            raise ValueError(
+                f"{key}: {session!r} is not a session; expected 'HH:MM-HH:MM' with start < end"
+            )
+        span = (_minutes(session[:5]), _minutes(session[6:]))
+        if spans and span[0] < spans[-1][1]:
+            raise ValueError(f"{key}: {session!r} overlaps the previous session")
+        spans.append(span)
+    return tuple(spans)
+
+
+def check_market_code(code: str, key: str = "markets[].code") -> None:
+    if not MARKET_CODE.match(code):
+        raise ValueError(f"{key}: {code!r} is not a market code; allowed: {MARKET_CODE_ALLOWED}")
+
+
+def _check_timezone(market: Market) -> None:
     try:
         ZoneInfo(market.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -66,37 +115,258 @@ def market_sessions(market: Market) -> tuple[str, ...]:
             f"markets[{market.code}].timezone: {market.timezone!r} is not an IANA time zone"
             " (e.g. 'Asia/Seoul')"
         ) from None
-    previous_end = 0
-    for session in sorted(sessions):
-        match = _SESSION.match(session)
-        if not match or _minutes(session[:5]) >= _minutes(session[6:]):
-            raise ValueError(
-                f"{key}: {session!r} is not a session; expected 'HH:MM-HH:MM' with start < end"
+
+
+@functools.cache
+def calendar_names() -> tuple[str, ...]:
+    """Every calendar name (and alias) the installed exchange_calendars knows."""
+    import exchange_calendars
+
+    return tuple(sorted(exchange_calendars.get_calendar_names(include_aliases=True)))
+
+
+# --- exchange calendars -----------------------------------------------------------------------
+
+
+def _local_spans(opens: datetime, closes: datetime, zone: ZoneInfo) -> Iterable[tuple[date, Span]]:
+    """A UTC session cut at local midnights: (local date, minute span) pieces."""
+    start, end = opens.astimezone(zone), closes.astimezone(zone)
+    while start < end:
+        midnight = datetime(start.year, start.month, start.day, tzinfo=zone) + timedelta(days=1)
+        piece_end = min(end, midnight)
+        first = start.hour * 60 + start.minute
+        last = DAY_MINUTES if piece_end >= midnight else piece_end.hour * 60 + piece_end.minute
+        if last > first:
+            yield start.date(), (first, last)
+        start = piece_end
+
+
+def _merge(spans: Iterable[Span]) -> tuple[Span, ...]:
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+@functools.cache
+def calendar_schedule(name: str, first_year: int) -> MarketSchedule:
+    """The schedule of an exchange_calendars calendar over `first_year` and the next year.
+
+    Holidays are known only as far as the library records them (`bound_max`); beyond that the
+    window ends early and the MarketHolidayWindowEnding alert says so.
+    """
+    import exchange_calendars
+    import pandas as pd
+
+    if name not in calendar_names():
+        raise ValueError(f"unknown calendar {name!r}; allowed: {', '.join(calendar_names())}")
+    start, end = date(first_year, 1, 1), date(first_year + 1, 12, 31)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # A month of data gives the calendar type: how far its holidays are recorded.
+            probe = exchange_calendars.get_calendar(
+                name, start=f"{first_year - 1}-12-01", end=f"{first_year - 1}-12-31"
             )
-        if _minutes(session[:5]) < previous_end:
-            raise ValueError(f"{key}: {session!r} overlaps the previous session")
-        previous_end = _minutes(session[6:])
-    return tuple(sorted(sessions))
-
-
-def closed_intervals(market: Market) -> tuple[TimeInterval, ...]:
-    """When the market is closed: weekends, and weekdays outside its sessions."""
-    gaps: list[TimeRange] = []
-    cursor = "00:00"
-    for session in market_sessions(market):
-        start, end = session.split("-")
-        if _minutes(start) > _minutes(cursor):
-            gaps.append(TimeRange(cursor, start))
-        cursor = end
-    if _minutes(cursor) < _minutes("24:00"):
-        gaps.append(TimeRange(cursor, "24:00"))
-    weekend = TimeInterval(weekdays=("saturday", "sunday"), location=market.timezone)
-    if not gaps:  # open around the clock on weekdays (an interval without times is all day)
-        return (weekend,)
-    return (
-        weekend,
-        TimeInterval(weekdays=("monday:friday",), times=tuple(gaps), location=market.timezone),
+            bound = probe.bound_max()
+            known_until = end if bound is None else min(end, bound.date())
+            load_start = min(start, known_until - timedelta(days=366))
+            calendar = exchange_calendars.get_calendar(
+                name, start=load_start.isoformat(), end=known_until.isoformat()
+            )
+    except Exception as exc:  # the library's own limits and bugs: name them
+        raise ValueError(
+            f"calendar {name!r} cannot be loaded by the installed exchange_calendars"
+            f" ({type(exc).__name__}: {exc}); use custom sessions instead"
+        ) from None
+    zone = ZoneInfo(str(calendar.tz))
+    by_day: dict[date, list[Span]] = {}
+    for row in calendar.schedule.itertuples():
+        pieces = [(row.open, row.close)]
+        if not pd.isna(row.break_start) and not pd.isna(row.break_end):
+            pieces = [(row.open, row.break_start), (row.break_end, row.close)]
+        for opens, closes in pieces:
+            for day, span in _local_spans(opens.to_pydatetime(), closes.to_pydatetime(), zone):
+                by_day.setdefault(day, []).append(span)
+    days = [load_start + timedelta(days=i) for i in range((known_until - load_start).days + 1)]
+    actual = {day: _merge(by_day.get(day, ())) for day in days}
+    # The regular week: each weekday's most common hours over the loaded year(s).
+    weekly = tuple(
+        Counter(spans for day, spans in actual.items() if day.weekday() == wd).most_common(1)[0][0]
+        for wd in range(7)
     )
+    exceptions = tuple(
+        (day, spans)
+        for day, spans in actual.items()
+        # The last loaded day lacks the next day's evening session (CME-style calendars).
+        if start <= day < known_until and spans != weekly[day.weekday()]
+    )
+    return MarketSchedule(str(calendar.tz), weekly, exceptions, first_year, known_until)
+
+
+# --- the market's schedule --------------------------------------------------------------------
+
+
+def market_schedule(market: Market, first_year: int) -> MarketSchedule:
+    """Validated schedule of a market (calendar or custom) over `first_year` and the next."""
+    check_market_code(market.code, f"markets[{market.code}].code")
+    _check_timezone(market)
+    if market.sessions:
+        return custom_schedule(
+            market.timezone,
+            parse_sessions(market.sessions, f"markets[{market.code}].sessions"),
+            first_year,
+        )
+    if market.calendar is None:
+        raise ValueError(
+            f"markets[{market.code}]: set `calendar` (an exchange_calendars name, '24/7' or"
+            " '24/5') or `sessions` (e.g. ['09:00-11:30', '13:00-15:00'])"
+        )
+    try:
+        return calendar_schedule(market.calendar, first_year)
+    except ValueError as exc:
+        raise ValueError(f"markets[{market.code}].calendar: {exc}") from None
+
+
+def custom_schedule(
+    timezone: str,
+    sessions: tuple[Span, ...],
+    first_year: int,
+    weekdays: Sequence[int] = (0, 1, 2, 3, 4),
+    holidays: Sequence[date] = (),
+    early_closes: Sequence[tuple[date, int]] = (),
+) -> MarketSchedule:
+    """A custom schedule: `sessions` on `weekdays` (Monday = 0), minus holidays and early closes."""
+    weekly = tuple(sessions if wd in weekdays else () for wd in range(7))
+    years = (first_year, first_year + 1)
+    changed: dict[date, tuple[Span, ...]] = {}
+    for day, close in early_closes:
+        changed[day] = tuple((s, min(e, close)) for s, e in weekly[day.weekday()] if s < close)
+    for day in holidays:
+        changed[day] = ()
+    exceptions = tuple(
+        (day, spans)
+        for day, spans in sorted(changed.items())
+        if day.year in years and spans != weekly[day.weekday()]
+    )
+    listed = [*holidays, *(day for day, _ in early_closes)]
+    known_until = date(max(d.year for d in listed), 12, 31) if listed else None
+    return MarketSchedule(timezone, weekly, exceptions, first_year, known_until)
+
+
+# --- mute intervals ---------------------------------------------------------------------------
+
+
+def _complement(spans: tuple[Span, ...]) -> tuple[Span, ...]:
+    gaps: list[Span] = []
+    cursor = 0
+    for start, end in spans:
+        if start > cursor:
+            gaps.append((cursor, start))
+        cursor = end
+    if cursor < DAY_MINUTES:
+        gaps.append((cursor, DAY_MINUTES))
+    return tuple(gaps)
+
+
+def _subtract(spans: tuple[Span, ...], minus: tuple[Span, ...]) -> tuple[Span, ...]:
+    """Minutes in `spans` but not in `minus`."""
+    keep = set(_complement(minus))
+    out: list[Span] = []
+    for start, end in spans:
+        for gap_start, gap_end in keep:
+            low, high = max(start, gap_start), min(end, gap_end)
+            if low < high:
+                out.append((low, high))
+    return _merge(out)
+
+
+def _weekday_ranges(days: Sequence[int]) -> tuple[str, ...]:
+    """[0, 1, 2, 4] -> ("monday:wednesday", "friday")."""
+    out: list[str] = []
+    run: list[int] = []
+    for day in sorted(days):
+        if run and day != run[-1] + 1:
+            out.append(_weekday_run(run))
+            run = []
+        run.append(day)
+    if run:
+        out.append(_weekday_run(run))
+    return tuple(out)
+
+
+def _weekday_run(run: list[int]) -> str:
+    first, last = WEEKDAYS[run[0]], WEEKDAYS[run[-1]]
+    return first if first == last else f"{first}:{last}"
+
+
+def _times(spans: tuple[Span, ...]) -> tuple[TimeRange, ...]:
+    if spans == ((0, DAY_MINUTES),):
+        return ()  # the whole day
+    return tuple(TimeRange(_hhmm(s), _hhmm(e)) for s, e in spans)
+
+
+def schedule_intervals(schedule: MarketSchedule) -> tuple[TimeInterval, ...]:
+    """When the market is closed: the regular week's gaps, then whole holidays and the closed
+    parts of shortened days (grouped per month). An always-open market has none."""
+    tz = schedule.timezone
+    by_gaps: dict[tuple[Span, ...], list[int]] = {}
+    for weekday, spans in enumerate(schedule.weekly):
+        gaps = _complement(spans)
+        if gaps:
+            by_gaps.setdefault(gaps, []).append(weekday)
+    intervals = [
+        TimeInterval(_weekday_ranges(days), _times(gaps), tz)
+        for gaps, days in sorted(by_gaps.items(), key=lambda item: item[1])
+    ]
+    by_month: dict[tuple[int, int, tuple[Span, ...]], list[int]] = {}
+    for day, spans in schedule.exceptions:
+        extra = _subtract(schedule.weekly[day.weekday()], spans)
+        if extra:
+            by_month.setdefault((day.year, day.month, extra), []).append(day.day)
+    for (year, month, extra), days in sorted(by_month.items()):
+        intervals.append(
+            TimeInterval(
+                (),
+                _times(extra),
+                tz,
+                days_of_month=tuple(str(d) for d in days),
+                months=(str(month),),
+                years=(str(year),),
+            )
+        )
+    return tuple(intervals)
+
+
+def current_year() -> int:
+    """The first year of the mute-time window (the renderers' only use of the clock)."""
+    return date.today().year
+
+
+def market_sessions(market: Market, first_year: int | None = None) -> tuple[str, ...]:
+    """The market's regular sessions as "HH:MM-HH:MM" (the most common weekday's hours)."""
+    schedule = market_schedule(market, current_year() if first_year is None else first_year)
+    trading = [spans for spans in schedule.weekly if spans]
+    if not trading:
+        return ()
+    spans = Counter(trading).most_common(1)[0][0]
+    return tuple(f"{_hhmm(s)}-{_hhmm(e)}" for s, e in spans)
+
+
+def closed_intervals(market: Market, first_year: int | None = None) -> tuple[TimeInterval, ...]:
+    """When the market is closed (weekends, outside sessions, holidays, early closes)."""
+    year = current_year() if first_year is None else first_year
+    return schedule_intervals(market_schedule(market, year))
+
+
+def holiday_window_end(market: Market, first_year: int | None = None) -> date | None:
+    """Last day the rendered holidays cover; None for a market that has no holidays to know
+    (always open, or a custom schedule without listed holidays)."""
+    schedule = market_schedule(market, current_year() if first_year is None else first_year)
+    return None if schedule.always_open else schedule.known_until
 
 
 def closed_interval_name(market_code: str) -> str:

@@ -699,9 +699,18 @@ def _am_route(route: Route) -> dict[str, Any]:
 
 
 def _am_interval(interval: TimeInterval) -> dict[str, Any]:
-    out: dict[str, Any] = {"weekdays": list(interval.weekdays)}
+    out: dict[str, Any] = {}
+    if interval.weekdays:
+        out["weekdays"] = list(interval.weekdays)
     if interval.times:
         out["times"] = [{"start_time": t.start, "end_time": t.end} for t in interval.times]
+    for key, values in (
+        ("days_of_month", interval.days_of_month),
+        ("months", interval.months),
+        ("years", interval.years),
+    ):
+        if values:
+            out[key] = list(values)
     if interval.location:
         out["location"] = interval.location
     return out
@@ -802,6 +811,9 @@ class GrafanaMuteInterval:
     weekdays: tuple[str, ...]
     times: tuple[GrafanaMuteTimeRange, ...] = ()
     location: str | None = None
+    days_of_month: tuple[str, ...] = ()  # argument `days_of_months`
+    months: tuple[str, ...] = ()
+    years: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -950,6 +962,9 @@ def grafana_model(model: NotificationModel) -> GrafanaNotificationModel:
                     i.weekdays,
                     tuple(GrafanaMuteTimeRange(r.start, r.end) for r in i.times),
                     i.location,
+                    i.days_of_month,
+                    i.months,
+                    i.years,
                 )
                 for i in t.intervals
             ),

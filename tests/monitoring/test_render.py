@@ -5,13 +5,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import exchange_calendars
-import pandas
 import pytest
 import yaml
 
@@ -19,7 +15,6 @@ from components import prometheus
 from monitoring import dashboard_uids, jobs
 from monitoring.alert_catalog import alert_catalog_markdown, default_settings
 from monitoring.alerts import alert_names
-from monitoring.market_hours import CALENDAR_SESSIONS, TimeInterval, closed_intervals
 from monitoring.notifications import (
     DISCARD_TIMING,
     HEARTBEAT,
@@ -227,7 +222,7 @@ def test_prometheus_args(settings: ContentSettings) -> None:
         ),
         (
             {"markets": (Market("vn", "Vietnam", None, "Asia/Ho_Chi_Minh"),)},
-            r"markets\[vn\]: calendar None has no known session hours",
+            r"markets\[vn\]: set `calendar`",
         ),
         (
             {"markets": (Market("xx", "X", None, "UTC", ("9:00-11:00",)),)},
@@ -268,54 +263,6 @@ def test_prometheus_args(settings: ContentSettings) -> None:
 def test_bad_settings_get_one_clear_error(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_settings(make_settings(**changes))
-
-
-# --- Market hours -----------------------------------------------------------------------------
-
-
-def _muted(intervals: tuple[TimeInterval, ...], when: datetime) -> bool:
-    """Alertmanager's time_interval semantics for the fields we use."""
-    days = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-    for interval in intervals:
-        local = when.astimezone(ZoneInfo(interval.location or "UTC"))
-        weekday = days[local.weekday()]
-        in_days = False
-        for spec in interval.weekdays:
-            first, _, last = spec.partition(":")
-            last = last or first
-            in_days |= days.index(first) <= days.index(weekday) <= days.index(last)
-        minute = local.hour * 60 + local.minute
-        in_times = not interval.times or any(
-            int(t.start[:2]) * 60 + int(t.start[3:])
-            <= minute
-            < int(t.end[:2]) * 60 + int(t.end[3:])
-            for t in interval.times
-        )
-        if in_days and in_times:
-            return True
-    return False
-
-
-@pytest.mark.parametrize("calendar_code", sorted(CALENDAR_SESSIONS))
-def test_market_closed_intervals_match_exchange_calendars(calendar_code: str) -> None:
-    """Over three weeks of regular days, muted exactly when exchange_calendars says closed."""
-    calendar = exchange_calendars.get_calendar(calendar_code)
-    tz = str(calendar.tz)
-    intervals = closed_intervals(Market("xx", "X", calendar_code, tz))
-    irregular = {d.date() for d in [*calendar.early_closes, *calendar.late_opens]}
-    start = datetime(2026, 9, 7, tzinfo=ZoneInfo("UTC"))  # inside the calendar's range
-    checked = 0
-    when = start
-    while when < start + timedelta(days=21):
-        day = when.astimezone(ZoneInfo(tz)).date()
-        holiday = day.weekday() < 5 and not calendar.is_session(day.isoformat())
-        # Holidays and shortened days are left to `trading_market_open`, not to mute times.
-        if not holiday and day not in irregular:
-            open_now = bool(calendar.is_open_on_minute(pandas.Timestamp(when)))
-            assert _muted(intervals, when) == (not open_now), (calendar_code, when)
-            checked += 1
-        when += timedelta(minutes=7)
-    assert checked > 3000
 
 
 # --- Notifications ----------------------------------------------------------------------------
@@ -449,12 +396,3 @@ def test_model_has_one_route_per_market_and_category(settings: ContentSettings) 
     model = notification_model(settings)
     data_route = next(r for r in model.route.routes if r.routes)
     assert [r.matchers[-1].value for r in data_route.routes] == [m.code for m in MARKETS]
-
-
-def test_a_market_open_around_the_clock_is_muted_on_weekends_only() -> None:
-    market = Market("xx", "X", None, "UTC", ("00:00-24:00",))
-    intervals = closed_intervals(market)
-    monday_noon = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("UTC"))
-    assert not _muted(intervals, monday_noon)
-    assert not _muted(intervals, monday_noon.replace(hour=0, minute=0))
-    assert _muted(intervals, monday_noon - timedelta(days=1))  # Sunday
