@@ -5,7 +5,7 @@ Regenerate: `.venv/bin/python -m monitoring.alert_catalog > docs/alerts.md`
 
 from __future__ import annotations
 
-from monitoring.alerts import all_rule_groups
+from monitoring.alerts import HOLIDAY_WINDOW_END, all_rule_groups
 from monitoring.notifications import (
     KIND_NAMES,
     SECRET_FIELDS,
@@ -64,6 +64,10 @@ def alert_catalog_markdown(
                 records.append(rule)
     lines += ["", "## Recording rules", "", "| Record | Expression |", "|---|---|"]
     for record in records:
+        if record.record == HOLIDAY_WINDOW_END:  # a timestamp that moves with the year
+            record = RecordingRule(
+                record.record, "vector(<end of its holiday window>)", record.labels
+            )
         labels = ",".join(f'{k}="{v}"' for k, v in record.labels)
         name = f"{record.record}{{{labels}}}" if labels else record.record
         lines.append(f"| `{_cell(name)}` | `{_cell(record.expr)}` |")
@@ -138,9 +142,13 @@ def _notification_lines(
     for named in model.time_intervals:
         parts = []
         for interval in named.intervals:
+            if not interval.weekdays:  # dated: holidays and early closes (they move yearly)
+                continue
             days = ", ".join(interval.weekdays)
             times = ", ".join(f"{t.start}-{t.end}" for t in interval.times) or "all day"
             parts.append(f"{days} {times}")
+        if any(not interval.weekdays for interval in named.intervals):
+            parts.append("holidays and early closes of the current and next year")
         location = named.intervals[0].location if named.intervals else ""
         lines.append(f"| {named.name} | {'; '.join(parts)} ({location}) |")
     return lines

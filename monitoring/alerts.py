@@ -11,6 +11,7 @@ import functools
 
 from monitoring import dashboard_uids as uids
 from monitoring import jobs
+from monitoring.market_hours import holiday_window_end_timestamp
 from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
 from monitoring.settings import ContentSettings
 from monitoring.slo import slo_rule_groups
@@ -727,6 +728,38 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
     )
 
 
+HOLIDAY_WINDOW_END = "market:trading_holiday_window_end:timestamp_seconds"
+HOLIDAY_WINDOW_WARNING_DAYS = 30
+
+
+def _market_calendars(settings: ContentSettings) -> tuple[AlertRule | RecordingRule, ...]:
+    """When each market's rendered holidays end (a constant per market, fixed at deploy time),
+    and a warning a month before: the mute times know nothing after that day."""
+    ends = [
+        RecordingRule(HOLIDAY_WINDOW_END, f"vector({end})", (("market", market.code),))
+        for market in settings.markets
+        if (end := holiday_window_end_timestamp(market)) is not None
+    ]
+    days = HOLIDAY_WINDOW_WARNING_DAYS
+    return (
+        *ends,
+        AlertRule(
+            name="MarketHolidayWindowEnding",
+            expr=f"{HOLIDAY_WINDOW_END} - time() < {days * 86400}",
+            severity="warning",
+            category="meta",
+            summary="Holiday mute times of {{ $labels.market }} end soon",
+            description=(
+                "The holidays and early closes rendered into the mute times of market"
+                " {{ $labels.market }} end in {{ $value | humanizeDuration }}"
+                f" (warning {days} days before). Re-run `pulumi up` in the new year, upgrade"
+                " exchange_calendars, or list the next year's holidays of a custom schedule."
+            ),
+            dashboard_uid=MARKET_DASHBOARD,
+        ),
+    )
+
+
 def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
     return (
         RuleGroup(
@@ -741,6 +774,7 @@ def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
         RuleGroup("system", "system.yml", (FILESYSTEM_AVAILABLE, *_system(settings))),
         RuleGroup("trading", "trading.yml", (ORDER_FAILURE_RATIO_5M, *_trading(settings))),
         RuleGroup("meta", "meta.yml", _meta(settings)),
+        RuleGroup("market-calendars", "market_calendars.yml", _market_calendars(settings)),
     )
 
 

@@ -285,11 +285,12 @@ def _subtract(spans: tuple[Span, ...], minus: tuple[Span, ...]) -> tuple[Span, .
 
 
 def _weekday_ranges(days: Sequence[int]) -> tuple[str, ...]:
-    """[0, 1, 2, 4] -> ("monday:wednesday", "friday")."""
+    """[0, 1, 2, 4] -> ("monday:wednesday", "friday"). Ranges run Sunday to Saturday, as in
+    Alertmanager ("saturday:sunday" is refused)."""
     out: list[str] = []
     run: list[int] = []
-    for day in sorted(days):
-        if run and day != run[-1] + 1:
+    for day in sorted(days, key=lambda d: (d + 1) % 7):
+        if run and (day + 1) % 7 != (run[-1] + 1) % 7 + 1:
             out.append(_weekday_run(run))
             run = []
         run.append(day)
@@ -367,6 +368,16 @@ def holiday_window_end(market: Market, first_year: int | None = None) -> date | 
     (always open, or a custom schedule without listed holidays)."""
     schedule = market_schedule(market, current_year() if first_year is None else first_year)
     return None if schedule.always_open else schedule.known_until
+
+
+def holiday_window_end_timestamp(market: Market, first_year: int | None = None) -> int | None:
+    """Unix time of the local midnight that ends the market's holiday window."""
+    last = holiday_window_end(market, first_year)
+    if last is None:
+        return None
+    zone = ZoneInfo(market_schedule(market, first_year or current_year()).timezone)
+    after = last + timedelta(days=1)
+    return int(datetime(after.year, after.month, after.day, tzinfo=zone).timestamp())
 
 
 def closed_interval_name(market_code: str) -> str:

@@ -399,7 +399,8 @@ def _market_mutes(settings: ContentSettings, match: Mapping[str, tuple[str, ...]
             mute_time_intervals=(closed_interval_name(m.code),),
         )
         for m in settings.markets
-        if allows("market", m.code)
+        # Always-open markets (24/7) have no closed interval: nothing mutes their warnings.
+        if allows("market", m.code) and closed_intervals(m)
     ]
 
 
@@ -476,6 +477,7 @@ def notification_model(
     intervals = tuple(
         NamedTimeInterval(closed_interval_name(m.code), closed_intervals(m))
         for m in settings.markets
+        if closed_intervals(m)
     )
     return NotificationModel(
         receivers=(*n.receivers, Receiver(BLACKHOLE)),

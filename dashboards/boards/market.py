@@ -11,6 +11,7 @@ from dashboards.layout import MARKET_TAG, new_dashboard
 from dashboards.levels import PanelLevels
 from dashboards.panels import OPEN_CLOSED, Q, prometheus_variable, row, single
 from monitoring import dashboard_uids
+from monitoring.market_hours import market_sessions
 from monitoring.settings import Market
 from monitoring.slo import SLO
 
@@ -20,9 +21,10 @@ def market_selector(market: Market) -> str:
 
 
 def _schedule(market: Market) -> str:
-    if market.calendar:
-        return f"exchange calendar {market.calendar}"
-    return "sessions " + ", ".join(market.sessions) if market.sessions else "no sessions"
+    sessions = "sessions " + ", ".join(market_sessions(market))
+    if market.calendar and not market.sessions:
+        return f"exchange calendar {market.calendar}, {sessions}"
+    return sessions
 
 
 def market_dashboard(market: Market, lv: PanelLevels, slos: Sequence[SLO]) -> db.Dashboard:
