@@ -13,7 +13,6 @@ import yaml
 
 from dashboards import build_dashboards
 from monitoring.dashboard_uids import market_uid
-
 from monitoring.market_hours import (
     WEEKDAYS,
     TimeInterval,
