@@ -47,17 +47,21 @@ class Schedule:
 
 
 def configured_schedule(market: MarketConfig, start: date, end: date) -> Schedule:
-    """Sessions from the market's configured local hours, weekdays and holidays."""
+    """Sessions from the market's configured local hours, weekdays, holidays and early closes."""
     zone = ZoneInfo(market.timezone)
     holidays = set(market.holidays)
+    early_closes = dict(market.early_closes)
     intervals: list[Interval] = []
     day = start
     while day <= end:
         if day.weekday() in market.weekdays and day.isoformat() not in holidays:
+            close_by = early_closes.get(day.isoformat(), 24 * 60)
             for session in market.sessions:
+                if session.start_minute >= close_by:
+                    continue
                 # Wall-clock minutes, so DST days keep their local hours.
                 opens = _local_minute(day, session.start_minute, zone)
-                closes = _local_minute(day, session.end_minute, zone)
+                closes = _local_minute(day, min(session.end_minute, close_by), zone)
                 intervals.append((int(opens.timestamp()), int(closes.timestamp())))
         day += timedelta(days=1)
     return Schedule(tuple(_merge(intervals)), _day_start(start, zone), _day_start(end, zone))

@@ -1,4 +1,4 @@
-"""`python -m exporter serve|demo-db`: flags are validated first; a bad one exits with code 2."""
+"""`python -m exporter serve|check|demo-db`: flags are validated first; bad ones exit 2."""
 
 from __future__ import annotations
 
@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--refresh-interval", help="seconds between cached refreshes (default 15)")
     serve.add_argument("--timeout", help="per-collector run timeout in seconds (default 10)")
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+
+    check = commands.add_parser(
+        "check", help="run every configured query once against a database; OK or its error"
+    )
+    check.add_argument("--config", help="YAML config file (the mapping to prove)")
+    check.add_argument(
+        "--database", required=True, help="SQLite file path, sqlite:///PATH or postgresql://..."
+    )
+    check.add_argument("--timeout", help="per-collector timeout in seconds (default 10)")
 
     demo = commands.add_parser("demo-db", help="create a realistic demo trading database")
     demo.add_argument("path", help="SQLite file to create (replaced if it exists)")
@@ -187,11 +196,22 @@ def _demo_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from exporter.check import run_check
+
+    target = parse_target(args.database, "--database")
+    timeout = None if args.timeout is None else parse_interval(args.timeout, "--timeout")
+    config = with_overrides(load_config(args.config), timeout=timeout)
+    return run_check(config, target)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo-db":
             return _demo_db(args)
+        if args.command == "check":
+            return _check(args)
         options = serve_options(args)
     except ConfigError as exc:
         print(f"exporter: error: {exc}", file=sys.stderr)

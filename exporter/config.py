@@ -18,6 +18,8 @@ import yaml
 from exporter.layout import COLLECTORS, SQL_METRICS
 from validation import InvalidValue, check_unique
 
+# The calendars of the default markets. Any exchange_calendars name (and "24/7", "24/5") is
+# accepted: the calendar child process resolves it, and the stack checks it at synth time.
 CALENDARS = ("XKRX", "XNYS", "XSHG", "XHKG", "XTKS")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_ENDPOINTS = ("quotes", "ohlcv", "orders", "account", "auth")
@@ -31,7 +33,8 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_MARKET_STATUS_TIMEOUT = 60.0
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 86_400.0
 
-_CODE = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,23}$")
+_CALENDAR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_]{1,15}$")
 _SESSION = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -56,6 +59,7 @@ class MarketConfig:
     sessions: tuple[Session, ...] = ()
     weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)  # Monday = 0
     holidays: tuple[str, ...] = ()  # "YYYY-MM-DD" local dates, for `sessions` markets
+    early_closes: tuple[tuple[str, int], ...] = ()  # ("YYYY-MM-DD", close minute), local
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,16 @@ def parse_session(value: object, key: str) -> Session:
     return Session(start, end)
 
 
+def parse_close(value: object, key: str) -> int:
+    """An early close "HH:MM" (after 00:00, up to 24:00) as minutes after midnight."""
+    try:
+        if not isinstance(value, str):
+            raise ConfigError(key, value, "")
+        return parse_session(f"00:00-{value}", key).end_minute
+    except ConfigError:
+        raise ConfigError(key, value, '"HH:MM" local time after 00:00, up to 24:00') from None
+
+
 def parse_interval(value: object, key: str) -> float:
     allowed = f"a number of seconds from {MIN_INTERVAL} to {MAX_INTERVAL:.0f}"
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -162,7 +176,7 @@ def parse_interval(value: object, key: str) -> float:
 
 def parse_market_code(value: object, key: str) -> str:
     if not isinstance(value, str) or not _CODE.match(value):
-        raise ConfigError(key, value, "a lowercase code like 'kr' (letters, digits, _)")
+        raise ConfigError(key, value, "a lowercase code like 'kr' (1-24 of a-z, 0-9, _ and -)")
     return value
 
 
@@ -201,7 +215,11 @@ def _parse_bool(value: object, key: str) -> bool:
 
 def _parse_market(raw: object, key: str) -> MarketConfig:
     data = _require_mapping(raw, key)
-    _check_keys(data, key, ("code", "timezone", "calendar", "sessions", "weekdays", "holidays"))
+    _check_keys(
+        data,
+        key,
+        ("code", "timezone", "calendar", "sessions", "weekdays", "holidays", "early_closes"),
+    )
     code = parse_market_code(data.get("code"), f"{key}.code")
     tz = data.get("timezone")
     try:
@@ -211,8 +229,10 @@ def _parse_market(raw: object, key: str) -> MarketConfig:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{key}.timezone", tz, "an IANA time zone like 'Asia/Seoul'") from None
     calendar = data.get("calendar")
-    if calendar is not None and calendar not in CALENDARS:
-        raise ConfigError(f"{key}.calendar", calendar, ", ".join(CALENDARS) + " or omitted")
+    if calendar is not None and (not isinstance(calendar, str) or not _CALENDAR.match(calendar)):
+        raise ConfigError(
+            f"{key}.calendar", calendar, "an exchange_calendars name (e.g. XNYS, 24/7) or omitted"
+        )
     raw_sessions = data.get("sessions", [])
     sessions = tuple(
         parse_session(s, f"{key}.sessions[{i}]")
@@ -231,6 +251,16 @@ def _parse_market(raw: object, key: str) -> MarketConfig:
         if not isinstance(day, str) or not _DATE.match(day):
             raise ConfigError(f"{key}.holidays[{i}]", day, "a date 'YYYY-MM-DD' (quoted)")
         holidays.append(day)
+    early_closes = []
+    for i, entry in enumerate(_require_list(data.get("early_closes", []), f"{key}.early_closes")):
+        item = _require_mapping(entry, f"{key}.early_closes[{i}]")
+        _check_keys(item, f"{key}.early_closes[{i}]", ("date", "close"))
+        day = item.get("date")
+        if not isinstance(day, str) or not _DATE.match(day):
+            raise ConfigError(f"{key}.early_closes[{i}].date", day, "a date 'YYYY-MM-DD' (quoted)")
+        close = item.get("close")
+        minute = parse_close(close, f"{key}.early_closes[{i}].close")
+        early_closes.append((day, minute))
     # Explicit sessions win over a calendar: that is how tests pin a market open or closed.
     return MarketConfig(
         code=code,
@@ -239,6 +269,7 @@ def _parse_market(raw: object, key: str) -> MarketConfig:
         sessions=sessions,
         weekdays=tuple(sorted(set(weekdays))),
         holidays=tuple(holidays),
+        early_closes=tuple(early_closes),
     )
 
 

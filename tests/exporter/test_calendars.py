@@ -124,3 +124,32 @@ def test_a_failing_calendar_process_is_reported_and_not_restarted_every_run(
         # The configured market is still exported; the calendar market is absent, not guessed.
         assert samples == {("trading_market_open", (("market", "vn"),)): 1.0}
     assert len(calls) == 1
+
+
+def test_early_closes_and_always_open_calendars() -> None:
+    config = parse_config(
+        {
+            "markets": [
+                {
+                    "code": "hose-vn",
+                    "timezone": "Asia/Ho_Chi_Minh",
+                    "sessions": ["09:00-11:30", "13:00-14:45"],
+                    "holidays": ["2026-02-17"],
+                    "early_closes": [{"date": "2026-02-18", "close": "11:00"}],
+                },
+                {"code": "hyperliquid", "timezone": "UTC", "calendar": "24/7"},
+            ]
+        }
+    )
+    vn, crypto = config.markets
+    schedule = configured_schedule(vn, date(2026, 2, 16), date(2026, 2, 20))
+    assert not schedule.is_open(_ts("2026-02-17T03:00:00"))  # Tết holiday, 10:00 local
+    assert schedule.is_open(_ts("2026-02-18T03:59:59"))  # 10:59:59 local
+    assert not schedule.is_open(_ts("2026-02-18T04:00:00"))  # early close at 11:00
+    assert not schedule.is_open(_ts("2026-02-18T06:30:00"))  # no afternoon session
+    assert schedule.is_open(_ts("2026-02-19T06:30:00"))
+    # Any exchange_calendars name works in the child process, 24/7 included.
+    always = calendar_schedules([crypto.calendar or ""], date(2026, 11, 20), date(2026, 12, 5), 60)
+    assert all(
+        always["24/7"].is_open(_ts(f"2026-11-{d}T{h}:00:00")) for d in (21, 22) for h in ("00", "12")
+    )

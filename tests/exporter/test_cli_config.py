@@ -125,7 +125,18 @@ MARKET = {"code": "kr", "timezone": "Asia/Seoul", "calendar": "XKRX"}
         ({"colour": "blue"}, "colour", "blue"),
         ({"markets": []}, "markets", []),
         ({"markets": [{**MARKET, "code": "KR"}]}, "markets[0].code", "KR"),
-        ({"markets": [{**MARKET, "calendar": "XSHE"}]}, "markets[0].calendar", "XSHE"),
+        ({"markets": [{**MARKET, "calendar": "X SHE"}]}, "markets[0].calendar", "X SHE"),
+        ({"markets": [{**MARKET, "code": "a" * 25}]}, "markets[0].code", "a" * 25),
+        (
+            {"markets": [{**MARKET, "early_closes": [{"date": "2026-12-24", "close": "25:00"}]}]},
+            "markets[0].early_closes[0].close",
+            "25:00",
+        ),
+        (
+            {"markets": [{**MARKET, "early_closes": [{"date": "24.12.2026", "close": "13:00"}]}]},
+            "markets[0].early_closes[0].date",
+            "24.12.2026",
+        ),
         (
             {"markets": [{**MARKET, "timezone": "Mars/Olympus"}]},
             "markets[0].timezone",

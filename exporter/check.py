@@ -1,0 +1,74 @@
+"""`python -m exporter check`: prove a mapping against a real database before deploying it.
+
+Runs every enabled database collector once, exactly as `serve` would, and prints one line per
+metric family: OK, or the database's (or the result shape's) error. Any failure exits 1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from exporter.collectors import SqlCollector, metric_queries
+from exporter.config import ExporterConfig
+from exporter.db import DatabaseTarget
+from exporter.layout import SQL_COLLECTORS
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    metric: str
+    collector: str
+    error: str | None  # None: OK
+    skipped: bool = False
+
+    def render(self) -> str:
+        if self.skipped:
+            return f"SKIP  {self.metric} ({self.collector}): disabled"
+        if self.error is None:
+            return f"OK    {self.metric} ({self.collector})"
+        return f"FAIL  {self.metric} ({self.collector}): {self.error}"
+
+
+def check_mapping(config: ExporterConfig, target: DatabaseTarget) -> list[CheckLine]:
+    """One line per database-backed metric family of the configuration."""
+    lines: list[CheckLine] = []
+    for name, specs in SQL_COLLECTORS.items():
+        settings = config.collector(name)
+        queries = metric_queries(specs, config, target) if settings.enabled else ()
+        enabled = {q.spec.name for q in queries}
+        errors: list[str] = []
+        if queries:
+            collector = SqlCollector(name, target, queries, config, probe=(name == "database"))
+            errors = collector.run(time.monotonic() + settings.timeout).errors
+        metrics = tuple(spec.name for spec in specs)
+        for metric in metrics:
+            if metric not in enabled:
+                lines.append(CheckLine(metric, name, None, skipped=True))
+            else:
+                lines.append(CheckLine(metric, name, _error_of(metric, metrics, errors)))
+    return lines
+
+
+def _error_of(metric: str, metrics: tuple[str, ...], errors: list[str]) -> str | None:
+    """The metric's own error ("<metric>: reason"), else a collector-wide one (connection)."""
+    own = [e.removeprefix(f"{metric}: ") for e in errors if e.startswith(f"{metric}: ")]
+    shared = [e for e in errors if not any(e.startswith(f"{m}: ") for m in metrics)]
+    found = own or shared
+    return found[0] if found else None
+
+
+def run_check(
+    config: ExporterConfig, target: DatabaseTarget, out: Callable[[str], None] = print
+) -> int:
+    lines = check_mapping(config, target)
+    for line in lines:
+        out(line.render())
+    failed = [line for line in lines if line.error is not None]
+    checked = [line for line in lines if not line.skipped]
+    out(
+        f"{len(checked) - len(failed)} of {len(checked)} metric families OK"
+        f" against {target.describe()} ({target.dialect})"
+    )
+    return 1 if failed else 0
