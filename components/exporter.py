@@ -51,6 +51,10 @@ def sqlite_args(path: str) -> list[str]:
     return [f"--db={path}"]
 
 
+# Where dev mounts a host SQLite file (docker.exporterDatabasePath), read-only.
+HOST_DATABASE_PATH = "/data/host/trading.db"
+
+
 def demo_command(market_codes: list[str]) -> list[str]:
     """A shell command: create a demo database of the stack's markets, then serve it."""
     serve = " ".join([*ENTRYPOINT, *serve_args(sqlite_args(DEMO_DATABASE))])

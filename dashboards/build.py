@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 
@@ -20,6 +21,7 @@ from dashboards.levels import panel_levels
 from dashboards.model import MARKETS, MONITORING, PLATFORM, TRADING, Dashboard, Folder
 from dashboards.panels import MARKET_VAR_SELECTOR, row
 from monitoring import dashboard_uids
+from monitoring.availability import exposed_names, prune_panels
 from monitoring.settings import ContentSettings
 from monitoring.slo import SLO, slos
 
@@ -76,4 +78,13 @@ def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
         (meta(lv), MONITORING),
         *((market_dashboard(market, lv, slo_list), MARKETS) for market in settings.markets),
     ]
-    return [dashboard_in(_with_slos(builder, slo_list), folder) for builder, folder in planned]
+    built = [dashboard_in(_with_slos(builder, slo_list), folder) for builder, folder in planned]
+    missing = exposed_names(settings.exporter_missing_families)
+    if not missing and settings.exporter_enabled:
+        return built
+    return [
+        dataclasses.replace(
+            board, model=prune_panels(board.model, missing, not settings.exporter_enabled)
+        )
+        for board in built
+    ]

@@ -18,9 +18,6 @@ import yaml
 from exporter.layout import COLLECTORS, SQL_METRICS
 from validation import InvalidValue, check_unique
 
-# The calendars of the default markets. Any exchange_calendars name (and "24/7", "24/5") is
-# accepted: the calendar child process resolves it, and the stack checks it at synth time.
-CALENDARS = ("XKRX", "XNYS", "XSHG", "XHKG", "XTKS")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_ENDPOINTS = ("quotes", "ohlcv", "orders", "account", "auth")
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

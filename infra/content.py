@@ -7,10 +7,14 @@ placeholders instead of secrets (`files_for_review`), which is what synth writes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pulumi
 import yaml
 
 from components import alloy, grafana, prometheus
+from exporter.config import WEEKDAYS as EXPORTER_WEEKDAYS
 from exporter.config import parse_config as parse_exporter_config
 from infra.settings import stack as cfg
 from infra.targets import GrafanaServerConfig, RenderedContent
@@ -69,17 +73,27 @@ def grafana_smtp_env(config: cfg.StackConfig) -> dict[str, str]:
     return env
 
 
-def render_exporter_config(settings: ContentSettings) -> str:
-    """The exporter's YAML config (markets), checked with the exporter's own parser."""
+def render_exporter_config(
+    settings: ContentSettings, exporter_section: Mapping[str, Any] | None = None
+) -> str:
+    """The exporter's YAML config: the markets (from `markets[]`, with their custom schedules)
+    and the stack's `exporter` section (SQL overrides, collectors, endpoints...), checked with
+    the exporter's own parser."""
     markets = []
     for market in settings.markets:
         entry: dict[str, object] = {"code": market.code, "timezone": market.timezone}
-        if market.calendar is not None:
-            entry["calendar"] = market.calendar
-        else:
+        if market.sessions:
             entry["sessions"] = list(market.sessions)
+            entry["weekdays"] = [EXPORTER_WEEKDAYS[d] for d in market.weekdays]
+            if market.holidays:
+                entry["holidays"] = list(market.holidays)
+            if market.early_closes:
+                entry["early_closes"] = [{"date": d, "close": c} for d, c in market.early_closes]
+        else:
+            entry["calendar"] = market.calendar
         markets.append(entry)
-    text = yaml.safe_dump({"markets": markets}, sort_keys=False)
+    own = {k: v for k, v in (exporter_section or {}).items() if k != "enabled"}
+    text = yaml.safe_dump({"markets": markets, **own}, sort_keys=False)
     parse_exporter_config(yaml.safe_load(text))  # raises on anything the exporter rejects
     return text
 
@@ -109,7 +123,7 @@ def build_content(
     rule_files = render.render_rule_files(settings)
     loki_yml = render_loki_config(settings, config.log_retention_time)
     alloy_config = render_alloy_config(settings, docker_host=f"unix://{alloy.DOCKER_SOCKET}")
-    exporter_yml = render_exporter_config(settings)
+    exporter_yml = render_exporter_config(settings, config.exporter)
 
     review_alertmanager = render.render_alertmanager_config(
         settings,

@@ -219,6 +219,9 @@ class GrafanaContent(pulumi.ComponentResource):
                     ]
                     or None,
                     location=interval.location,
+                    days_of_months=list(interval.days_of_month) or None,
+                    months=list(interval.months) or None,
+                    years=list(interval.years) or None,
                 )
                 for interval in timing.intervals
             ],

@@ -27,7 +27,7 @@ class StackOutputs:
     grafana_url: pulumi.Output[str]
     prometheus_url: pulumi.Output[str]
     alertmanager_url: pulumi.Output[str]
-    exporter_url: pulumi.Output[str]
+    exporter_url: pulumi.Output[str] | None
     dashboard_urls: dict[str, pulumi.Output[str]]
     grafana_admin_user: str
     grafana_admin_password: pulumi.Output[str]  # secret
@@ -127,7 +127,7 @@ class MonitoringStack(pulumi.ComponentResource):
 
 def stack_output_values(outputs: StackOutputs) -> dict[str, Any]:
     """Stack output name -> value (`pulumi stack output`; the password needs --show-secrets)."""
-    return {
+    values: dict[str, Any] = {
         "grafanaUrl": outputs.grafana_url,
         "prometheusUrl": outputs.prometheus_url,
         "alertmanagerUrl": outputs.alertmanager_url,
@@ -136,6 +136,9 @@ def stack_output_values(outputs: StackOutputs) -> dict[str, Any]:
         "grafanaAdminUser": outputs.grafana_admin_user,
         "grafanaAdminPassword": outputs.grafana_admin_password,
     }
+    if outputs.exporter_url is None:  # exporter.enabled: false
+        del values["exporterUrl"]
+    return values
 
 
 def run() -> None:

@@ -92,6 +92,6 @@ class TargetEndpoints:
     grafana_url: pulumi.Output[str]
     prometheus_url: pulumi.Output[str]
     alertmanager_url: pulumi.Output[str]
-    exporter_url: pulumi.Output[str]
+    exporter_url: pulumi.Output[str] | None  # None: exporter.enabled is false
     # The healthy Grafana container / the ready Grafana Deployment; Grafana content waits on it.
     grafana_ready: pulumi.Resource

@@ -11,6 +11,7 @@ import functools
 
 from monitoring import dashboard_uids as uids
 from monitoring import jobs
+from monitoring.availability import exposed_names, prune_rule_groups
 from monitoring.market_hours import holiday_window_end_timestamp
 from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
 from monitoring.settings import ContentSettings
@@ -784,8 +785,14 @@ def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
 def all_rule_groups(
     settings: ContentSettings, tuning: AlertTuning | None = None
 ) -> tuple[RuleGroup, ...]:
-    """Every rule group, with the stack's per-alert tuning applied."""
-    return tune_groups(alert_rule_groups(settings) + slo_rule_groups(settings), tuning)
+    """Every rule group, without the rules built on exporter metrics nobody exposes, with the
+    stack's per-alert tuning applied."""
+    groups = prune_rule_groups(
+        alert_rule_groups(settings) + slo_rule_groups(settings),
+        exposed_names(settings.exporter_missing_families),
+        exporter_job=not settings.exporter_enabled,
+    )
+    return tune_groups(groups, tuning)
 
 
 def alert_names(settings: ContentSettings, tuning: AlertTuning | None = None) -> tuple[str, ...]:

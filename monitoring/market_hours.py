@@ -102,6 +102,27 @@ def parse_sessions(sessions: Sequence[str], key: str) -> tuple[Span, ...]:
     return tuple(spans)
 
 
+def _date(value: str, key: str) -> date:
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else date.fromisoformat("bad")
+    except ValueError:
+        raise ValueError(f"{key}: {value!r} is not a date; expected 'YYYY-MM-DD'") from None
+
+
+def _close(value: str, key: str) -> int:
+    if not _SESSION.match(f"00:00-{value}") or _minutes(value) == 0:
+        raise ValueError(f"{key}: close {value!r} is not a time; expected 'HH:MM' up to 24:00")
+    return _minutes(value)
+
+
+def _weekdays(market: Market) -> tuple[int, ...]:
+    if not market.weekdays or any(d not in range(7) for d in market.weekdays):
+        raise ValueError(
+            f"markets[{market.code}].weekdays: {market.weekdays!r}; expected at least one day"
+        )
+    return market.weekdays
+
+
 def check_market_code(code: str, key: str = "markets[].code") -> None:
     if not MARKET_CODE.match(code):
         raise ValueError(f"{key}: {code!r} is not a market code; allowed: {MARKET_CODE_ALLOWED}")
@@ -219,6 +240,21 @@ def market_schedule(market: Market, first_year: int) -> MarketSchedule:
             market.timezone,
             parse_sessions(market.sessions, f"markets[{market.code}].sessions"),
             first_year,
+            _weekdays(market),
+            [_date(day, f"markets[{market.code}].holidays") for day in market.holidays],
+            [
+                (
+                    _date(day, f"markets[{market.code}].earlyCloses"),
+                    _close(close, f"markets[{market.code}].earlyCloses"),
+                )
+                for day, close in market.early_closes
+            ],
+        )
+    custom = market.holidays or market.early_closes or market.weekdays != (0, 1, 2, 3, 4)
+    if custom:
+        raise ValueError(
+            f"markets[{market.code}]: weekdays, holidays and earlyCloses belong to a custom"
+            " schedule (with `sessions`); a calendar brings its own"
         )
     if market.calendar is None:
         raise ValueError(

@@ -71,10 +71,11 @@ def scrape_configs(settings: ContentSettings) -> list[dict[str, Any]]:
     configs = [
         _static_job(jobs.PROMETHEUS, t.prometheus),
         _static_job(jobs.ALERTMANAGER, t.alertmanagers),
-        _static_job(jobs.EXPORTER, t.exporter),
         _static_job(jobs.GRAFANA, t.grafana),
         _static_job(jobs.LOKI, t.loki),
     ]
+    if settings.exporter_enabled:
+        configs.insert(2, _static_job(jobs.EXPORTER, t.exporter))
     if settings.discovery == "kubernetes":
         configs += [
             _k8s_pod_job(jobs.NODE, jobs.NODE_EXPORTER_APP, [settings.node_exporter_namespace]),

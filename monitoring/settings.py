@@ -20,6 +20,11 @@ class Market:
     timezone: str  # IANA zone, e.g. "Asia/Seoul"
     sessions: tuple[str, ...] = ()  # "09:00-11:30" local time, used when calendar is None
     adapter_target: str | None = None  # "host:port" of the market adapter's /metrics, if any
+    # Custom schedules only (with `sessions`): trading weekdays (Monday = 0), holidays
+    # ("YYYY-MM-DD") and early closes (("YYYY-MM-DD", "HH:MM")), all local.
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    holidays: tuple[str, ...] = ()
+    early_closes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,3 +96,7 @@ class ContentSettings:
     # Kubernetes: skip TLS verification of kubelets whose serving certificate is not signed by
     # the cluster CA (kind, minikube). Prefer signed kubelet certificates.
     kubelet_insecure_skip_verify: bool = False
+    # The bundled exporter (stack key `exporter.enabled`) and its metric families nobody
+    # exposes (disabled collectors and metrics): rules, inhibitions and panels on them go.
+    exporter_enabled: bool = True
+    exporter_missing_families: tuple[str, ...] = ()

@@ -121,19 +121,6 @@ class DockerTarget(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label="tm.stack", value=pulumi.get_stack())],
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        self.exporter_image = docker.Image(
-            "exporter-image",
-            image_name=f"trading-monitoring/exporter:{config.environment}",
-            build=docker.DockerBuildArgs(
-                context=exporter.BUILD_CONTEXT,
-                dockerfile=exporter.DOCKERFILE,
-                # Dev builds for the local engine's own platform (no emulation on arm64).
-                args={"PYTHON_IMAGE": self._images.python_base},
-            ),
-            skip_push=True,
-            opts=self._child,
-        )
-
         rules_dir = content.settings.rule_files_dir
         prometheus_container = self._container(
             ContainerSpec(
@@ -226,24 +213,14 @@ class DockerTarget(pulumi.ComponentResource):
                 cadvisor.COMPONENT, self._pull(cadvisor.COMPONENT), command=cadvisor.args()
             )
         )
-        exporter_uploads = [_upload(exporter.CONFIG_PATH, content.exporter_config_yml)]
-        if exporter_database_url is not None:
-            exporter_uploads.append(
-                _secret_upload(exporter.DATABASE_URL_PATH, exporter_database_url)
+        exporter_url: pulumi.Output[str] | None = None
+        if content.settings.exporter_enabled:
+            exporter_container = self._exporter(
+                content, exporter_database_url, settings.exporter_database_path
             )
-        entrypoint, command = exporter_entrypoint(
-            exporter_database_url is not None, [m.code for m in content.settings.markets]
-        )
-        exporter_container = self._container(
-            ContainerSpec(
-                exporter.COMPONENT,
-                self.exporter_image.repo_digest,
-                entrypoint=entrypoint,
-                command=command,
-                uploads=exporter_uploads,
-                host_port=ports.exporter,
+            exporter_url = exporter_container.name.apply(
+                lambda _: f"http://{LOOPBACK}:{ports.exporter}/metrics"
             )
-        )
 
         def local(port: int) -> pulumi.Output[str]:
             return pulumi.Output.from_input(f"http://{LOOPBACK}:{port}")
@@ -255,12 +232,59 @@ class DockerTarget(pulumi.ComponentResource):
             grafana_url=grafana_url,
             prometheus_url=local(ports.prometheus),
             alertmanager_url=local(ports.alertmanager),
-            exporter_url=exporter_container.name.apply(
-                lambda _: f"http://{LOOPBACK}:{ports.exporter}/metrics"
-            ),
+            exporter_url=exporter_url,
             grafana_ready=grafana_container,
         )
         self.register_outputs({"network": self.network.name})
+
+    def _exporter(
+        self,
+        content: RenderedContent,
+        database_url: pulumi.Output[str] | None,
+        host_database: str | None,
+    ) -> docker.Container:
+        """The exporter on a DSN (secret file), a host SQLite file (read-only bind mount) or
+        a demo database it creates."""
+        image = docker.Image(
+            "exporter-image",
+            image_name=f"trading-monitoring/exporter:{content.settings.environment}",
+            build=docker.DockerBuildArgs(
+                context=exporter.BUILD_CONTEXT,
+                dockerfile=exporter.DOCKERFILE,
+                # Dev builds for the local engine's own platform (no emulation on arm64).
+                args={"PYTHON_IMAGE": self._images.python_base},
+            ),
+            skip_push=True,
+            opts=self._child,
+        )
+        uploads = [_upload(exporter.CONFIG_PATH, content.exporter_config_yml)]
+        volumes: list[docker.ContainerVolumeArgs] = []
+        if database_url is not None:
+            uploads.append(_secret_upload(exporter.DATABASE_URL_PATH, database_url))
+        if host_database is not None:
+            volumes.append(
+                docker.ContainerVolumeArgs(
+                    host_path=host_database,
+                    container_path=exporter.HOST_DATABASE_PATH,
+                    read_only=True,
+                )
+            )
+        entrypoint, command = exporter_entrypoint(
+            database_url is not None,
+            [m.code for m in content.settings.markets],
+            host_database is not None,
+        )
+        return self._container(
+            ContainerSpec(
+                exporter.COMPONENT,
+                image.repo_digest,
+                entrypoint=entrypoint,
+                command=command,
+                uploads=uploads,
+                volumes=volumes,
+                host_port=self._settings.ports.exporter,
+            )
+        )
 
     def _volume(self, component: Component) -> docker.Volume:
         return docker.Volume(
@@ -405,11 +429,18 @@ def grafana_start_script(admin_password_file: str, secret_key_file: str) -> str:
     return f"{reset} || echo 'admin password not reset (fresh database)'; exec /run.sh"
 
 
-def exporter_entrypoint(database_url: bool, market_codes: list[str]) -> tuple[list[str], list[str]]:
+def exporter_entrypoint(
+    database_url: bool, market_codes: list[str], host_database: bool = False
+) -> tuple[list[str], list[str]]:
     """(entrypoint, command) of the exporter container: serve the database URL (a secret
-    file), or else create a demo database of the stack's markets first."""
+    file) or the mounted host SQLite file, or else create a demo database of the stack's
+    markets first."""
     if database_url:
         return exporter.ENTRYPOINT, exporter.serve_args(exporter.database_url_args())
+    if host_database:
+        return exporter.ENTRYPOINT, exporter.serve_args(
+            exporter.sqlite_args(exporter.HOST_DATABASE_PATH)
+        )
     return ["/bin/sh", "-c"], exporter.demo_command(market_codes)
 
 

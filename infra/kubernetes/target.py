@@ -77,7 +77,7 @@ class KubernetesTarget(pulumi.ComponentResource):
             raise ValueError("trading-monitoring:kubernetes is not set: required by target")
         check_content(settings, content)
         registry_password = _secret(secrets, REGISTRY_PASSWORD_KEY)
-        if registry_password is None:
+        if registry_password is None and content.settings.exporter_enabled:
             raise ValueError(
                 f"trading-monitoring:{REGISTRY_PASSWORD_KEY} is not set: required by "
                 "kubernetes.registry"
@@ -106,13 +106,19 @@ class KubernetesTarget(pulumi.ComponentResource):
         create_loki(ctx, name)
         create_alloy(ctx, name)
         create_node_exporter(ctx, name)
-        exporter = create_exporter(ctx, name, registry_password, _secret(secrets, EXPORTER_DSN_KEY))
         grafana = create_grafana(ctx, name)
         ingresses = create_ingresses(ctx, name)
 
         def after(url: str, *resources: pulumi.CustomResource) -> pulumi.Output[str]:
             """`url`, known only once `resources` exist (and, when awaited, are ready)."""
             return pulumi.Output.all(*(r.id for r in resources)).apply(lambda _: url)
+
+        exporter_url = None
+        if content.settings.exporter_enabled and registry_password is not None:
+            exporter = create_exporter(
+                ctx, name, registry_password, _secret(secrets, EXPORTER_DSN_KEY)
+            )
+            exporter_url = after(f"{service_url(ctx, 'exporter')}/metrics", exporter)
 
         ingress = settings.ingress
         # With an ingress: the Ingress and its Ready Certificate (cert-manager) too.
@@ -136,7 +142,7 @@ class KubernetesTarget(pulumi.ComponentResource):
                 else service_url(ctx, "alertmanager"),
                 alertmanager,
             ),
-            exporter_url=after(f"{service_url(ctx, 'exporter')}/metrics", exporter),
+            exporter_url=exporter_url,
             grafana_ready=grafana,
         )
         self.register_outputs(

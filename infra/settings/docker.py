@@ -74,6 +74,9 @@ class DockerSettings(ConfigModel):
     # The exporter reads a demo SQLite database it creates itself, unless the secret key
     # `exporterDatabaseDsn` points it at a real one.
     exporter_demo_database: bool = True
+    # Absolute host path of a SQLite trading database, bind-mounted read-only into the exporter
+    # container (instead of the demo database or a DSN).
+    exporter_database_path: str | None = None
     host_root_propagation: str = "rslave"  # one of HOST_ROOT_PROPAGATIONS
 
     @model_validator(mode="after")
@@ -84,6 +87,18 @@ class DockerSettings(ConfigModel):
             )
         if not self.docker_socket.startswith("/"):
             raise InvalidValue("dockerSocket", self.docker_socket, "an absolute host path")
+        path = self.exporter_database_path
+        if path is not None:
+            if not path.startswith("/") or path.endswith("/") or "\n" in path or ":" in path:
+                raise InvalidValue(
+                    "exporterDatabasePath", path, "an absolute host path of a SQLite file"
+                )
+            if not self.exporter_demo_database:
+                raise InvalidValue(
+                    "exporterDatabasePath",
+                    path,
+                    "unset when exporterDemoDatabase is false (the DSN secret names the database)",
+                )
         if self.host_root_propagation not in HOST_ROOT_PROPAGATIONS:
             raise InvalidValue(
                 "hostRootPropagation",

@@ -33,11 +33,18 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components import PORTS
-from exporter.config import CALENDARS as EXPORTER_CALENDARS
+from exporter import catalog as exporter_catalog
+from exporter.config import WEEKDAYS as EXPORTER_WEEKDAYS
+from exporter.config import ConfigError as ExporterConfigError
+from exporter.config import ExporterConfig
+from exporter.config import parse_config as parse_exporter_config
+from exporter.layout import COLLECTORS as EXPORTER_COLLECTORS
 from infra.settings import kubernetes as k8s_settings
 from infra.settings.base import NAMESPACE, ConfigError, ConfigModel, format_validation_error
 from infra.settings.docker import DockerSettings
 from infra.settings.kubernetes import KubernetesSettings
+from monitoring.availability import collector_families
+from monitoring.market_hours import MARKET_CODE, MARKET_CODE_ALLOWED, calendar_names
 from monitoring.render import check_settings
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
 from monitoring.thresholds import AlertThresholds
@@ -68,8 +75,8 @@ SECRET_KEYS: tuple[str, ...] = (
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SIZE = re.compile(r"^(0|\d+(B|KB|MB|GB|TB|PB|EB))$")
-_MARKET_CODE = re.compile(r"^[a-z]{2,8}$")
-_SESSION = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+_SESSION = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
@@ -77,23 +84,32 @@ _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 _ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 
 
+class EarlyCloseConfig(ConfigModel):
+    date: str  # "YYYY-MM-DD", local
+    close: str  # "HH:MM", local
+
+
 class MarketConfig(ConfigModel):
     code: str
     name: str
-    calendar: str | None = None  # exchange_calendars code, e.g. "XKRX"
+    calendar: str | None = None  # any exchange_calendars name, "24/7" or "24/5"
     timezone: str
-    sessions: tuple[str, ...] = ()  # "09:00-11:30" local time; used when calendar is unset
+    sessions: tuple[str, ...] = ()  # "09:00-11:30" local time; a custom schedule
+    # Custom schedules only: trading days, holidays and early closes (local dates).
+    weekdays: tuple[str, ...] = EXPORTER_WEEKDAYS[:5]
+    holidays: tuple[str, ...] = ()
+    early_closes: tuple[EarlyCloseConfig, ...] = ()
     adapter_target: str | None = None  # host:port of the market adapter's /metrics
 
     @model_validator(mode="after")
     def _check(self) -> MarketConfig:
-        if not _MARKET_CODE.match(self.code):
-            raise InvalidValue("code", self.code, "2-8 lowercase letters, e.g. 'kr'")
+        if not MARKET_CODE.match(self.code):
+            raise InvalidValue("code", self.code, MARKET_CODE_ALLOWED)
         if not self.name.strip():
             raise InvalidValue("name", self.name, "a non-empty display name")
-        if self.calendar is not None and self.calendar not in EXPORTER_CALENDARS:
+        if self.calendar is not None and self.calendar not in calendar_names():
             raise InvalidValue(
-                "calendar", self.calendar, f"one of {', '.join(EXPORTER_CALENDARS)} or unset"
+                "calendar", self.calendar, f"one of {', '.join(calendar_names())} or unset"
             )
         try:
             zoneinfo.ZoneInfo(self.timezone)
@@ -103,9 +119,29 @@ class MarketConfig(ConfigModel):
             ) from None
         for session in self.sessions:
             if not _SESSION.match(session) or session[:5] >= session[6:]:
-                raise InvalidValue("sessions", session, '"HH:MM-HH:MM" with start before end')
+                raise InvalidValue(
+                    "sessions", session, '"HH:MM-HH:MM" with start before end, end up to 24:00'
+                )
         if self.calendar is None and not self.sessions:
             raise InvalidValue("sessions", [], "at least one session when calendar is unset")
+        for day in self.weekdays:
+            if day not in EXPORTER_WEEKDAYS:
+                raise InvalidValue("weekdays", day, ", ".join(EXPORTER_WEEKDAYS))
+        if not self.weekdays:
+            raise InvalidValue("weekdays", [], "at least one of " + ", ".join(EXPORTER_WEEKDAYS))
+        for day in (*self.holidays, *(e.date for e in self.early_closes)):
+            if not _DATE.match(day):
+                raise InvalidValue("holidays/earlyCloses", day, "a date 'YYYY-MM-DD' (quoted)")
+        for entry in self.early_closes:
+            if not _SESSION.match(f"00:00-{entry.close}") or entry.close == "00:00":
+                raise InvalidValue("earlyCloses", entry.close, '"HH:MM" after 00:00, up to 24:00')
+        custom = self.holidays or self.early_closes or self.weekdays != EXPORTER_WEEKDAYS[:5]
+        if self.calendar is not None and not self.sessions and custom:
+            raise InvalidValue(
+                "weekdays/holidays/earlyCloses",
+                self.calendar,
+                "only with `sessions` (a calendar brings its own holidays)",
+            )
         if self.adapter_target is not None and not _HOST_PORT.match(self.adapter_target):
             raise InvalidValue("adapterTarget", self.adapter_target, "host:port")
         return self
@@ -118,6 +154,9 @@ class MarketConfig(ConfigModel):
             timezone=self.timezone,
             sessions=self.sessions,
             adapter_target=self.adapter_target,
+            weekdays=tuple(EXPORTER_WEEKDAYS.index(d) for d in self.weekdays),
+            holidays=self.holidays,
+            early_closes=tuple((e.date, e.close) for e in self.early_closes),
         )
 
 
@@ -214,6 +253,10 @@ class StackConfig(ConfigModel):
     )
     docker: DockerSettings | None = None
     kubernetes: KubernetesSettings | None = None
+    # The bundled exporter: `enabled` plus the exporter's own config keys (metrics, collectors,
+    # endpoints, histogram_buckets, max_strategies, refresh_interval, timeout), checked by the
+    # exporter's config model. Its markets come from `markets`.
+    exporter: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("scrape_interval", "scrape_timeout", "evaluation_interval", "retention_time")
     @classmethod
@@ -262,7 +305,43 @@ class StackConfig(ConfigModel):
                     "label names [a-zA-Z_][a-zA-Z0-9_]* other than env/replica",
                 )
         self.alert_thresholds()  # unknown keys and wrong types fail here
+        self.exporter_config()
         return self
+
+    @property
+    def exporter_enabled(self) -> bool:
+        return self.exporter.get("enabled", True) is not False
+
+    def exporter_config(self) -> ExporterConfig:
+        """The `exporter` section through the exporter's own config model (its markets are
+        added when exporter.yml is rendered)."""
+        enabled = self.exporter.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise InvalidValue("exporter.enabled", enabled, "true or false")
+        own = {k: v for k, v in self.exporter.items() if k != "enabled"}
+        if "markets" in own:
+            raise InvalidValue(
+                "exporter.markets", own["markets"], "unset: markets come from `markets`"
+            )
+        try:
+            return parse_exporter_config(own)
+        except ExporterConfigError as exc:
+            raise InvalidValue(f"exporter.{exc.key}", exc.value, exc.allowed) from None
+
+    def missing_exporter_families(self) -> tuple[str, ...]:
+        """Exporter metric families nobody exposes: every one when the exporter is off, else
+        those of disabled collectors and metrics."""
+        if not self.exporter_enabled:
+            return tuple(spec.name for spec in exporter_catalog.ALL)
+        config = self.exporter_config()
+        missing = [
+            family
+            for collector in EXPORTER_COLLECTORS
+            if not config.collector(collector).enabled
+            for family in collector_families(collector)
+        ]
+        missing += [name for name, metric in config.metrics.items() if not metric.enabled]
+        return tuple(sorted(set(missing)))
 
     def alert_thresholds(self) -> AlertThresholds:
         """The defaults with `thresholds` applied; ranges are checked by check_settings."""
@@ -317,6 +396,7 @@ _STRUCTURED = (
     "kubernetes",
     "externalLabels",
     "thresholds",
+    "exporter",
 )
 _KNOWN_KEYS: tuple[str, ...] = tuple(
     sorted(
@@ -399,6 +479,8 @@ def load_stack_config(
 def required_secret_keys(config: StackConfig) -> dict[str, str]:
     """secret key -> the setting that requires it."""
     needed = config.receivers.required_secrets()
+    if not config.exporter_enabled:  # no exporter image to push, no database to read
+        return needed
     if config.target == "kubernetes" and config.kubernetes is not None:
         needed[k8s_settings.REGISTRY_PASSWORD_KEY] = "kubernetes.registry"
         if config.kubernetes.exporter_database.mode == "dsn":
@@ -511,6 +593,8 @@ def content_settings(config: StackConfig) -> ContentSettings:
         discovery=discovery,
         kubernetes_namespace=namespace,
         node_exporter_namespace=node_namespace,
+        exporter_enabled=config.exporter_enabled,
+        exporter_missing_families=config.missing_exporter_families(),
     )
 
 

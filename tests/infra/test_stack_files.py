@@ -36,6 +36,8 @@ def _model_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
 
 # Objects whose keys are the user's own (labels, annotations, threshold overrides).
 FREE_FORM_OBJECTS = ("authAnnotations.", "externalLabels.", "thresholds.")
+# The top-level `exporter` section is the exporter's own config, checked by its own model.
+FREE_FORM_SECTIONS = ("exporter.",)
 
 
 def _document_keys(value: Any, prefix: str = "") -> set[str]:
@@ -45,6 +47,7 @@ def _document_keys(value: Any, prefix: str = "") -> set[str]:
         and value
         and prefix.count(".") < 4
         and not prefix.endswith(FREE_FORM_OBJECTS)
+        and prefix not in FREE_FORM_SECTIONS
     ):
         for key, item in value.items():
             keys |= _document_keys(item, f"{prefix}{key}.")
