@@ -21,7 +21,8 @@ from dashboards.levels import panel_levels
 from dashboards.model import MARKETS, MONITORING, PLATFORM, TRADING, Dashboard, Folder
 from dashboards.panels import MARKET_VAR_SELECTOR, row
 from monitoring import dashboard_uids
-from monitoring.availability import exposed_names, prune_panels
+from monitoring.alerts import unavailable_series
+from monitoring.availability import prune_panels
 from monitoring.settings import ContentSettings
 from monitoring.slo import SLO, slos
 
@@ -79,7 +80,7 @@ def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
         *((market_dashboard(market, lv, slo_list), MARKETS) for market in settings.markets),
     ]
     built = [dashboard_in(_with_slos(builder, slo_list), folder) for builder, folder in planned]
-    missing = exposed_names(settings.exporter_missing_families)
+    missing = unavailable_series(settings)
     if not missing and settings.exporter_enabled:
         return built
     return [

@@ -787,12 +787,21 @@ def all_rule_groups(
 ) -> tuple[RuleGroup, ...]:
     """Every rule group, without the rules built on exporter metrics nobody exposes, with the
     stack's per-alert tuning applied."""
-    groups = prune_rule_groups(
+    return tune_groups(_available(settings)[0], tuning)
+
+
+def unavailable_series(settings: ContentSettings) -> frozenset[str]:
+    """Series nobody exposes or records (missing exporter families, dropped recordings)."""
+    return _available(settings)[1]
+
+
+@functools.lru_cache(maxsize=8)
+def _available(settings: ContentSettings) -> tuple[tuple[RuleGroup, ...], frozenset[str]]:
+    return prune_rule_groups(
         alert_rule_groups(settings) + slo_rule_groups(settings),
         exposed_names(settings.exporter_missing_families),
         exporter_job=not settings.exporter_enabled,
     )
-    return tune_groups(groups, tuning)
 
 
 def alert_names(settings: ContentSettings, tuning: AlertTuning | None = None) -> tuple[str, ...]:

@@ -71,9 +71,10 @@ def refers_to(expr: str, names: Collection[str], exporter_job: bool = False) -> 
 
 def prune_rule_groups(
     groups: Iterable[RuleGroup], missing: Collection[str], exporter_job: bool = False
-) -> tuple[RuleGroup, ...]:
+) -> tuple[tuple[RuleGroup, ...], frozenset[str]]:
     """Groups without the rules that name a missing series, repeated until nothing else
-    depends on a dropped recording rule. Empty groups go too."""
+    depends on a dropped recording rule (empty groups go too), and every series now missing:
+    `missing` plus the dropped recordings (panels must not read them either)."""
     gone = set(missing)
     kept = list(groups)
     while True:
@@ -100,7 +101,7 @@ def prune_rule_groups(
             for rule in dropped
         }
         if not new - gone:
-            return tuple(kept)
+            return tuple(kept), frozenset(gone)
         gone |= new
 
 

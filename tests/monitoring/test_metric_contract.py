@@ -7,6 +7,7 @@ A name is known if the exporter catalog exposes it (counters with `_total`, hist
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -16,6 +17,8 @@ import pytest
 from dashboards import build_dashboards, expand_variables, panel_queries
 from exporter import catalog
 from monitoring.alerts import GATING_COLLECTORS, all_rule_groups
+from monitoring.availability import collector_families, exposed_names
+from monitoring.notifications import notification_model
 from monitoring.rules import AlertRule, RecordingRule
 from monitoring.settings import ContentSettings
 from monitoring.standard_metrics import all_standard_metric_names
@@ -214,3 +217,101 @@ def test_gating_collectors_are_exporter_collectors() -> None:
     assert set(GATING_COLLECTORS) <= set(COLLECTORS)
     gated = {spec.name for spec in SQL_COLLECTORS["data_quality"]}
     assert {catalog.OHLCV_ROWS.name, catalog.OHLCV_LAST_UPDATE.name} <= gated
+
+
+# --- Only what you have: removed families leave nothing behind, and nothing more goes -----
+
+
+def _selectors(expr: str) -> list[tuple[str, dict[str, str]]]:
+    """(metric name, equality matchers) of every selector of an expression."""
+    found: list[tuple[str, dict[str, str]]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            equal = {
+                m.name: m.value
+                for m in node.matchers.matchers
+                if m.op == promql_parser.MatchOp.Equal and m.name != "__name__"
+            }
+            found.append((node.name, equal))
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
+def _records(groups: Any) -> list[RecordingRule]:
+    return [r for g in groups for r in g.rules if isinstance(r, RecordingRule)]
+
+
+def _unmet(expr: str, gone: set[str], records: list[RecordingRule], recordable: set[str]) -> str:
+    """Why `expr` still needs something removed ("" when it does not)."""
+    for name, equal in _selectors(expr):
+        if name in gone:
+            return f"names removed {name}"
+        if name in recordable and not any(
+            r.record == name and all(dict(r.labels).get(k, v) == v for k, v in equal.items())
+            for r in records
+        ):
+            return f"reads {name}{equal} that is no longer recorded"
+    return ""
+
+
+def _removal_cases() -> list[tuple[str, tuple[str, ...], bool]]:
+    every = tuple(spec.name for spec in catalog.ALL)
+    cases = [("exporter off", every, False)]
+    cases += [(f"collector {c}", collector_families(c), True) for c in COLLECTORS_WITH_FAMILIES]
+    cases += [(f"metric {spec.name}", (spec.name,), True) for spec in catalog.ALL]
+    return cases
+
+
+COLLECTORS_WITH_FAMILIES = ("data_quality", "collection", "api", "trading", "market_status", "host")
+
+
+@pytest.mark.parametrize(("case", "missing", "enabled"), _removal_cases())
+def test_removed_families_leave_no_rule_panel_or_inhibition(
+    case: str, missing: tuple[str, ...], enabled: bool, settings: ContentSettings
+) -> None:
+    reduced = dataclasses.replace(
+        settings, exporter_enabled=enabled, exporter_missing_families=missing
+    )
+    gone = set(exposed_names(missing))
+    before, after = all_rule_groups(settings), all_rule_groups(reduced)
+    kept_records = _records(after)
+    recordable = {r.record for r in _records(before)}
+    kept = [r for g in after for r in g.rules]
+    for rule in kept:
+        why = _unmet(rule.expr, gone, kept_records, recordable)
+        name = rule.name if isinstance(rule, AlertRule) else rule.record
+        assert not why, f"{case}: {name} {why}"
+        if not enabled:
+            assert 'job="exporter"' not in rule.expr, rule
+    # Nothing more went than what depends on the removed families.
+    dropped = [r for g in before for r in g.rules if r not in kept]
+    for rule in dropped:
+        needs = _unmet(rule.expr, gone, kept_records, recordable)
+        assert needs or (not enabled and 'job="exporter"' in rule.expr), f"{case}: {rule}"
+    names = {r.name for r in kept if isinstance(r, AlertRule)}
+    for inhibit in notification_model(reduced).inhibit_rules:
+        for matcher in inhibit.source:
+            if matcher.label == "alertname":
+                assert set(matcher.value.split("|")) & names, (case, inhibit)
+    for dashboard in build_dashboards(reduced):
+        values = _variable_values(dashboard.model)
+        for query in panel_queries(dashboard.model):
+            if query.datasource_type != "prometheus":
+                continue
+            why = _unmet(expand_variables(query.expr, values), gone, kept_records, recordable)
+            assert not why, f"{case}: {dashboard.uid} {query.panel_title!r} {why}"
+
+
+def test_a_disabled_collector_takes_exactly_its_alerts(settings: ContentSettings) -> None:
+    reduced = dataclasses.replace(settings, exporter_missing_families=collector_families("trading"))
+    before = {
+        r.name for g in all_rule_groups(settings) for r in g.rules if isinstance(r, AlertRule)
+    }
+    after = {r.name for g in all_rule_groups(reduced) for r in g.rules if isinstance(r, AlertRule)}
+    assert before - after == {"HighOrderFailureRate", "PositionLimitApproaching"}
+    boards = {d.uid: d for d in build_dashboards(reduced)}
+    titles = {q.panel_title for q in panel_queries(boards["tm-market-kr"].model)}
+    assert "Order failure ratio" not in titles
+    assert {"OHLCV rows", "Data age"} <= titles  # the market's other panels stay
