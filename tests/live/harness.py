@@ -4,8 +4,9 @@ Used by `tests/live` and `benchmarks/alert_latency.py`. Everything is rendered b
 renderers from one `ContentSettings` whose intervals and `for` durations come from
 `LiveTimings`; nothing rendered is edited afterwards.
 
-Markets: `OPEN_MARKET` is configured in the exporter as open around the clock, every day;
-`CLOSED_MARKET` has no trading day at all, so its (deliberately stale) data must never alert.
+Markets: `OPEN_MARKET` follows the `24/7` calendar (open around the clock, no mute time);
+`CLOSED_MARKET` trades every day but is on holiday today (fixed calendar data: yesterday, today
+and tomorrow are its holidays), so its (deliberately stale) data must never alert.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,6 +28,7 @@ import yaml
 
 from components import prometheus
 from exporter import demo_db
+from infra.content import render_exporter_config
 from monitoring import notifications
 from monitoring.render import (
     render_alertmanager_config,
@@ -104,10 +107,18 @@ def content_settings(
     )
     return ContentSettings(
         markets=(
-            # Alertmanager's model has no weekend trading: the team route mutes data-quality
-            # warnings of this market on weekends. The webhook route is never muted.
-            Market(OPEN_MARKET, "Always open (live test)", None, "UTC", ("00:00-24:00",)),
-            Market(CLOSED_MARKET, "United States (NYSE)", "XNYS", "America/New_York"),
+            # Always open (the 24/7 calendar): no mute time at all.
+            Market(OPEN_MARKET, "Always open (live test)", "24/7", "UTC"),
+            # Open every day but on holiday today: muted all day, and never "open".
+            Market(
+                CLOSED_MARKET,
+                "On holiday today (live test)",
+                None,
+                "UTC",
+                ("00:00-24:00",),
+                weekdays=tuple(range(7)),
+                holidays=holidays_around_today(),
+            ),
         ),
         targets=Targets(
             prometheus=(prometheus,),
@@ -141,24 +152,17 @@ def content_settings(
     )
 
 
-def exporter_config() -> dict[str, Any]:
-    """Exporter YAML: one market open around the clock, one never open (no weekdays)."""
-    return {
-        "markets": [
-            {
-                "code": OPEN_MARKET,
-                "timezone": "UTC",
-                "sessions": ["00:00-24:00"],
-                "weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-            },
-            {
-                "code": CLOSED_MARKET,
-                "timezone": "America/New_York",
-                "sessions": ["09:30-16:00"],
-                "weekdays": [],
-            },
-        ]
-    }
+def holidays_around_today() -> tuple[str, ...]:
+    """Yesterday, today and tomorrow (UTC): a run across midnight stays on holiday."""
+    today = datetime.now(UTC).date()
+    return tuple((today + timedelta(days=d)).isoformat() for d in (-1, 0, 1))
+
+
+def exporter_config(settings: ContentSettings) -> dict[str, Any]:
+    """Exporter YAML from the same markets: the 24/7 calendar (exchange_calendars in the
+    exporter's child process) and the custom schedule on holiday today."""
+    config: dict[str, Any] = yaml.safe_load(render_exporter_config(settings))
+    return config
 
 
 class TradingDatabase:
@@ -431,7 +435,7 @@ class LiveStack:
         secrets_dir.mkdir(parents=True)
         demo_db.create(str(self.db.path), DEMO_ROWS, (OPEN_MARKET, CLOSED_MARKET))
         self.db.age_bars(CLOSED_MARKET, CLOSED_MARKET_DATA_AGE)
-        (self.workdir / "exporter.yml").write_text(yaml.safe_dump(exporter_config()))
+        (self.workdir / "exporter.yml").write_text(yaml.safe_dump(exporter_config(self.settings)))
         (self.workdir / "prometheus.yml").write_text(self.prometheus_config())
         (secrets_dir / notifications.SLACK_API_URL).write_text(self.recorder.url(SLACK_PATH))
         (self.workdir / "alertmanager.yml").write_text(self.alertmanager_config())

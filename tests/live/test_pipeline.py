@@ -211,13 +211,13 @@ def test_stale_data_alerts_for_the_open_market_only(live: LiveStack) -> None:
     ]
     assert {e.labels["market"] for e in stale_events} == {OPEN_MARKET}
     assert {e.labels["severity"] for e in stale_events} == {"warning"}  # not the critical one
-    # The closed market's alert was not even pending, at any time since the start.
+    # The market on holiday: its alert was not even pending, at any time since the start.
     ever = live.query(
         f'count_over_time(ALERTS{{alertname="{STALE_DATA.alertname}",'
         f' market="{CLOSED_MARKET}"}}[1h])'
     )
     assert ever == [], ever
-    # A warning: never the on-call channel (the team channel mutes it on weekends).
+    # A warning: never the on-call channel.
     assert ONCALL_CHANNEL not in slack_channels(live, STALE_DATA.alertname)
 
 
