@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -64,7 +64,9 @@ def configured_schedule(market: MarketConfig, start: date, end: date) -> Schedul
                 closes = _local_minute(day, min(session.end_minute, close_by), zone)
                 intervals.append((int(opens.timestamp()), int(closes.timestamp())))
         day += timedelta(days=1)
-    return Schedule(tuple(_merge(intervals)), _day_start(start, zone), _day_start(end, zone))
+    return Schedule(
+        tuple(merge_intervals(intervals)), _day_start(start, zone), _day_start(end, zone)
+    )
 
 
 def _local_minute(day: date, minute: int, zone: ZoneInfo) -> datetime:
@@ -78,7 +80,7 @@ def _day_start(day: date, zone: ZoneInfo) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
 
 
-def _merge(intervals: list[Interval]) -> list[Interval]:
+def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
     """Sort and join touching intervals (00:00-24:00 on consecutive days is one long session)."""
     merged: list[Interval] = []
     for start, end in sorted(intervals):
