@@ -10,6 +10,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 
 from dashboards import sections
 from dashboards.boards.business import api, data_quality, trading
+from dashboards.boards.components import BOARDS
 from dashboards.boards.database import database
 from dashboards.boards.logs import logs
 from dashboards.boards.market import market_dashboard
@@ -64,7 +65,8 @@ def check_markets(settings: ContentSettings) -> None:
 
 
 def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
-    """The fixed dashboards, then one dashboard per configured market (in settings order)."""
+    """The fixed dashboards, one dashboard per configured market (in settings order), then one
+    per declared component type."""
     check_markets(settings)
     lv = panel_levels(settings.thresholds)
     slo_list = slos(settings)
@@ -78,6 +80,8 @@ def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
         (logs(), PLATFORM),
         (meta(lv), MONITORING),
         *((market_dashboard(market, lv, slo_list), MARKETS) for market in settings.markets),
+        # One per declared component type (PostgreSQL, Redis, NGINX).
+        *((BOARDS[kind](settings.component_thresholds), PLATFORM) for kind in settings.components.kinds),
     ]
     built = [dashboard_in(_with_slos(builder, slo_list), folder) for builder, folder in planned]
     missing = unavailable_series(settings)

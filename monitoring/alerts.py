@@ -16,6 +16,7 @@ from monitoring.market_hours import holiday_window_end_timestamp
 from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
 from monitoring.settings import ContentSettings
 from monitoring.slo import slo_rule_groups
+from monitoring.thirdparty.rules import component_rule_groups
 from monitoring.tuning import AlertTuning, tune_groups
 
 MARKET_DASHBOARD = uids.market_uid("{{ $labels.market }}")
@@ -785,9 +786,10 @@ def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
 def all_rule_groups(
     settings: ContentSettings, tuning: AlertTuning | None = None
 ) -> tuple[RuleGroup, ...]:
-    """Every rule group, without the rules built on exporter metrics nobody exposes, with the
-    stack's per-alert tuning applied."""
-    return tune_groups(_available(settings)[0], tuning)
+    """Every rule group, without the rules built on exporter metrics nobody exposes, plus the
+    declared components' groups, with the stack's per-alert tuning applied."""
+    components = component_rule_groups(settings.components, settings.component_thresholds)
+    return tune_groups(_available(settings)[0] + components, tuning)
 
 
 def unavailable_series(settings: ContentSettings) -> frozenset[str]:

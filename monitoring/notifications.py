@@ -21,6 +21,9 @@ from monitoring.alerts import all_rule_groups
 from monitoring.market_hours import TimeInterval, closed_interval_name, closed_intervals
 from monitoring.rules import AlertRule
 from monitoring.settings import ContentSettings, Receivers
+from monitoring.thirdparty.model import Components
+from monitoring.thirdparty.rules import TARGET_DOWN, down_alert_name
+from monitoring.thirdparty.scrape import COMPONENT_LABEL, NAME_LABEL
 from monitoring.tuning import AlertTuning
 
 # Stack config secret keys of the legacy `receivers.*` shorthand.
@@ -482,7 +485,9 @@ def notification_model(
     return NotificationModel(
         receivers=(*n.receivers, Receiver(BLACKHOLE)),
         route=root,
-        inhibit_rules=_inhibit_rules(settings, tuning, INHIBITIONS),
+        inhibit_rules=_inhibit_rules(
+            settings, tuning, INHIBITIONS + component_inhibitions(settings.components)
+        ),
         time_intervals=intervals,
         smtp=n.smtp,
         secrets_dir=n.secrets_dir,
@@ -511,6 +516,36 @@ def route_receivers(route: Route, labels: Mapping[str, str], inherited: str = ""
             if not child.continue_:
                 break
     return found or [receiver]
+
+
+def component_inhibitions(components: Components) -> tuple[InhibitionSpec, ...]:
+    """A down component (or its exporter: TargetDown) mutes the other alerts of its instance;
+    a down PostgreSQL marked `exporterDatabase` mutes the bundled exporter's database alerts."""
+    if not components.kinds:
+        return ()
+    down = (TARGET_DOWN, *(down_alert_name(kind) for kind in components.kinds))
+    specs = [
+        InhibitionSpec(
+            down,
+            (),
+            (
+                Matcher(COMPONENT_LABEL, "=~", "|".join(components.kinds)),
+                Matcher("alertname", "!~", "|".join(down)),
+            ),
+            (COMPONENT_LABEL, NAME_LABEL),
+        )
+    ]
+    specs += [
+        InhibitionSpec(
+            (down_alert_name("postgres"),),
+            (Matcher(NAME_LABEL, "=", instance.name),),
+            (Matcher("alertname", "=~", "ExporterDatabaseDown|ExporterCollectorFailing"),),
+            (),
+        )
+        for instance in components.postgres
+        if instance.exporter_database
+    ]
+    return tuple(specs)
 
 
 # --- Alertmanager ---------------------------------------------------------------------------

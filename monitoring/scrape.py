@@ -7,6 +7,7 @@ from typing import Any
 
 from monitoring import jobs
 from monitoring.settings import ContentSettings
+from monitoring.thirdparty.scrape import component_scrape_configs
 
 # With the replica label set, each replica expands this from its own environment: the pod
 # name in a StatefulSet, the container hostname in Docker. Prometheus 2 needs
@@ -99,6 +100,7 @@ def scrape_configs(settings: ContentSettings) -> list[dict[str, Any]]:
     ]
     if adapters:
         configs.append({"job_name": jobs.ADAPTER, "static_configs": adapters})
+    configs += component_scrape_configs(settings)
     # A job without targets is noise in the targets page; drop empty static jobs.
     return [
         c

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from monitoring.thresholds import AlertThresholds
+from monitoring.thirdparty.model import NO_COMPONENTS, Components
+from monitoring.thresholds import AlertThresholds, ComponentThresholds
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Targets:
     grafana: tuple[str, ...]
     loki: tuple[str, ...]
     alloy: tuple[str, ...]
+    # (component type, instance name, host:port) of each declared component's exporter.
+    components: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,3 +103,7 @@ class ContentSettings:
     # exposes (disabled collectors and metrics): rules, inhibitions and panels on them go.
     exporter_enabled: bool = True
     exporter_missing_families: tuple[str, ...] = ()
+    # PostgreSQL, Redis and NGINX instances watched by their exporters (monitoring/thirdparty);
+    # each needs its exporter's address in `targets.components`.
+    components: Components = NO_COMPONENTS
+    component_thresholds: ComponentThresholds = field(default_factory=ComponentThresholds)

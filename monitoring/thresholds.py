@@ -93,3 +93,35 @@ DURATION_FIELDS: tuple[str, ...] = (
     "collection_stalled_window",
     "slo_period_interval",
 )
+
+
+@dataclass(frozen=True)
+class ComponentThresholds:
+    """Thresholds and `for` durations of the component alerts (ratios 0-1, seconds, bytes)."""
+
+    down_for: str = "2m"
+    postgres_connections_ratio: float = 0.8
+    postgres_connections_for: str = "5m"
+    postgres_long_transaction_seconds: int = 300
+    postgres_idle_in_transaction_seconds: int = 60
+    postgres_transaction_for: str = "2m"
+    postgres_replication_lag_bytes: int = 100 * 1024 * 1024
+    postgres_replication_lag_seconds: int = 60
+    postgres_replication_for: str = "5m"
+    postgres_rollback_ratio: float = 0.1
+    postgres_min_transactions_per_second: float = 0.1  # below this the ratios mean little
+    postgres_rollback_for: str = "10m"
+    postgres_cache_hit_ratio_min: float = 0.9
+    postgres_min_blocks_per_second: float = 100.0
+    postgres_cache_hit_for: str = "15m"
+    # pg_exporter_last_scrape_error flaps while a database is being set up.
+    postgres_exporter_errors_for: str = "30m"
+    redis_memory_ratio: float = 0.9
+    redis_memory_for: str = "5m"
+    redis_clients_ratio: float = 0.8
+    redis_clients_for: str = "5m"
+    redis_rdb_max_age_seconds: int = 24 * 3600
+    redis_rdb_for: str = "10m"
+    redis_restart_window_seconds: int = 600
+    nginx_active_connections_max: int = 1000
+    nginx_active_connections_for: str = "5m"

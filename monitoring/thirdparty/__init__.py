@@ -2,5 +2,7 @@
 
 Plain data and pure functions, no Pulumi: `model` (the `trading-monitoring:components` config),
 `exporters` (each exporter's flags, environment and secret files, our extend-queries file),
-`rules` (alerts, inhibition), `scrape` (scrape jobs) and `render` (the files with them added).
+`rules` (alerts) and `scrape` (scrape jobs). `ContentSettings.components` carries the declared
+instances: the usual renderers add their scrape jobs, rule files and inhibition rules, and
+`dashboards.build_dashboards` their dashboards.
 """

@@ -8,45 +8,11 @@ nginx-prometheus-exporter 0.11.0 really expose (the live test captures their /me
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from monitoring.dashboard_uids import component_uid
-from monitoring.notifications import InhibitRule, Matcher
 from monitoring.rules import AlertRule, Category, RuleGroup
+from monitoring.thresholds import ComponentThresholds
 from monitoring.thirdparty.model import Components, Kind
 from monitoring.thirdparty.scrape import COMPONENT_LABEL, NAME_LABEL
-
-
-@dataclass(frozen=True)
-class ComponentThresholds:
-    """Thresholds and `for` durations of the component alerts (ratios 0-1, seconds, bytes)."""
-
-    down_for: str = "2m"
-    postgres_connections_ratio: float = 0.8
-    postgres_connections_for: str = "5m"
-    postgres_long_transaction_seconds: int = 300
-    postgres_idle_in_transaction_seconds: int = 60
-    postgres_transaction_for: str = "2m"
-    postgres_replication_lag_bytes: int = 100 * 1024 * 1024
-    postgres_replication_lag_seconds: int = 60
-    postgres_replication_for: str = "5m"
-    postgres_rollback_ratio: float = 0.1
-    postgres_min_transactions_per_second: float = 0.1  # below this the ratios mean little
-    postgres_rollback_for: str = "10m"
-    postgres_cache_hit_ratio_min: float = 0.9
-    postgres_min_blocks_per_second: float = 100.0
-    postgres_cache_hit_for: str = "15m"
-    # pg_exporter_last_scrape_error flaps while a database is being set up.
-    postgres_exporter_errors_for: str = "30m"
-    redis_memory_ratio: float = 0.9
-    redis_memory_for: str = "5m"
-    redis_clients_ratio: float = 0.8
-    redis_clients_for: str = "5m"
-    redis_rdb_max_age_seconds: int = 24 * 3600
-    redis_rdb_for: str = "10m"
-    redis_restart_window_seconds: int = 600
-    nginx_active_connections_max: int = 1000
-    nginx_active_connections_for: str = "5m"
 
 
 DEFAULT_THRESHOLDS = ComponentThresholds()
@@ -414,41 +380,12 @@ FILES: dict[Kind, str] = {"postgres": "postgres.yml", "redis": "redis.yml", "ngi
 
 
 def component_rule_groups(
-    components: Components, thresholds: ComponentThresholds = DEFAULT_THRESHOLDS
+    components: Components, thresholds: ComponentThresholds
 ) -> tuple[RuleGroup, ...]:
     """One group (and rule file) per component type with at least one instance."""
     return tuple(
         RuleGroup(kind, FILES[kind], _BUILDERS[kind](thresholds)) for kind in components.kinds
     )
-
-
-def component_inhibit_rules(components: Components) -> tuple[InhibitRule, ...]:
-    """A down component (or its exporter: TargetDown) mutes the other alerts of its instance;
-    a down PostgreSQL marked `exporterDatabase` mutes the bundled exporter's database alerts."""
-    if not components.kinds:
-        return ()
-    down = "|".join([TARGET_DOWN, *(down_alert_name(kind) for kind in components.kinds)])
-    kinds = "|".join(components.kinds)
-    rules = [
-        InhibitRule(
-            (Matcher("alertname", "=~", down),),
-            (Matcher(COMPONENT_LABEL, "=~", kinds), Matcher("alertname", "!~", down)),
-            (COMPONENT_LABEL, NAME_LABEL),
-        )
-    ]
-    for instance in components.postgres:
-        if instance.exporter_database:
-            rules.append(
-                InhibitRule(
-                    (
-                        Matcher("alertname", "=", down_alert_name("postgres")),
-                        Matcher(NAME_LABEL, "=", instance.name),
-                    ),
-                    (Matcher("alertname", "=~", "ExporterDatabaseDown|ExporterCollectorFailing"),),
-                    (),
-                )
-            )
-    return tuple(rules)
 
 
 def component_alert_names(thresholds: ComponentThresholds = DEFAULT_THRESHOLDS) -> tuple[str, ...]:
