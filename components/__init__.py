@@ -13,8 +13,11 @@ from components import (
     exporter,
     grafana,
     loki,
+    nginx_exporter,
     node_exporter,
+    postgres_exporter,
     prometheus,
+    redis_exporter,
 )
 from components.model import Component
 
@@ -27,7 +30,17 @@ COMPONENTS: tuple[Component, ...] = (
     node_exporter.COMPONENT,
     cadvisor.COMPONENT,
     exporter.COMPONENT,
+    # One container per declared instance (trading-monitoring:components).
+    postgres_exporter.COMPONENT,
+    redis_exporter.COMPONENT,
+    nginx_exporter.COMPONENT,
 )
+# The component types of monitoring/thirdparty, by `Kind`.
+THIRD_PARTY: dict[str, Component] = {
+    "postgres": postgres_exporter.COMPONENT,
+    "redis": redis_exporter.COMPONENT,
+    "nginx": nginx_exporter.COMPONENT,
+}
 
 BY_NAME: dict[str, Component] = {component.name: component for component in COMPONENTS}
 # The port each component listens on (the one Prometheus scrapes).

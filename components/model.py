@@ -8,13 +8,14 @@ port, a path or a flag. No Pulumi here.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
 # How a Docker healthcheck reaches the HTTP health path with what the image ships:
 # "wget" (busybox or curl fallbacks), "bash" (/dev/tcp, images without wget/curl),
-# "python" (our exporter image).
-ProbeTool = Literal["wget", "bash", "python"]
+# "python" (our exporter image), "none" (a `FROM scratch` image: Kubernetes HTTP probes only).
+ProbeTool = Literal["wget", "bash", "python", "none"]
 
 # Log lines are labelled `service=<Component.app>`: Alloy reads it from this Docker container
 # label, and on Kubernetes from the pod label `app.kubernetes.io/name` (monitoring/jobs.py).
@@ -68,6 +69,10 @@ class Component:
     data_dir: str | None = None  # persistent data (volume / PVC); None: stateless
     start_period: str = "30s"  # Docker healthcheck grace (first start, WAL replay)
     on_kubernetes: bool = True  # False: the cluster provides it (cAdvisor is in the kubelet)
+
+    def instance(self, name: str) -> Component:
+        """The same contract for one of several instances (`app` becomes `<app>-<name>`)."""
+        return dataclasses.replace(self, app=f"{self.app}-{name}")
 
     @property
     def port(self) -> int:

@@ -81,7 +81,10 @@ def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
         (meta(lv), MONITORING),
         *((market_dashboard(market, lv, slo_list), MARKETS) for market in settings.markets),
         # One per declared component type (PostgreSQL, Redis, NGINX).
-        *((BOARDS[kind](settings.component_thresholds), PLATFORM) for kind in settings.components.kinds),
+        *(
+            (BOARDS[kind](settings.component_thresholds), PLATFORM)
+            for kind in settings.components.kinds
+        ),
     ]
     built = [dashboard_in(_with_slos(builder, slo_list), folder) for builder, folder in planned]
     missing = unavailable_series(settings)

@@ -16,6 +16,11 @@ GRAFANA = "grafana"
 LOKI = "loki"
 ALLOY = "alloy"
 ADAPTER = "adapter"  # one target per market, labelled `market`
+# Standard components (monitoring/thirdparty): one target per declared instance, labelled
+# `component` and `name`; only with instances declared, so not in ALL.
+POSTGRES = "postgres"
+REDIS = "redis"
+NGINX = "nginx"
 
 ALL: tuple[str, ...] = (
     PROMETHEUS,

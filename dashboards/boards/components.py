@@ -28,8 +28,9 @@ from dashboards.panels import (
 )
 from monitoring.dashboard_uids import component_uid
 from monitoring.thirdparty.model import Kind
-from monitoring.thirdparty.rules import HUMAN, ComponentThresholds
+from monitoring.thirdparty.rules import HUMAN
 from monitoring.thirdparty.scrape import JOBS
+from monitoring.thresholds import ComponentThresholds
 
 LEGEND = "{{name}}"
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from components import THIRD_PARTY
 from monitoring.thirdparty.model import (
     Instance,
     Kind,
@@ -24,8 +25,12 @@ from monitoring.thirdparty.model import (
     RedisInstance,
 )
 
-# Default listen ports of the exporters.
-PORTS: dict[Kind, int] = {"postgres": 9187, "redis": 9121, "nginx": 9113}
+# Listen ports of the exporters (their defaults), from their component contracts.
+PORTS: dict[Kind, int] = {
+    "postgres": THIRD_PARTY["postgres"].port,
+    "redis": THIRD_PARTY["redis"].port,
+    "nginx": THIRD_PARTY["nginx"].port,
+}
 METRICS_PATH = "/metrics"
 # Every secret file an exporter reads, and our queries file, live in one directory of its own.
 SECRETS_DIR = "/etc/exporter-secrets"

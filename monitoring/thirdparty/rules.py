@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from monitoring.dashboard_uids import component_uid
 from monitoring.rules import AlertRule, Category, RuleGroup
-from monitoring.thresholds import ComponentThresholds
 from monitoring.thirdparty.model import Components, Kind
 from monitoring.thirdparty.scrape import COMPONENT_LABEL, NAME_LABEL
-
+from monitoring.thresholds import ComponentThresholds
 
 DEFAULT_THRESHOLDS = ComponentThresholds()
 TITLES: dict[Kind, str] = {"postgres": "Postgres", "redis": "Redis", "nginx": "Nginx"}

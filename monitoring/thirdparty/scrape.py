@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from monitoring import jobs
 from monitoring.settings import ContentSettings
 from monitoring.thirdparty.model import Kind
 
-JOBS: dict[Kind, str] = {"postgres": "postgres", "redis": "redis", "nginx": "nginx"}
+JOBS: dict[Kind, str] = {"postgres": jobs.POSTGRES, "redis": jobs.REDIS, "nginx": jobs.NGINX}
 COMPONENT_LABEL = "component"
 NAME_LABEL = "name"
 

@@ -27,13 +27,8 @@ from monitoring.thirdparty.model import (
     RedisInstance,
     parse_components,
 )
-from monitoring.thirdparty.render import (
-    render_alertmanager_config_with_components,
-    render_component_rule_files,
-    render_prometheus_config_with_components,
-)
-from monitoring.thirdparty.rules import ComponentThresholds
-from tests.live.harness import HEARTBEAT_PATH, WEBHOOK_PATH, LiveStack, LiveTimings, seconds
+from monitoring.thresholds import ComponentThresholds
+from tests.live.harness import LiveStack, LiveTimings, seconds
 from tests.live.processes import (
     HOST,
     LiveError,
@@ -59,8 +54,17 @@ EXPORTER_BINARIES: dict[Kind, str] = {
 }
 PRIMARY, REPLICA, CACHE, EDGE = "trading-db", "trading-replica", "cache", "edge"
 DATABASE, EXPORTER_ROLE = "trading", "exporter"
-# postgres_exporter answers after ~1 s while its database is down: above a 1 s timeout.
-COMPONENT_SCRAPE_INTERVAL = "2s"
+# postgres_exporter answers a scrape after ~1 s while its database is down: the 1 s scrape
+# timeout of the other live tests would turn that into a failed scrape (TargetDown).
+COMPONENT_TIMINGS = LiveTimings(
+    scrape_interval=2,
+    evaluation_interval=1,
+    group_wait=1,
+    group_interval=1,
+    exporter_refresh=1.0,
+    alert_for=2,
+    resend_delay="2s",
+)
 REDIS_MAXMEMORY = 4 * 1024 * 1024
 REDIS_MAXCLIENTS = 16
 # Test-only secrets: the values the exporters must read from their secret files.
@@ -461,6 +465,16 @@ class ComponentStack(LiveStack):
         for kind in self.components.kinds:
             for instance in self.components.of(kind):
                 self.start_component_exporter(instance)
+        # Every renderer gets the components and where their exporters listen.
+        targets = tuple(
+            (kind, name, f"{HOST}:{port}") for (kind, name), port in self.exporter_ports.items()
+        )
+        self.settings = dataclasses.replace(
+            self.settings,
+            components=self.components,
+            component_thresholds=self.component_thresholds,
+            targets=dataclasses.replace(self.settings.targets, components=targets),
+        )
         super().start()
 
     def close(self) -> None:
@@ -535,31 +549,6 @@ class ComponentStack(LiveStack):
             (self.metrics_dir / f"{kind}-{name}.prom").write_text(text)
             captured[f"{kind}/{name}"] = text
         return captured
-
-    # --- rendered files: ours added through the component renderers -------------------------
-
-    def _address(self, kind: Kind, name: str) -> str:
-        return f"{HOST}:{self.exporter_ports[(kind, name)]}"
-
-    def prometheus_config(self) -> str:
-        return render_prometheus_config_with_components(
-            self.settings, self.components, self._address, COMPONENT_SCRAPE_INTERVAL
-        )
-
-    def rule_files(self) -> dict[str, str]:
-        files = super().rule_files()
-        files.update(
-            render_component_rule_files(self.settings, self.components, self.component_thresholds)
-        )
-        return files
-
-    def alertmanager_config(self) -> str:
-        return render_alertmanager_config_with_components(
-            self.settings,
-            self.components,
-            webhook_url=self.recorder.url(WEBHOOK_PATH),
-            heartbeat_url=self.recorder.url(HEARTBEAT_PATH),
-        )
 
     def logs(self) -> str:
         parts = [super().logs()]

@@ -18,12 +18,19 @@ from typing import Any
 
 import pytest
 
-from dashboards import all_selected_values, expand_variables, panel_queries
-from dashboards.components import build_component_dashboards
+from dashboards import (
+    Dashboard,
+    all_selected_values,
+    build_dashboards,
+    expand_variables,
+    panel_queries,
+)
+from monitoring.dashboard_uids import component_uid
 from monitoring.rules import AlertRule
 from monitoring.thirdparty.rules import component_rule_groups
 from tests.live.components import (
     CACHE,
+    COMPONENT_TIMINGS,
     DB_PASSWORD,
     EDGE,
     PRIMARY,
@@ -31,7 +38,7 @@ from tests.live.components import (
     ComponentStack,
     missing_binaries,
 )
-from tests.live.conftest import REQUIRED_BINARIES, TEST_TIMINGS
+from tests.live.conftest import REQUIRED_BINARIES
 from tests.live.harness import WEBHOOK_PATH
 from tests.live.processes import sigterm_unwinds, wait_until
 from tests.monitoring.test_metric_contract import metric_names
@@ -48,11 +55,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComponentStack]:
     missing = [b for b in REQUIRED_BINARIES if shutil.which(b) is None] + missing_binaries()
     if missing:
         pytest.fail(f"the live test needs {', '.join(missing)}: run `make tools`")
-    started = ComponentStack(tmp_path_factory.mktemp("components"), TEST_TIMINGS)
+    started = ComponentStack(tmp_path_factory.mktemp("components"), COMPONENT_TIMINGS)
     with sigterm_unwinds(), started:
         yield started
         if started.feeder.error is not None:
             raise started.feeder.error
+
+
+def component_dashboards(stack: ComponentStack) -> list[Dashboard]:
+    uids = {component_uid(kind) for kind in stack.components.kinds}
+    return [d for d in build_dashboards(stack.settings) if d.uid in uids]
 
 
 def _exposed_names(text: str) -> set[str]:
@@ -88,7 +100,7 @@ def test_every_component_metric_is_exposed_by_the_real_exporters(stack: Componen
         for rule in group.rules:
             assert isinstance(rule, AlertRule)
             used[f"rule {rule.name}"] = metric_names(rule.expr)
-    for dashboard in build_component_dashboards(stack.components):
+    for dashboard in component_dashboards(stack):
         values = all_selected_values(dashboard.model)
         for query in panel_queries(dashboard.model):
             used[f"{dashboard.uid} {query.panel_title}"] = metric_names(
@@ -126,7 +138,7 @@ def test_every_component_panel_returns_data(stack: ComponentStack) -> None:
     stack.nginx.request()
     queries = [
         (dashboard.uid, query.panel_title, expand_variables(query.expr, values))
-        for dashboard in build_component_dashboards(stack.components)
+        for dashboard in component_dashboards(stack)
         for values in [all_selected_values(dashboard.model)]
         for query in panel_queries(dashboard.model)
     ]

@@ -46,6 +46,7 @@ ALL_RECEIVERS = Receivers(
     heartbeat=True,
 )
 WEBHOOK_URL = "https://hooks.example.test/alerts"
+LOOPBACK_TARGET = "127.0.0.1:9"
 HEARTBEAT_URL = "https://heartbeat.example.test/ping/abc"
 
 
@@ -76,7 +77,7 @@ def minimal_settings() -> ContentSettings:
     """One market, no notification channel at all."""
     return ContentSettings(
         markets=(MARKETS[0],),
-        targets=Targets(*(("127.0.0.1:9",) for _ in range(8))),
+        targets=Targets(*((LOOPBACK_TARGET,),) * 8),
     )
 
 

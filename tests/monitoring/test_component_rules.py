@@ -3,23 +3,27 @@ amtool; every component alert fires and stays quiet in the checked-in promtool c
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from monitoring.notifications import component_inhibit_rules
+from monitoring.render import (
+    render_alertmanager_config,
+    render_prometheus_config,
+    render_rule_files,
+)
 from monitoring.settings import ContentSettings
 from monitoring.thirdparty.model import Components, parse_components
-from monitoring.thirdparty.render import (
-    render_alertmanager_config_with_components,
-    render_component_rule_files,
-    render_prometheus_config_with_components,
-)
-from monitoring.thirdparty.rules import component_inhibit_rules, component_rule_groups
+from monitoring.thirdparty.rules import FILES, component_rule_groups
 from tests.monitoring.conftest import (
     HEARTBEAT_URL,
     RULE_TESTS_DIR,
+    TARGETS,
     WEBHOOK_URL,
     run,
     tool,
@@ -57,28 +61,50 @@ COMPONENTS = {
 }
 
 
+def with_components(settings: ContentSettings, raw: dict[str, Any]) -> ContentSettings:
+    """`settings` with the components of `raw`, each exporter at `<type>-exporter-<name>`."""
+    components = parse_components(raw)
+    targets = tuple(
+        (kind, instance.name, f"{kind}-exporter-{instance.name}:9100")
+        for kind in components.kinds
+        for instance in components.of(kind)
+    )
+    return dataclasses.replace(
+        settings,
+        components=components,
+        targets=dataclasses.replace(TARGETS, components=targets),
+    )
+
+
 @pytest.fixture(scope="module")
-def components() -> Components:
-    return parse_components(COMPONENTS)
+def component_settings(settings: ContentSettings) -> ContentSettings:
+    return with_components(settings, COMPONENTS)
+
+
+@pytest.fixture(scope="module")
+def components(component_settings: ContentSettings) -> Components:
+    return component_settings.components
 
 
 @pytest.fixture(scope="module")
 def component_rules_dir(
-    tmp_path_factory: pytest.TempPathFactory, settings: ContentSettings, components: Components
+    tmp_path_factory: pytest.TempPathFactory, component_settings: ContentSettings
 ) -> Path:
     root = tmp_path_factory.mktemp("component-rules")
     (root / "rules").mkdir()
-    for name, text in render_component_rule_files(settings, components).items():
-        (root / "rules" / name).write_text(text)
+    rendered = render_rule_files(component_settings)
+    for name in FILES.values():
+        (root / "rules" / name).write_text(rendered[name])
     for test_file in sorted(COMPONENT_TESTS_DIR.glob("*.yml")):
         shutil.copy(test_file, root / test_file.name)
     return root
 
 
 def test_one_rule_file_per_declared_type(settings: ContentSettings) -> None:
-    only_redis = parse_components({"redis": COMPONENTS["redis"]})
-    assert list(render_component_rule_files(settings, only_redis)) == ["redis.yml"]
-    assert render_component_rule_files(settings, parse_components(None)) == {}
+    only_redis = with_components(settings, {"redis": COMPONENTS["redis"]})
+    files = set(FILES.values())
+    assert files & set(render_rule_files(only_redis)) == {"redis.yml"}
+    assert not files & set(render_rule_files(settings))
 
 
 def test_promtool_check_rules(component_rules_dir: Path) -> None:
@@ -96,18 +122,19 @@ def test_promtool_test_rules(component_rules_dir: Path) -> None:
     assert result.stdout.count("SUCCESS") == len(files), result.stdout
 
 
-def test_every_component_alert_has_firing_and_quiet_cases(components: Components) -> None:
-    assert_firing_and_quiet_cases(component_rule_groups(components), COMPONENT_TESTS_DIR)
+def test_every_component_alert_has_firing_and_quiet_cases(
+    component_settings: ContentSettings, components: Components
+) -> None:
+    groups = component_rule_groups(components, component_settings.component_thresholds)
+    assert_firing_and_quiet_cases(groups, COMPONENT_TESTS_DIR)
     _, _, used = rule_test_cases(COMPONENT_TESTS_DIR)
     assert used == {"rules/postgres.yml", "rules/redis.yml", "rules/nginx.yml"}
 
 
 def test_prometheus_config_with_components_passes_promtool(
-    settings: ContentSettings, components: Components, tmp_path: Path
+    component_settings: ContentSettings, tmp_path: Path
 ) -> None:
-    text = render_prometheus_config_with_components(
-        settings, components, lambda kind, name: f"{kind}-exporter-{name}:9187"
-    )
+    text = render_prometheus_config(component_settings)
     config = yaml.safe_load(text)
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert [sc["labels"] for sc in jobs["postgres"]["static_configs"]] == [
@@ -122,12 +149,10 @@ def test_prometheus_config_with_components_passes_promtool(
 
 
 def test_alertmanager_config_with_components_passes_amtool(
-    settings: ContentSettings, components: Components, tmp_path: Path
+    component_settings: ContentSettings, components: Components, tmp_path: Path
 ) -> None:
     path = tmp_path / "alertmanager.yml"
-    path.write_text(
-        render_alertmanager_config_with_components(settings, components, WEBHOOK_URL, HEARTBEAT_URL)
-    )
+    path.write_text(render_alertmanager_config(component_settings, WEBHOOK_URL, HEARTBEAT_URL))
     result = run([tool("amtool"), "check-config", str(path)])
     assert result.returncode == 0, result.stdout + result.stderr
     inhibit = yaml.safe_load(path.read_text())["inhibit_rules"]

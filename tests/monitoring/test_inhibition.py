@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
+from monitoring.render import render_alertmanager_config
 from monitoring.settings import ContentSettings, Receivers
-from monitoring.thirdparty.model import parse_components
-from monitoring.thirdparty.render import render_alertmanager_config_with_components
 from tests.live.processes import (
     ManagedProcess,
     WebhookRecorder,
@@ -28,7 +27,7 @@ from tests.live.processes import (
     wait_until,
 )
 from tests.monitoring.conftest import make_settings, tool
-from tests.monitoring.test_component_rules import COMPONENTS
+from tests.monitoring.test_component_rules import COMPONENTS, with_components
 
 pytestmark = pytest.mark.live
 
@@ -119,8 +118,8 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, WebhookRecorder]]:
     )
     config = tmp_path / "alertmanager.yml"
     config.write_text(
-        render_alertmanager_config_with_components(
-            settings, parse_components(COMPONENTS), recorder.url("/webhook"), None
+        render_alertmanager_config(
+            with_components(settings, COMPONENTS), recorder.url("/webhook"), None
         )
     )
     process: ManagedProcess | None = None
