@@ -13,14 +13,15 @@ from typing import Any
 import pulumi
 import yaml
 
-from components import alloy, grafana, prometheus
+from components import THIRD_PARTY, alloy, grafana, prometheus
 from exporter.config import WEEKDAYS as EXPORTER_WEEKDAYS
 from exporter.config import parse_config as parse_exporter_config
 from infra.settings import stack as cfg
-from infra.targets import GrafanaServerConfig, RenderedContent
+from infra.targets import ComponentExporter, GrafanaServerConfig, RenderedContent
 from monitoring import render
 from monitoring.logs import render_alloy_config, render_loki_config
 from monitoring.settings import ContentSettings
+from monitoring.thirdparty import exporters
 
 # File names under `settings.receivers.secrets_dir` (the renderer's `*_file` paths).
 ALERTMANAGER_SECRET_FILES: dict[str, str] = {
@@ -149,8 +150,11 @@ def build_content(
         if smtp_password is not None and config.receivers.smtp_username is not None
         else {}
     )
+    exporters, exporter_review = component_exporters(config, secrets)
+    review.update(exporter_review)
     return RenderedContent(
         settings=settings,
+        component_exporters=exporters,
         prometheus_yml=prometheus_yml,
         prometheus_args=prometheus.args(settings),
         rule_files=rule_files,
@@ -169,3 +173,41 @@ def build_content(
         ),
         files_for_review=review,
     )
+
+
+def component_exporters(
+    config: cfg.StackConfig, secrets: cfg.StackSecrets
+) -> tuple[tuple[ComponentExporter, ...], dict[str, str]]:
+    """The exporter of every declared instance, and its files for review (placeholders in
+    place of passwords)."""
+    deployed: list[ComponentExporter] = []
+    review: dict[str, str] = {}
+    for kind in config.components.kinds:
+        contract = THIRD_PARTY[kind]
+        for instance in config.components.of(kind):
+            command = exporters.exporter_command(instance)
+            secret = getattr(instance, "password_secret", None)
+            password = secrets.get(secret) if secret is not None else None
+            config_files = {
+                name: exporters.config_file_content(name) for name in command.config_files
+            }
+            secret_files: dict[str, pulumi.Output[str]] = {}
+            for name in command.secret_files:
+                assert password is not None and secret is not None  # required_secret_keys
+                secret_files[name] = pulumi.Output.secret(
+                    exporters.secret_file_content(instance, name, password.get_secret_value())
+                )
+                review[f"exporters/{kind}-{instance.name}/{name}"] = exporters.secret_file_content(
+                    instance, name, cfg.placeholder_secret(secret)
+                )
+            for name, text in config_files.items():
+                review[f"exporters/{kind}-{instance.name}/{name}"] = text
+            deployed.append(
+                ComponentExporter(
+                    component=contract.instance(instance.name),
+                    command=command,
+                    config_files=config_files,
+                    secret_files=secret_files,
+                )
+            )
+    return tuple(deployed), review

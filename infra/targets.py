@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 import pulumi
 
 from components import grafana as grafana_component
+from components.model import Component
+from monitoring.thirdparty.exporters import ExporterCommand
 
 if TYPE_CHECKING:
     from monitoring.settings import ContentSettings
@@ -60,6 +62,20 @@ class GrafanaServerConfig:
 
 
 @dataclass(frozen=True)
+class ComponentExporter:
+    """One exporter container of a declared PostgreSQL, Redis or NGINX instance.
+
+    `config_files` are mounted under `monitoring.thirdparty.exporters.CONFIG_DIR`,
+    `secret_files` (secret Outputs) under `SECRETS_DIR`; `command.env` is never secret.
+    """
+
+    component: Component  # the instance's contract (`app` ends with the instance name)
+    command: ExporterCommand
+    config_files: dict[str, str] = field(default_factory=dict)
+    secret_files: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RenderedContent:
     """Everything a target deploys, rendered once from the validated stack config.
 
@@ -78,6 +94,8 @@ class RenderedContent:
     alloy_config: str
     exporter_config_yml: str  # mounted at components.exporter.CONFIG_PATH
     grafana: GrafanaServerConfig
+    # One per declared component instance (trading-monitoring:components).
+    component_exporters: tuple[ComponentExporter, ...] = ()
     # Every artifact a reviewer diffs, with placeholders instead of secrets (synth writes them).
     files_for_review: dict[str, str] = field(default_factory=dict)
 

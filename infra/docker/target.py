@@ -32,7 +32,8 @@ from components.model import DOCKER_SERVICE_LABEL, Component, HostMount
 from infra.settings.docker import DockerSettings, docker_cpus, docker_memory_mb
 from infra.settings.resources import ComputeResources
 from infra.settings.stack import StackConfig
-from infra.targets import RenderedContent, TargetEndpoints
+from infra.targets import ComponentExporter, RenderedContent, TargetEndpoints
+from monitoring.thirdparty import exporters as thirdparty
 
 LOOPBACK = "127.0.0.1"
 
@@ -67,6 +68,8 @@ def python_healthcheck(port: int, path: str) -> list[str]:
 
 
 HEALTHCHECKS = {"wget": http_healthcheck, "bash": bash_healthcheck, "python": python_healthcheck}
+# Probe tools (components.model.ProbeTool) with no Docker healthcheck.
+NO_HEALTHCHECK = "none"
 
 
 def healthcheck(component: Component) -> list[str]:
@@ -222,6 +225,9 @@ class DockerTarget(pulumi.ComponentResource):
                 lambda _: f"http://{LOOPBACK}:{ports.exporter}/metrics"
             )
 
+        for deployed in content.component_exporters:
+            self._component_exporter(deployed)
+
         def local(port: int) -> pulumi.Output[str]:
             return pulumi.Output.from_input(f"http://{LOOPBACK}:{port}")
 
@@ -283,6 +289,24 @@ class DockerTarget(pulumi.ComponentResource):
                 uploads=uploads,
                 volumes=volumes,
                 host_port=self._settings.ports.exporter,
+            )
+        )
+
+    def _component_exporter(self, deployed: ComponentExporter) -> docker.Container:
+        """The exporter of one PostgreSQL, Redis or NGINX instance: its passwords only as
+        secret uploads (never env), its queries file as an upload."""
+        command = deployed.command
+        return self._container(
+            ContainerSpec(
+                deployed.component,
+                self._pull(deployed.component),
+                command=list(command.args),
+                envs=[f"{key}={value}" for key, value in command.env],
+                uploads=[
+                    _upload(f"{thirdparty.CONFIG_DIR}/{name}", text)
+                    for name, text in sorted(deployed.config_files.items())
+                ]
+                + _secret_file_uploads(thirdparty.SECRETS_DIR, deployed.secret_files),
             )
         )
 
@@ -375,14 +399,18 @@ class DockerTarget(pulumi.ComponentResource):
             memory=memory,
             memory_reservation=reservation,
             cpus=docker_cpus(resources),
+            # A `FROM scratch` image (probe_tool "none") can run no check: Prometheus'
+            # TargetDown watches it instead.
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=healthcheck(component),
                 interval="10s",
                 timeout="5s",
                 retries=6,
                 start_period=component.start_period,
-            ),
-            wait=True,
+            )
+            if component.probe_tool != NO_HEALTHCHECK
+            else None,
+            wait=component.probe_tool != NO_HEALTHCHECK,
             wait_timeout=180,
             log_driver="json-file",
             log_opts={"max-size": "10m", "max-file": "3"},

@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from infra.kubernetes.alertmanager import create_alertmanager
 from infra.kubernetes.alloy import create_alloy
 from infra.kubernetes.common import Context, service_url
+from infra.kubernetes.component_exporters import create_component_exporters
 from infra.kubernetes.exporter import create_exporter
 from infra.kubernetes.grafana import create_grafana
 from infra.kubernetes.ingress import create_ingresses
@@ -106,6 +107,7 @@ class KubernetesTarget(pulumi.ComponentResource):
         create_loki(ctx, name)
         create_alloy(ctx, name)
         create_node_exporter(ctx, name)
+        create_component_exporters(ctx, name)
         grafana = create_grafana(ctx, name)
         ingresses = create_ingresses(ctx, name)
 

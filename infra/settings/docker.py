@@ -38,6 +38,10 @@ class DockerResources(ConfigModel):
     node_exporter: ComputeResources = compute_resources("20m", "16Mi", "200m", "64Mi")
     cadvisor: ComputeResources = compute_resources("50m", "64Mi", "300m", "256Mi")
     exporter: ComputeResources = compute_resources("50m", "64Mi", "500m", "256Mi")
+    # Each instance of a standard component's exporter.
+    postgres_exporter: ComputeResources = compute_resources("20m", "32Mi", "200m", "64Mi")
+    redis_exporter: ComputeResources = compute_resources("20m", "16Mi", "200m", "64Mi")
+    nginx_exporter: ComputeResources = compute_resources("10m", "16Mi", "100m", "32Mi")
 
 
 class HostPorts(ConfigModel):

@@ -44,6 +44,10 @@ class Resources(StrictModel):
     alloy: ComputeResources = compute_resources("50m", "128Mi", "500m", "512Mi")
     node_exporter: ComputeResources = compute_resources("50m", "32Mi", "250m", "128Mi")
     exporter: ComputeResources = compute_resources("50m", "64Mi", "500m", "256Mi")
+    # Each instance of a standard component's exporter.
+    postgres_exporter: ComputeResources = compute_resources("20m", "32Mi", "200m", "64Mi")
+    redis_exporter: ComputeResources = compute_resources("20m", "16Mi", "200m", "64Mi")
+    nginx_exporter: ComputeResources = compute_resources("10m", "16Mi", "100m", "32Mi")
 
 
 class Storage(StrictModel):

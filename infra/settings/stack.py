@@ -32,7 +32,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components import PORTS
+from components import PORTS, THIRD_PARTY
 from exporter import catalog as exporter_catalog
 from exporter.config import WEEKDAYS as EXPORTER_WEEKDAYS
 from exporter.config import ConfigError as ExporterConfigError
@@ -47,6 +47,7 @@ from monitoring.availability import collector_families
 from monitoring.market_hours import MARKET_CODE, MARKET_CODE_ALLOWED, calendar_names
 from monitoring.render import check_settings
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
+from monitoring.thirdparty.model import NO_COMPONENTS, Components
 from monitoring.thresholds import AlertThresholds
 from validation import (
     InvalidValue,
@@ -222,6 +223,11 @@ class ImagesConfig(ConfigModel):
     node_exporter: str = "prom/node-exporter:v1.9.1"
     cadvisor: str = "ghcr.io/google/cadvisor:v0.57.0"  # >= v0.54 for Docker 29
     python_base: str = "python:3.11.14-slim-bookworm"  # base image of the exporter build
+    # Standard components (one container per declared instance). Proven live against Debian's
+    # postgres_exporter 0.11.1, redis_exporter 1.45.0 and nginx exporter 0.11.0 (README).
+    postgres_exporter: str = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1"
+    redis_exporter: str = "oliver006/redis_exporter:v1.91.1-alpine"  # -alpine: wget for the probe
+    nginx_exporter: str = "nginx/nginx-prometheus-exporter:1.4.2"
 
     @model_validator(mode="after")
     def _check(self) -> ImagesConfig:
@@ -251,6 +257,8 @@ class StackConfig(ConfigModel):
     runbook_base_url: str = (
         "https://github.com/trading-monitoring/trading-monitoring/blob/main/docs/runbooks.md"
     )
+    # PostgreSQL, Redis and NGINX to watch (README "Databases, caches and proxies").
+    components: Components = Field(default_factory=Components)
     docker: DockerSettings | None = None
     kubernetes: KubernetesSettings | None = None
     # The bundled exporter: `enabled` plus the exporter's own config keys (metrics, collectors,
@@ -397,6 +405,7 @@ _STRUCTURED = (
     "externalLabels",
     "thresholds",
     "exporter",
+    "components",
 )
 _KNOWN_KEYS: tuple[str, ...] = tuple(
     sorted(
@@ -432,13 +441,15 @@ def load_stack_config(
     problems: list[str] = []
     if raw is None:
         raw, secret_keys = raw_stack_config()
-        for key in sorted(set(raw) & set(SECRET_KEYS) - secret_keys):
+        named = _named_secret_keys(raw)
+        for key in sorted(set(raw) & (set(SECRET_KEYS) | named) - secret_keys):
             problems.append(
                 f"{NAMESPACE}:{key} = '[secret]' is stored in plain text: allowed only as a "
                 f"secret; remove it from Pulumi.<stack>.yaml and run "
                 f"`pulumi config set --secret {key} <value>`"
             )
-    unknown = sorted(set(raw) - set(_KNOWN_KEYS))
+    named = _named_secret_keys(raw)
+    unknown = sorted(set(raw) - set(_KNOWN_KEYS) - named)
     for key in unknown:
         shown = "[secret]" if key in SECRET_KEYS else raw[key]
         problems.append(
@@ -447,7 +458,7 @@ def load_stack_config(
         )
     document: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in SECRET_KEYS or key in unknown:
+        if key in SECRET_KEYS or key in named or key in unknown:
             continue
         if key in _STRUCTURED:
             try:
@@ -465,6 +476,14 @@ def load_stack_config(
         config = StackConfig.model_validate(document)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, StackConfig)) from None
+    for secret_key, setting in config.components.password_secrets().items():
+        if secret_key in _KNOWN_KEYS:
+            problems.append(
+                f"{NAMESPACE}:{setting} = {secret_key!r} is invalid: allowed a key name of its"
+                " own (not one of the product's keys)"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
     secrets = _load_secrets(raw, config, placeholder)
     try:  # what the renderers would refuse, reported now rather than mid-deployment
         check_settings(config.content)
@@ -476,9 +495,29 @@ def load_stack_config(
     return config, secrets
 
 
+def _named_secret_keys(raw: Mapping[str, str]) -> set[str]:
+    """The secret keys `components` names (`passwordSecret`), read before validation so that
+    they are neither unknown keys nor plain config; the model validates the names."""
+    value: Any = raw.get("components", {})
+    try:
+        document = json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError:
+        return set()
+    if not isinstance(document, dict):
+        return set()
+    names = set()
+    for kind in ("postgres", "redis"):
+        entries = document.get(kind)
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("passwordSecret"), str):
+                names.add(entry["passwordSecret"])
+    return names - set(_KNOWN_KEYS)
+
+
 def required_secret_keys(config: StackConfig) -> dict[str, str]:
     """secret key -> the setting that requires it."""
     needed = config.receivers.required_secrets()
+    needed.update(config.components.password_secrets())
     if not config.exporter_enabled:  # no exporter image to push, no database to read
         return needed
     if config.target == "kubernetes" and config.kubernetes is not None:
@@ -506,11 +545,12 @@ def _load_secrets(
 ) -> StackSecrets:
     problems: list[str] = []
     values: dict[str, SecretStr] = {}
-    for key in SECRET_KEYS:
+    named = config.components.password_secrets()
+    for key in (*SECRET_KEYS, *named):
         value = raw.get(key)
         if value is None or value == "":
             continue
-        allowed = _check_secret(key, value)
+        allowed = _check_secret(key, value) if key in SECRET_KEYS else None
         if allowed is not None:
             problems.append(f"{NAMESPACE}:{key} = '[secret]' is invalid: allowed {allowed}")
         values[key] = SecretStr(value)
@@ -547,7 +587,7 @@ def content_settings(config: StackConfig) -> ContentSettings:
     receivers = config.receivers
     if config.target == "kubernetes":
         assert config.kubernetes is not None  # checked by StackConfig
-        targets = kubernetes_targets(config.kubernetes)
+        targets = kubernetes_targets(config.kubernetes, config.components)
         discovery: Literal["static", "kubernetes"] = "kubernetes"
         grafana_url = config.kubernetes.grafana_provider_url()
         namespace = config.kubernetes.namespace
@@ -556,7 +596,7 @@ def content_settings(config: StackConfig) -> ContentSettings:
         remote_write = config.kubernetes.remote_write_url
         insecure_kubelet = config.kubernetes.kubelet_insecure_skip_verify
     else:
-        targets = docker_targets(config.docker_settings)
+        targets = docker_targets(config.docker_settings, config.components)
         discovery = "static"
         grafana_url = f"http://127.0.0.1:{config.docker_settings.ports.grafana}"
         namespace, node_namespace = "monitoring", "monitoring-node"
@@ -595,10 +635,24 @@ def content_settings(config: StackConfig) -> ContentSettings:
         node_exporter_namespace=node_namespace,
         exporter_enabled=config.exporter_enabled,
         exporter_missing_families=config.missing_exporter_families(),
+        components=config.components,
     )
 
 
-def docker_targets(docker: DockerSettings) -> Targets:
+def component_targets(
+    components: Components, host: Callable[[str], str]
+) -> tuple[tuple[str, str, str], ...]:
+    """(type, name, host:port) of each declared instance's exporter; `host(app)` is how
+    Prometheus reaches the container or Service named after the instance's `app`."""
+    return tuple(
+        (kind, instance.name, f"{host(THIRD_PARTY[kind].instance(instance.name).app)}:{port}")
+        for kind in components.kinds
+        for port in (THIRD_PARTY[kind].port,)
+        for instance in components.of(kind)
+    )
+
+
+def docker_targets(docker: DockerSettings, components: Components = NO_COMPONENTS) -> Targets:
     """Container names on the stack's Docker network (each container's network alias)."""
     prefix = docker.name_prefix
 
@@ -614,10 +668,11 @@ def docker_targets(docker: DockerSettings) -> Targets:
         grafana=one("grafana"),
         loki=one("loki"),
         alloy=one("alloy"),
+        components=component_targets(components, lambda app: f"{prefix}-{app}"),
     )
 
 
-def kubernetes_targets(k8s: KubernetesSettings) -> Targets:
+def kubernetes_targets(k8s: KubernetesSettings, components: Components = NO_COMPONENTS) -> Targets:
     """Service DNS names. Prometheus and Alertmanager are StatefulSets named `prometheus` and
     `alertmanager` whose governing headless Service has the same name, so each pod is
     `<name>-<i>.<name>.<namespace>.svc.<domain>`. node-exporter, Alloy and cAdvisor are
@@ -639,4 +694,5 @@ def kubernetes_targets(k8s: KubernetesSettings) -> Targets:
         grafana=service("grafana", "grafana"),
         loki=service("loki", "loki"),
         alloy=service("alloy", "alloy"),
+        components=component_targets(components, k8s.service_host),
     )

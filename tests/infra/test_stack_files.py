@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel
 
 from infra.settings.stack import SECRET_KEYS, MarketConfig, StackConfig
+from monitoring.thirdparty.model import NginxInstance, PostgresInstance, RedisInstance
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "trading-monitoring:"
@@ -27,13 +28,15 @@ def _model_keys(model: type[BaseModel], prefix: str = "") -> set[str]:
             for arg in (annotation, *typing.get_args(annotation))
             if isinstance(arg, type) and issubclass(arg, BaseModel)
         ]
-        if nested and nested[0] is not MarketConfig:
+        if nested and nested[0] not in LIST_ENTRIES:
             keys |= _model_keys(nested[0], key + ".")
         else:
             keys.add(key)
     return keys
 
 
+# Lists of objects: the stack file shows the list (markets in full, components empty).
+LIST_ENTRIES = (MarketConfig, PostgresInstance, RedisInstance, NginxInstance)
 # Objects whose keys are the user's own (labels, annotations, threshold overrides).
 FREE_FORM_OBJECTS = ("authAnnotations.", "externalLabels.", "thresholds.")
 # The top-level `exporter` section is the exporter's own config, checked by its own model.
