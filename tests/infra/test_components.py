@@ -37,32 +37,21 @@ from tests.infra.test_kubernetes import (
     pod_spec,
 )
 from tests.infra.test_synth_artifacts import SCHEMA_CHECK, SCHEMAS
+from tests.monitoring.test_component_rules import COMPONENTS as RULE_COMPONENTS
 
 CONTAINER = "docker:index/container:Container"
+# The monitoring tests' stack, with a replica of its own password and full TLS checks.
 COMPONENTS: dict[str, Any] = {
+    **RULE_COMPONENTS,
     "postgres": [
+        RULE_COMPONENTS["postgres"][0],
         {
-            "name": "trading-db",
-            "address": "db.internal:5432",
-            "database": "trading",
-            "user": "exporter",
-            "passwordSecret": "tradingDbPassword",
-            "replicationLagQueries": True,
-            "exporterDatabase": True,
-        },
-        {
-            "name": "replica",
-            "address": "replica.internal:5432",
-            "database": "trading",
-            "user": "exporter",
+            **RULE_COMPONENTS["postgres"][1],
             "passwordSecret": "replicaDbPassword",
             "sslmode": "verify-full",
+            "replicationLagQueries": False,
         },
     ],
-    "redis": [
-        {"name": "cache", "address": "redis://cache.internal:6379", "passwordSecret": "cachePw"}
-    ],
-    "nginx": [{"name": "edge", "statusUrl": "http://nginx.internal:8080/stub_status"}],
 }
 PASSWORDS = {
     "tradingDbPassword": "Pg-Trading-P4ss-never-shown",

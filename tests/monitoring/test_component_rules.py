@@ -34,7 +34,7 @@ COMPONENT_TESTS_DIR = RULE_TESTS_DIR / "components"
 
 # Seed 003's stack with two databases: the trading database (read by the bundled exporter)
 # and its replica, one cache, one proxy.
-COMPONENTS = {
+COMPONENTS: dict[str, Any] = {
     "postgres": [
         {
             "name": "trading-db",
