@@ -18,10 +18,8 @@ from infra.kubernetes.common import (
     CHECKSUM_SECRET,
     METRICS_PORT_NAME,
     Context,
+    component_container,
     config_map,
-    container_resources,
-    container_security,
-    http_probe,
     labels,
     metadata,
     pod_security,
@@ -33,7 +31,6 @@ from infra.kubernetes.common import (
     sha256_data,
     tmp_volume,
 )
-from infra.settings.resources import ComputeResources
 from infra.targets import ComponentExporter
 from monitoring.thirdparty import exporters
 
@@ -46,7 +43,6 @@ def _exporter(ctx: Context, prefix: str, deployed: ComponentExporter) -> k8s.app
     component = deployed.component
     app, uid = component.app, component.security.uid
     assert component.image_key is not None
-    resources: ComputeResources = getattr(ctx.settings.resources, component.name)
     service(ctx, f"{prefix}-{app}-service", app, [(METRICS_PORT_NAME, component.port, "TCP")])
     tmp, tmp_mount = tmp_volume()
     mounts: list[k8s.core.v1.VolumeMountArgsDict] = [tmp_mount]
@@ -75,30 +71,16 @@ def _exporter(ctx: Context, prefix: str, deployed: ComponentExporter) -> k8s.app
                     "automount_service_account_token": False,
                     "security_context": pod_security(uid),
                     "containers": [
-                        {
-                            "name": component.name.replace("_", "-"),
-                            "image": getattr(ctx.images, component.image_key),
-                            "args": list(deployed.command.args),
-                            "env": [
+                        component_container(
+                            ctx,
+                            component,
+                            image=getattr(ctx.images, component.image_key),
+                            args=list(deployed.command.args),
+                            env=[
                                 {"name": key, "value": value} for key, value in deployed.command.env
                             ],
-                            "ports": [
-                                {
-                                    "name": METRICS_PORT_NAME,
-                                    "container_port": component.port,
-                                    "protocol": "TCP",
-                                }
-                            ],
-                            "readiness_probe": http_probe(
-                                component.readiness_path, METRICS_PORT_NAME
-                            ),
-                            "liveness_probe": http_probe(
-                                component.liveness_path, METRICS_PORT_NAME, failures=6
-                            ),
-                            "resources": container_resources(resources),
-                            "security_context": container_security(uid),
-                            "volume_mounts": mounts,
-                        }
+                            volume_mounts=mounts,
+                        )
                     ],
                     "volumes": volumes,
                 },
