@@ -108,6 +108,10 @@ class Exporter:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float = 5.0) -> None:
+        """The exporter logs `text` within `timeout` (it logs just after updating its metrics)."""
+        wait_for(lambda: text in self.log(), timeout, f"{text!r} in the exporter log")
+
     def wait_until(self, check: Callable[[Samples], bool], timeout: float = 10.0) -> Samples:
         """Scrape until `check` holds; returns the samples that satisfied it."""
 

@@ -19,7 +19,6 @@ from tests.exporter.harness import (
     Samples,
     always_open_config,
     run_exporter,
-    wait_for,
     write_config,
 )
 
@@ -72,11 +71,11 @@ def test_missing_file_then_created(tmp_path: Path, config: Path) -> None:
     with run_exporter(path, tmp_path, config=config) as exporter:
         samples = exporter.wait_until(lambda s: _down(exporter, s))
         _assert_down_but_serving(exporter, samples)
-        assert "database file not found" in exporter.log()
+        exporter.wait_for_log("database file not found")
         assert not path.exists()  # read-only: the exporter never creates the file
         demo_db.create(str(path), 2000, MARKETS)
         assert _assert_recovered(exporter)[KR_ROWS] > 0
-        assert "collector data_quality recovered" in exporter.log()
+        exporter.wait_for_log("collector data_quality recovered")
 
 
 def test_locked_database_then_released(tmp_path: Path, db: Path, config: Path) -> None:
@@ -87,7 +86,7 @@ def test_locked_database_then_released(tmp_path: Path, db: Path, config: Path) -
             holder.execute("BEGIN EXCLUSIVE")  # rollback-journal mode: readers are locked out
             samples = exporter.wait_until(lambda s: _down(exporter, s), timeout=10)
             _assert_down_but_serving(exporter, samples)
-            assert "database is locked" in exporter.log()
+            exporter.wait_for_log("database is locked")
         finally:
             holder.execute("ROLLBACK")
             holder.close()
@@ -106,7 +105,7 @@ def test_slow_query_hits_its_timeout_and_scrapes_stay_fast(tmp_path: Path, db: P
     config = write_config(tmp_path / "slow.yml", raw)
     with run_exporter(db, tmp_path, config=config) as exporter:
         # The endless query was stopped: its run ended with the deadline's error.
-        wait_for(lambda: "query interrupted at the deadline" in exporter.log(), 15, "timeout")
+        exporter.wait_for_log("query interrupted at the deadline", 15)
         samples = exporter.scrape()
         assert _ok(exporter, samples, "data_quality") == 0
         duration = samples[
@@ -134,7 +133,7 @@ def test_missing_table_then_restored(tmp_path: Path, db: Path, config: Path) -> 
         # The rest of the collector and the database itself are fine.
         assert ("trading_open_positions", (("market", "kr"),)) in samples
         assert samples[UP] == 1
-        assert "no such table: orders" in exporter.log()
+        exporter.wait_for_log("no such table: orders")
         with sqlite3.connect(db) as conn:
             conn.execute("ALTER TABLE orders_moved RENAME TO orders")
         samples = exporter.wait_until(lambda s: _ok(exporter, s, "trading") == 1)
@@ -150,7 +149,7 @@ def test_missing_column_then_restored(tmp_path: Path, db: Path, config: Path) ->
         assert ("trading_api_requests_total", (("endpoint", "quotes"), ("market", "kr"))) not in (
             samples
         )
-        assert "no such column: ok" in exporter.log()
+        exporter.wait_for_log("no such column: ok")
         with sqlite3.connect(db) as conn:
             conn.execute("ALTER TABLE api_calls RENAME COLUMN succeeded TO ok")
         exporter.wait_until(lambda s: _ok(exporter, s, "api") == 1)
@@ -164,7 +163,7 @@ def test_corrupt_file_then_restored(tmp_path: Path, db: Path, config: Path) -> N
         db.write_bytes(b"this is not a database\n" * 512)
         samples = exporter.wait_until(lambda s: _down(exporter, s))
         _assert_down_but_serving(exporter, samples)
-        assert "file is not a database" in exporter.log()
+        exporter.wait_for_log("file is not a database")
         shutil.copy(backup, db)
         _assert_recovered(exporter)
 
@@ -193,6 +192,6 @@ def test_permission_denied_then_granted(shared_dir: Path) -> None:
         db.chmod(0o000)
         samples = exporter.wait_until(lambda s: _down(exporter, s))
         _assert_down_but_serving(exporter, samples)
-        assert "permission denied" in exporter.log()
+        exporter.wait_for_log("permission denied")
         db.chmod(0o644)
         _assert_recovered(exporter)
