@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exporter.calendars import merge_intervals
@@ -183,21 +184,13 @@ def calendar_schedule(name: str, first_year: int) -> MarketSchedule:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            # A month of data gives the calendar type: how far its holidays are recorded.
-            probe = exchange_calendars.get_calendar(
-                name, start=f"{first_year - 1}-12-01", end=f"{first_year - 1}-12-31"
-            )
-            bound = probe.bound_max()
-            known_until = end if bound is None else min(end, bound.date())
-            load_start = min(start, known_until - timedelta(days=366))
-            calendar = exchange_calendars.get_calendar(
-                name, start=load_start.isoformat(), end=known_until.isoformat()
-            )
+            calendar, known_until = _load(exchange_calendars, name, start, end)
     except Exception as exc:  # the library's own limits and bugs: name them
         raise ValueError(
             f"calendar {name!r} cannot be loaded by the installed exchange_calendars"
             f" ({type(exc).__name__}: {exc}); use custom sessions instead"
         ) from None
+    load_start = min(start, known_until - timedelta(days=366))
     zone = ZoneInfo(str(calendar.tz))
     by_day: dict[date, list[Span]] = {}
     for row in calendar.schedule.itertuples():
@@ -221,6 +214,25 @@ def calendar_schedule(name: str, first_year: int) -> MarketSchedule:
         if start <= day < known_until and spans != weekly[day.weekday()]
     )
     return MarketSchedule(str(calendar.tz), weekly, exceptions, first_year, known_until)
+
+
+def _load(xcals: Any, name: str, start: date, end: date) -> tuple[Any, date]:
+    """The calendar over [start, end], or up to the last year it records holidays for (its
+    `bound_max`; precomputed calendars such as XSHG refuse a later end). One instantiation in
+    the common case: some calendars (XKRX) take seconds to build."""
+    try:
+        return xcals.get_calendar(name, start=start.isoformat(), end=end.isoformat()), end
+    except ValueError:
+        # A month of data gives the calendar type, and so how far its holidays are recorded.
+        probe = xcals.get_calendar(name, start=f"{start.year - 1}-12-01", end=start.isoformat())
+        bound = probe.bound_max()
+        if bound is None or bound.date() >= end:
+            raise
+        known_until = bound.date()
+        first = min(start, known_until - timedelta(days=366))
+        return xcals.get_calendar(
+            name, start=first.isoformat(), end=known_until.isoformat()
+        ), known_until
 
 
 # --- the market's schedule --------------------------------------------------------------------
