@@ -19,7 +19,7 @@ from dashboards.panels import (
     single,
     states,
 )
-from monitoring.slo import BURN_RATE_WINDOWS, PERIOD, SLO, BurnRateWindow, sli_record
+from monitoring.slo import BURN_RATE_WINDOWS, SLO, BurnRateWindow, sli_record
 
 RATE = "$__rate_interval"
 
@@ -333,10 +333,10 @@ def _burn_rate_levels(window: BurnRateWindow) -> Levels:
 
 def slo_budget_left(slo: SLO, sel: str, width: int = 8) -> stat.Panel:
     return single(
-        f"{slo.title}: error budget left ({PERIOD})",
+        f"{slo.title}: error budget left ({slo.period})",
         [Q(f'slo:period_error_budget_remaining:ratio{{slo="{slo.name}", {sel}}}', "{{market}}")],
         "percentunit",
-        description=f"Objective {slo.objective:.4g} over {PERIOD}; below 0 the SLO is missed.",
+        description=f"Objective {slo.objective:.4g} over {slo.period}; below 0 the SLO is missed.",
         levels=NEGATIVE_IS_BAD,
         width=width,
         height=8,
@@ -360,7 +360,7 @@ def slo_panels(slo: SLO, sel: str) -> list[stat.Panel | timeseries.Panel]:
                     )
                 ],
                 "suffix:x",
-                description=f"1 spends the budget exactly in {PERIOD}; the {window.severity} "
+                description=f"1 spends the budget exactly in {slo.period}; the {window.severity} "
                 f"alert needs {window.factor:g}x over {window.long} and {window.short}.",
                 levels=_burn_rate_levels(window),
                 min_value=0,

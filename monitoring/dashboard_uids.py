@@ -27,3 +27,10 @@ COMPONENT_PREFIX = "tm-"
 def component_uid(kind: str) -> str:
     """Uid of a component type's dashboard, e.g. `tm-postgres`."""
     return f"{COMPONENT_PREFIX}{kind}"
+
+SERVICE_PREFIX = "tm-service-"
+
+
+def service_uid(service_name: str) -> str:
+    """Uid of one user service's dashboard, e.g. `tm-service-investiq-api`."""
+    return f"{SERVICE_PREFIX}{service_name}"

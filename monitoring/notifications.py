@@ -327,6 +327,13 @@ INHIBITIONS: tuple[InhibitionSpec, ...] = (
         (Matcher("category", "=~", "data_quality|api|trading"),),
         ("job",),
     ),
+    # A down target of one of the user's services mutes that service's SLO and probe alerts.
+    InhibitionSpec(
+        ("TargetDown",),
+        (Matcher("service", "=~", ".+"),),
+        (Matcher("category", "=~", "slo|probe"),),
+        ("service",),
+    ),
 )
 
 

@@ -9,7 +9,9 @@ from typing import Any, Literal
 from monitoring.settings import ContentSettings
 
 Severity = Literal["critical", "warning", "info", "none"]
-Category = Literal["data_quality", "api", "performance", "system", "trading", "meta", "slo"]
+Category = Literal[
+    "data_quality", "api", "performance", "system", "trading", "meta", "slo", "service", "probe"
+]
 
 # "info": shown on dashboards and in the Alertmanager UI, never notified.
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info", "none")
@@ -21,6 +23,8 @@ CATEGORIES: tuple[Category, ...] = (
     "trading",
     "meta",
     "slo",
+    "service",  # the user's own services (`services[].alerts`)
+    "probe",  # blackbox probes of those services
 )
 
 
@@ -35,6 +39,7 @@ class AlertRule:
     dashboard_uid: str  # may use `{{ $labels.market }}`, e.g. "tm-market-{{ $labels.market }}"
     for_: str = "0s"
     labels: tuple[tuple[str, str], ...] = ()  # extra static labels
+    runbook: str | None = None  # a full URL; None: our runbooks.md section of `name`
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,7 @@ def alert_to_dict(settings: ContentSettings, rule: AlertRule) -> dict[str, Any]:
     out["annotations"] = {
         "summary": rule.summary,
         "description": rule.description,
-        "runbook_url": runbook_url(settings, rule.name),
+        "runbook_url": rule.runbook or runbook_url(settings, rule.name),
         "dashboard_url": dashboard_url(settings, rule.dashboard_uid),
     }
     return out

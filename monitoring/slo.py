@@ -56,6 +56,10 @@ class SLO:
     dashboard_uid: str
     # Recording rules the query reads, evaluated first in the SLO's group.
     inputs: tuple[RecordingRule, ...] = ()
+    period: str = PERIOD  # the objective's window (budget remaining is over it)
+    # Who the annotations speak of, and extra static alert labels (services: service, team).
+    scope: str = "{{ $labels.market }}"
+    labels: tuple[tuple[str, str], ...] = ()
 
     @property
     def error_budget(self) -> float:
@@ -82,6 +86,7 @@ def sli_record(window: str) -> str:
 # Errors and events over each period-group interval: their 30-day sums weigh every event alike.
 SLI_ERRORS_RECORD = "slo:sli_errors:increase_interval"
 SLI_EVENTS_RECORD = "slo:sli_events:increase_interval"
+BUDGET_REMAINING_RECORD = "slo:period_error_budget_remaining:ratio"
 
 
 def error_ratio(slo: SLO, window: str) -> str:
@@ -146,8 +151,8 @@ def _period_rules(slo: SLO, interval: str) -> tuple[RecordingRule, ...]:
     label = (("slo", slo.name),)
     sel = f'{{slo="{slo.name}"}}'
     period_expr = (
-        f"sum_over_time({SLI_ERRORS_RECORD}{sel}[{PERIOD}])"
-        f" / (sum_over_time({SLI_EVENTS_RECORD}{sel}[{PERIOD}]) > 0)"
+        f"sum_over_time({SLI_ERRORS_RECORD}{sel}[{slo.period}])"
+        f" / (sum_over_time({SLI_EVENTS_RECORD}{sel}[{slo.period}]) > 0)"
     )
     return (
         RecordingRule(
@@ -156,10 +161,10 @@ def _period_rules(slo: SLO, interval: str) -> tuple[RecordingRule, ...]:
         RecordingRule(
             SLI_EVENTS_RECORD, slo.events_query.replace(WINDOW_PLACEHOLDER, interval), label
         ),
-        RecordingRule(sli_record(PERIOD), period_expr, label),
+        RecordingRule(sli_record(slo.period), period_expr, label),
         RecordingRule(
-            "slo:period_error_budget_remaining:ratio",
-            f"1 - {sli_record(PERIOD)}{sel} / {_num(slo.error_budget)}",
+            BUDGET_REMAINING_RECORD,
+            f"1 - {sli_record(slo.period)}{sel} / {_num(slo.error_budget)}",
             label,
         ),
     )
@@ -193,33 +198,33 @@ def _alert_rules(slo: SLO) -> tuple[AlertRule, ...]:
                 expr=" or ".join(conditions),
                 severity=severity,
                 category="slo",
-                summary=(
-                    f"{slo.title} error budget of {{{{ $labels.market }}}} is burning {speed}"
-                ),
+                summary=f"{slo.title} error budget of {slo.scope} is burning {speed}",
                 description=(
                     f"{slo.title} errors are {{{{ $value | humanizePercentage }}}} of events in"
-                    f" {{{{ $labels.market }}}}; objective {_num(slo.objective * 100)}% over"
-                    f" {PERIOD}. Burn-rate {kind} condition: {factors}."
+                    f" {slo.scope}; objective {_num(slo.objective * 100)}% over"
+                    f" {slo.period}. Burn-rate {kind} condition: {factors}."
                 ),
                 dashboard_uid=slo.dashboard_uid,
-                labels=(("slo", slo.name),),
+                labels=(("slo", slo.name), *slo.labels),
             )
         )
     return tuple(alerts)
 
 
+def slo_groups(slo: SLO, interval: str, file: str = "slo.yml") -> tuple[RuleGroup, RuleGroup]:
+    """The SLO's burn-rate group and its period group (evaluated every `interval`)."""
+    # Inputs, then the SLI windows, then the alerts reading them: one evaluation, in order.
+    rules: tuple[AlertRule | RecordingRule, ...] = (
+        *slo.inputs,
+        *_window_rules(slo),
+        *_alert_rules(slo),
+    )
+    return (
+        RuleGroup(f"slo-{slo.name}", file, rules),
+        RuleGroup(f"slo-{slo.name}-period", file, _period_rules(slo, interval), interval),
+    )
+
+
 def slo_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
-    groups: list[RuleGroup] = []
-    for slo in slos(settings):
-        # Inputs, then the SLI windows, then the alerts reading them: one evaluation, in order.
-        rules: tuple[AlertRule | RecordingRule, ...] = (
-            *slo.inputs,
-            *_window_rules(slo),
-            *_alert_rules(slo),
-        )
-        groups.append(RuleGroup(f"slo-{slo.name}", "slo.yml", rules))
-        interval = settings.thresholds.slo_period_interval
-        groups.append(
-            RuleGroup(f"slo-{slo.name}-period", "slo.yml", _period_rules(slo, interval), interval)
-        )
-    return tuple(groups)
+    interval = settings.thresholds.slo_period_interval
+    return tuple(group for slo in slos(settings) for group in slo_groups(slo, interval))

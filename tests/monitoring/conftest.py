@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from monitoring.render import render_rule_files
+from monitoring.service_rules import render_service_rule_files
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
 from monitoring.thresholds import AlertThresholds
+from tests.monitoring.service_config import SERVICES, THRESHOLDS
 
 RULE_TESTS_DIR = Path(__file__).parent / "rules"
 # The promtool test files expect these URLs in the annotations.
@@ -102,6 +104,8 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory, settings: ContentSetting
     root = tmp_path_factory.mktemp("rendered")
     (root / "rules").mkdir()
     for name, text in render_rule_files(settings).items():
+        (root / "rules" / name).write_text(text)
+    for name, text in render_service_rule_files(settings, SERVICES, THRESHOLDS).items():
         (root / "rules" / name).write_text(text)
     for test_file in sorted(RULE_TESTS_DIR.glob("*.yml")):
         shutil.copy(test_file, root / test_file.name)

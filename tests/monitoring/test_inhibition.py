@@ -81,8 +81,19 @@ ALERTS: dict[str, dict[str, str]] = {
     | {"job": "redis", "component": "redis", "name": "cache", "instance": "redis-exp:9121"},
     "nginx-down": {"alertname": "NginxDown", "severity": "critical", "category": "system"}
     | {"job": "nginx", "component": "nginx", "name": "edge"},
+    # A user service's target is down: its SLO and probe alerts are muted, another's are not.
+    "service-down-api": {"alertname": "TargetDown", "severity": "warning", "category": "system"}
+    | {"job": "service-investiq-api", "service": "investiq-api", "instance": "api:3000"},
+    "service-slo-api": {"alertname": "ServiceAvailabilityBudgetBurn", "severity": "critical"}
+    | {"category": "slo", "slo": "investiq-api-availability", "service": "investiq-api"},
+    "service-probe-api": {"alertname": "ServiceProbeFailing", "severity": "critical"}
+    | {"category": "probe", "service": "investiq-api", "probe": "health", "job": "probe"},
+    "service-probe-ml": {"alertname": "ServiceProbeFailing", "severity": "critical"}
+    | {"category": "probe", "service": "ml", "probe": "health", "job": "probe"},
 }
 INHIBITED = {
+    "service-slo-api",
+    "service-probe-api",
     "position-warning-us",
     "collection-kr",
     "api-errors-exporter",

@@ -20,8 +20,11 @@ from monitoring.alerts import GATING_COLLECTORS, all_rule_groups
 from monitoring.availability import collector_families, exposed_names
 from monitoring.notifications import notification_model
 from monitoring.rules import AlertRule, RecordingRule
+from monitoring.service_rules import BLACKBOX_METRICS, service_rule_groups
+from monitoring.services import Service
 from monitoring.settings import ContentSettings
 from monitoring.standard_metrics import all_standard_metric_names
+from tests.monitoring.service_config import SERVICES, THRESHOLDS
 
 _LABEL_VALUES = re.compile(r"^label_values\((.+),\s*\w+\s*\)$")
 _PLAIN_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -315,3 +318,42 @@ def test_a_disabled_collector_takes_exactly_its_alerts(settings: ContentSettings
     titles = {q.panel_title for q in panel_queries(boards["tm-market-kr"].model)}
     assert "Order failure ratio" not in titles
     assert {"OHLCV rows", "Data age"} <= titles  # the market's other panels stay
+
+
+# --- The user's services --------------------------------------------------------------------
+
+
+def declared_names(service: Service) -> set[str]:
+    """What a service's config declares: its SLO metrics (histograms with their series) and the
+    metrics its own alerts and panels name (the team vouches for those)."""
+    names: set[str] = set()
+    if service.slo is not None:
+        names.add(service.slo.requests.metric)
+        if service.slo.errors is not None:
+            names.add(service.slo.errors.metric)
+        if service.slo.latency is not None:
+            names |= {f"{service.slo.latency.metric}_{s}" for s in ("bucket", "count", "sum")}
+    for expr in [a.expr for a in service.alerts] + [p.expr for p in service.panels]:
+        names |= metric_names(expr)
+    return names
+
+
+def test_every_service_rule_names_declared_or_deployed_metrics(settings: ContentSettings) -> None:
+    """Each service's generated rules name only its declared metrics, metrics of components we
+    deploy (exporter, Prometheus, blackbox exporter) or recording rules."""
+    all_groups = service_rule_groups(settings, SERVICES, THRESHOLDS)
+    recorded = recorded_names(settings) | {
+        r.record for g in all_groups for r in g.rules if isinstance(r, RecordingRule)
+    }
+    deployed = exposed_catalog_names() | all_standard_metric_names() | BLACKBOX_METRICS
+    checked = 0
+    for service in SERVICES:
+        known = deployed | recorded | declared_names(service)
+        for group in service_rule_groups(settings, (service,), THRESHOLDS):
+            for rule in group.rules:
+                missing = unknown_metrics(rule.expr, known)
+                assert not missing, f"{service.name} {group.name}: unknown {sorted(missing)}"
+                checked += 1
+    assert checked > 40
+    # The checker can fail: another service's metric is not declared by this one.
+    assert unknown_metrics("investiq_requests_total", deployed | declared_names(SERVICES[1]))

@@ -15,9 +15,11 @@ from monitoring.alerts import all_rule_groups
 from monitoring.jobs import SERVICE_ACCOUNT_DIR
 from monitoring.render import render_prometheus_config, render_rule_files
 from monitoring.rules import AlertRule, RuleGroup
+from monitoring.service_rules import service_rule_groups
 from monitoring.settings import ContentSettings
 from monitoring.tuning import AlertOverride, AlertTuning, tune_rule_tests
 from tests.monitoring.conftest import RULE_TESTS_DIR, run, tool
+from tests.monitoring.service_config import SERVICES, THRESHOLDS
 
 # vector(1) can never be quiet; its tests assert it fires at several times instead.
 ALWAYS_FIRING = frozenset({"Watchdog"})
@@ -131,7 +133,8 @@ def rule_test_cases(
 
 def test_every_alert_has_firing_and_quiet_cases(settings: ContentSettings) -> None:
     """Each alert fires in a case at each of its severities, and is asserted quiet."""
-    assert_firing_and_quiet_cases(all_rule_groups(settings), RULE_TESTS_DIR)
+    groups = all_rule_groups(settings) + service_rule_groups(settings, SERVICES, THRESHOLDS)
+    assert_firing_and_quiet_cases(groups, RULE_TESTS_DIR)
 
 
 def assert_firing_and_quiet_cases(groups: tuple[RuleGroup, ...], directory: Path) -> None:

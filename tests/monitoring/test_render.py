@@ -32,6 +32,7 @@ from monitoring.render import (
     render_rule_files,
 )
 from monitoring.rules import CATEGORIES, SEVERITIES
+from monitoring.service_rules import OWN_ALERTS_ANCHOR, PROBE_ALERTS, SLO_ALERTS
 from monitoring.settings import ContentSettings, Market
 from monitoring.thirdparty.rules import component_alert_names
 from monitoring.thresholds import AlertThresholds
@@ -128,7 +129,10 @@ def _github_anchor(heading: str) -> str:
 def test_runbooks_have_one_section_per_alert(settings: ContentSettings) -> None:
     text = (DOCS / "runbooks.md").read_text()
     sections = [_github_anchor(h) for h in re.findall(r"^### (.+)$", text, re.M)]
-    expected = [name.lower() for name in alert_names(settings) + component_alert_names()]
+    generated = (*PROBE_ALERTS, *SLO_ALERTS)  # from `services`, plus their own alerts' section
+    names = (*alert_names(settings), *component_alert_names(), *generated)
+    expected = [name.lower() for name in names]
+    expected.append(OWN_ALERTS_ANCHOR)
     assert sorted(sections) == sorted(expected)
 
 
