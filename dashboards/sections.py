@@ -19,7 +19,7 @@ from dashboards.panels import (
     single,
     states,
 )
-from monitoring.slo import BURN_RATE_WINDOWS, SLO, BurnRateWindow, sli_record
+from monitoring.slo import SLO, BurnRateWindow, sli_record
 
 RATE = "$__rate_interval"
 
@@ -346,9 +346,11 @@ def slo_budget_left(slo: SLO, sel: str, width: int = 8) -> stat.Panel:
 def slo_panels(slo: SLO, sel: str) -> list[stat.Panel | timeseries.Panel]:
     """Budget left over the SLO period, and the burn rate over each alert's long window."""
     panels: list[stat.Panel | timeseries.Panel] = [slo_budget_left(slo, sel)]
-    for window in BURN_RATE_WINDOWS:
-        if window.long not in ("1h", "1d"):
-            continue  # one fast (page) and one slow (ticket) window keep the row readable
+    # One fast (page) and one slow (ticket) window keep the row readable: the first of each.
+    first = {w.severity: w for w in reversed(slo.burn_windows)}
+    for window in slo.burn_windows:
+        if first[window.severity] is not window:
+            continue
         panels.append(
             graph(
                 f"{slo.title}: burn rate over {window.long}",

@@ -16,7 +16,7 @@ from monitoring.render import _seconds, to_yaml
 from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity, groups_by_file
 from monitoring.services import Counter, Latency, Probe, Service, ServiceSLO
 from monitoring.settings import ContentSettings
-from monitoring.slo import SLO, WINDOW_PLACEHOLDER, slo_groups
+from monitoring.slo import BURN_RATE_WINDOWS, SLO, WINDOW_PLACEHOLDER, BurnRateWindow, slo_groups
 
 PROBE_JOB = "probe"  # one job for every probe, through the blackbox exporter's /probe
 RULE_FILE = "services.yml"
@@ -39,13 +39,16 @@ BLACKBOX_METRICS = frozenset(
 class ServiceThresholds:
     """Probe alert levels and `for` durations, shared by every service."""
 
-    probe_failing_for: str = "2m"
+    # One minute longer than TargetDown's 2m: a down target's inhibition is in place first.
+    probe_failing_for: str = "3m"
     probe_slow_seconds: float = 2.0
     probe_slow_for: str = "5m"
     tls_expiry_warning_days: float = 14
     tls_expiry_critical_days: float = 3
     tls_expiry_for: str = "15m"
     probe_timeout: str = "5s"
+    # The SRE-workbook windows; the live test shortens them.
+    burn_rate_windows: tuple[BurnRateWindow, ...] = BURN_RATE_WINDOWS
 
 
 def _num(value: float) -> str:
@@ -250,7 +253,10 @@ def _market_hours_inputs(
     )
 
 
-def service_slos(settings: ContentSettings, service: Service) -> tuple[SLO, ...]:
+def service_slos(
+    settings: ContentSettings, service: Service, thresholds: ServiceThresholds | None = None
+) -> tuple[SLO, ...]:
+    burn_windows = (thresholds or ServiceThresholds()).burn_rate_windows
     slo = service.slo
     if slo is None:
         return ()
@@ -290,6 +296,7 @@ def service_slos(settings: ContentSettings, service: Service) -> tuple[SLO, ...]
                 period=slo.window,
                 scope=f"service {service.name}",
                 labels=labels,
+                burn_windows=burn_windows,
             )
         )
     return tuple(out)
@@ -387,7 +394,7 @@ def service_rule_groups(
     if any(s.probes for s in services):
         groups.append(RuleGroup("service-probes", RULE_FILE, probe_alerts(t)))
     for service in services:
-        for slo in service_slos(settings, service):
+        for slo in service_slos(settings, service, t):
             groups += slo_groups(slo, settings.thresholds.slo_period_interval, RULE_FILE)
         if service.alerts:
             groups.append(

@@ -60,15 +60,17 @@ class SLO:
     # Who the annotations speak of, and extra static alert labels (services: service, team).
     scope: str = "{{ $labels.market }}"
     labels: tuple[tuple[str, str], ...] = ()
+    # The burn-rate windows; tests may shorten them (same factors, same structure).
+    burn_windows: tuple[BurnRateWindow, ...] = BURN_RATE_WINDOWS
 
     @property
     def error_budget(self) -> float:
         return round(1.0 - self.objective, 10)
 
 
-def windows() -> tuple[str, ...]:
+def windows(burn_windows: tuple[BurnRateWindow, ...] = BURN_RATE_WINDOWS) -> tuple[str, ...]:
     seen: list[str] = []
-    for w in BURN_RATE_WINDOWS:
+    for w in burn_windows:
         for window in (w.short, w.long):
             if window not in seen:
                 seen.append(window)
@@ -140,7 +142,8 @@ def slos(settings: ContentSettings) -> tuple[SLO, ...]:
 def _window_rules(slo: SLO) -> tuple[RecordingRule, ...]:
     label = (("slo", slo.name),)
     return tuple(
-        RecordingRule(sli_record(window), error_ratio(slo, window), label) for window in windows()
+        RecordingRule(sli_record(window), error_ratio(slo, window), label)
+        for window in windows(slo.burn_windows)
     )
 
 
@@ -186,10 +189,10 @@ def _alert_rules(slo: SLO) -> tuple[AlertRule, ...]:
         ("warning", "ticket", "slowly"),
     )
     for severity, kind, speed in kinds:
-        conditions = [_burn_condition(slo, w) for w in BURN_RATE_WINDOWS if w.severity == severity]
+        conditions = [_burn_condition(slo, w) for w in slo.burn_windows if w.severity == severity]
         factors = ", ".join(
             f"{_num(w.factor)}x over {w.short}/{w.long}"
-            for w in BURN_RATE_WINDOWS
+            for w in slo.burn_windows
             if w.severity == severity
         )
         alerts.append(

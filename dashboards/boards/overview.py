@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 
 from dashboards import sections
 from dashboards.boards.components import components_alerts_panel
+from dashboards.boards.service import services_link
 from dashboards.layout import new_dashboard
 from dashboards.levels import PanelLevels
 from dashboards.panels import (
@@ -35,6 +36,7 @@ def overview(lv: PanelLevels) -> db.Dashboard:
             ["overview"],
             [prometheus_variable(), market_variable()],
         )
+        .link(services_link())
         .with_row(row("Health"))
         .with_panel(
             single(

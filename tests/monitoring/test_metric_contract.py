@@ -15,6 +15,7 @@ import promql_parser
 import pytest
 
 from dashboards import build_dashboards, expand_variables, panel_queries
+from dashboards.boards.service import service_dashboards
 from exporter import catalog
 from monitoring.alerts import GATING_COLLECTORS, all_rule_groups
 from monitoring.availability import collector_families, exposed_names
@@ -357,3 +358,25 @@ def test_every_service_rule_names_declared_or_deployed_metrics(settings: Content
     assert checked > 40
     # The checker can fail: another service's metric is not declared by this one.
     assert unknown_metrics("investiq_requests_total", deployed | declared_names(SERVICES[1]))
+
+
+def test_every_service_dashboard_query_names_declared_or_deployed_metrics(
+    settings: ContentSettings,
+) -> None:
+    groups = service_rule_groups(settings, SERVICES, THRESHOLDS)
+    recorded = recorded_names(settings) | {
+        r.record for g in groups for r in g.rules if isinstance(r, RecordingRule)
+    }
+    deployed = exposed_catalog_names() | all_standard_metric_names() | BLACKBOX_METRICS
+    checked = 0
+    for service, board in zip(
+        SERVICES, service_dashboards(settings, SERVICES, THRESHOLDS), strict=True
+    ):
+        known = deployed | recorded | declared_names(service)
+        values = _variable_values(board.model)
+        for query in panel_queries(board.model):
+            expr = expand_variables(query.expr, values)
+            missing = unknown_metrics(expr, known)
+            assert not missing, f"{board.uid} {query.panel_title!r}: unknown {sorted(missing)}"
+            checked += 1
+    assert checked > 20
