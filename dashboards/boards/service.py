@@ -23,6 +23,7 @@ from monitoring.settings import ContentSettings
 
 Item = db.Row | cogbuilder.Builder[dm.Panel]
 SERVICES_FOLDER = Folder("tm-folder-services", "Services")
+CUSTOM_FOLDER = Folder("tm-folder-custom", "Custom")  # `dashboards.files`
 SERVICE_TAG = "service"
 RATE = "$__rate_interval"
 # Grafana unit ids of the latency histograms' units.
