@@ -22,7 +22,8 @@ from typing import Any
 import yaml
 from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
 
-from monitoring.services import ServiceConfigError, check_promql, duration
+from monitoring.services import check_promql, duration
+from validation import InvalidValue
 
 CUSTOM_RULE_PREFIX = "custom-"  # rendered as rules/custom-<file name>
 OUR_UID_PREFIX = "tm-"  # our dashboards' uids; a custom one must not replace them
@@ -42,7 +43,7 @@ def _paths(key: str, raw: object) -> list[str]:
     if raw is None:
         return []
     if not isinstance(raw, list) or not all(isinstance(p, str) and p for p in raw):
-        raise ServiceConfigError(key, raw, "a list of file paths relative to the project")
+        raise InvalidValue(key, raw, "a list of file paths relative to the project")
     return list(raw)
 
 
@@ -50,12 +51,12 @@ def _read(key: str, base: Path, path: str) -> str:
     try:
         return (base / path).read_text()
     except OSError as error:
-        raise ServiceConfigError(key, path, f"a readable file ({error.strerror})") from None
+        raise InvalidValue(key, path, f"a readable file ({error.strerror})") from None
 
 
 def _check_rule_file(key: str, path: str, text: str) -> None:
-    def bad(reason: str) -> ServiceConfigError:
-        return ServiceConfigError(key, path, f"a Prometheus rule file ({reason})")
+    def bad(reason: str) -> InvalidValue:
+        return InvalidValue(key, path, f"a Prometheus rule file ({reason})")
 
     try:
         doc = yaml.safe_load(text)
@@ -82,7 +83,7 @@ def _check_rule_file(key: str, path: str, text: str) -> None:
                 check_promql("expr", rule.get("expr"))
                 if "for" in rule:
                     duration("for", rule["for"])
-            except ServiceConfigError as error:
+            except InvalidValue as error:
                 raise bad(f"{where}: {error}") from None
 
 
@@ -103,7 +104,7 @@ def _promtool(key: str, path: str, text: str) -> None:
     if result.returncode != 0:
         lines = [ln.strip() for ln in (result.stderr + result.stdout).splitlines() if ln.strip()]
         error = next((ln for ln in lines if "FAILED" not in ln and "Checking" not in ln), "")
-        raise ServiceConfigError(key, path, f"a Prometheus rule file (promtool: {error})")
+        raise InvalidValue(key, path, f"a Prometheus rule file (promtool: {error})")
 
 
 def load_rule_files(raw: object, base: Path) -> dict[str, str]:
@@ -116,7 +117,7 @@ def load_rule_files(raw: object, base: Path) -> dict[str, str]:
         _promtool(key, path, text)
         name = f"{CUSTOM_RULE_PREFIX}{Path(path).stem}.yml"
         if name in out:
-            raise ServiceConfigError(key, path, "file names that differ (rendered as " + name + ")")
+            raise InvalidValue(key, path, "file names that differ (rendered as " + name + ")")
         out[name] = text
     return out
 
@@ -146,8 +147,8 @@ def load_dashboard_files(raw: object, base: Path) -> list[CustomDashboard]:
     for i, path in enumerate(_paths("dashboards.files", raw)):
         key = f"dashboards.files[{i}]"
 
-        def bad(reason: str, key: str = key, path: str = path) -> ServiceConfigError:
-            return ServiceConfigError(key, path, f"a Grafana dashboard JSON file ({reason})")
+        def bad(reason: str, key: str = key, path: str = path) -> InvalidValue:
+            return InvalidValue(key, path, f"a Grafana dashboard JSON file ({reason})")
 
         try:
             model = json.loads(_read(key, base, path))
@@ -173,7 +174,7 @@ def load_dashboard_files(raw: object, base: Path) -> list[CustomDashboard]:
         for expr in _queries(panels):
             try:
                 check_promql("expr", _grafana_variables(expr))
-            except ServiceConfigError as error:
+            except InvalidValue as error:
                 raise bad(f"query {expr!r}: {error.allowed}") from None
         if uid in {d.uid for d in out}:
             raise bad(f"uid {uid!r} is used by another file")

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitoring import dashboard_uids
-from monitoring.render import _seconds, to_yaml
+from monitoring.render import to_yaml
 from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity, groups_by_file
 from monitoring.services import Counter, Latency, Probe, Service, ServiceSLO
 from monitoring.settings import ContentSettings
 from monitoring.slo import BURN_RATE_WINDOWS, SLO, WINDOW_PLACEHOLDER, BurnRateWindow, slo_groups
+from validation import duration_seconds
 
 PROBE_JOB = "probe"  # one job for every probe, through the blackbox exporter's /probe
 RULE_FILE = "services.yml"
@@ -49,6 +50,10 @@ class ServiceThresholds:
     probe_timeout: str = "5s"
     # The SRE-workbook windows; the live test shortens them.
     burn_rate_windows: tuple[BurnRateWindow, ...] = BURN_RATE_WINDOWS
+
+
+def _seconds(value: str) -> float:
+    return duration_seconds("interval", value)
 
 
 def _num(value: float) -> str:
@@ -116,7 +121,9 @@ def metrics_job(settings: ContentSettings, service: Service) -> dict[str, Any]:
     }
     if m.interval:
         job["scrape_interval"] = m.interval
-        if _seconds(m.interval) < _seconds(settings.scrape_timeout):
+        if duration_seconds("interval", m.interval) < duration_seconds(
+            "interval", settings.scrape_timeout
+        ):
             job["scrape_timeout"] = m.interval
     if m.kubernetes is not None:
         job.update(_kubernetes_sd(service))
@@ -262,7 +269,7 @@ def service_slos(
         return ()
     assert service.metrics is not None
     interval = service.metrics.interval or settings.scrape_interval
-    rate_window = f"{int(4 * _seconds(interval))}s"  # four scrapes
+    rate_window = f"{int(4 * duration_seconds('interval', interval))}s"  # four scrapes
     labels = tuple((k, v) for k, v in target_labels(service).items())
     kinds = [
         (kind, objective)

@@ -1,7 +1,7 @@
 """The user's own services (stack config `services`): typed model and validation, no Pulumi.
 
 `parse_services(raw, market_codes)` turns the config list into `Service` objects or raises ONE
-`ServiceConfigError` naming the key, the value and what is allowed, before anything is
+`validation.InvalidValue` naming the key, the value and what is allowed, before anything is
 rendered or registered. Renderers live in `monitoring/service_rules.py` (scrape jobs, blackbox
 modules, rules) and `dashboards/boards/service.py` (one dashboard per service).
 """
@@ -16,8 +16,8 @@ from typing import Any, Literal, TypeVar
 
 import promql_parser
 
-from monitoring.render import _DURATION, _seconds
 from monitoring.rules import CATEGORIES, SEVERITIES, Category, Severity
+from validation import InvalidValue, check_unique, duration_seconds, is_duration
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,27}[a-z0-9])?$")  # uid "tm-service-<name>" <= 40
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -33,16 +33,6 @@ UNITS: dict[str, float] = {"seconds": 1.0, "milliseconds": 1e-3, "microseconds":
 Unit = Literal["seconds", "milliseconds", "microseconds"]
 T = TypeVar("T")
 SERVICE_CATEGORY: Category = "service"  # default category of a service's own alerts
-
-
-class ServiceConfigError(ValueError):
-    """One bad value of `services`: `key = value is invalid: allowed ...`."""
-
-    def __init__(self, key: str, value: object, allowed: str) -> None:
-        super().__init__(f"{key} = {value!r} is invalid: allowed {allowed}")
-        self.key = key
-        self.value = value
-        self.allowed = allowed
 
 
 @dataclass(frozen=True)
@@ -91,7 +81,7 @@ class Latency:
     @property
     def bucket(self) -> float:
         """The threshold in the metric's own unit: the `le` bound counted as fast enough."""
-        return round(_seconds(self.threshold) / UNITS[self.unit], 9)
+        return round(duration_seconds("threshold", self.threshold) / UNITS[self.unit], 9)
 
 
 @dataclass(frozen=True)
@@ -139,8 +129,8 @@ class Service:
 # --- Reading raw config ---------------------------------------------------------------------
 
 
-def _fail(key: str, value: object, allowed: str) -> ServiceConfigError:
-    return ServiceConfigError(key, value, allowed)
+def _fail(key: str, value: object, allowed: str) -> InvalidValue:
+    return InvalidValue(key, value, allowed)
 
 
 def _mapping(key: str, value: object, fields: Sequence[str]) -> Mapping[str, Any]:
@@ -171,8 +161,9 @@ def _opt_str(key: str, value: object, pattern: re.Pattern[str] | None, allowed: 
 
 
 def duration(key: str, value: object) -> str:
-    if not isinstance(value, str) or not _DURATION.match(value):
+    if not is_duration(value):
         raise _fail(key, value, 'a Prometheus duration such as "500ms", "15s", "30d"')
+    assert isinstance(value, str)
     return value
 
 
@@ -209,14 +200,6 @@ def _bool(key: str, value: object) -> bool:
 
 def _items(key: str, raw: object, parse: Callable[[str, object], T]) -> tuple[T, ...]:
     return tuple(parse(f"{key}[{i}]", item) for i, item in enumerate(_list(key, raw)))
-
-
-def _unique(key: str, names: Sequence[str]) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise _fail(key, name, "each name once (it is a duplicate)")
-        seen.add(name)
 
 
 def _metrics(key: str, raw: object) -> ServiceMetrics:
@@ -303,7 +286,7 @@ def _latency(key: str, raw: object) -> Latency:
     bucket = latency.bucket
     if (
         not (math.isfinite(bucket) and bucket > 0)
-        or abs(bucket * UNITS[unit] - _seconds(threshold)) > 1e-12
+        or abs(bucket * UNITS[unit] - duration_seconds("threshold", threshold)) > 1e-12
     ):
         raise _fail(f"{key}.threshold", threshold, f"a positive bucket bound in {unit}")
     return latency
@@ -332,7 +315,7 @@ def _slo(key: str, raw: object) -> ServiceSLO:
     if availability is None and latency_objective is None:
         raise _fail(f"{key}.objectives", dict(o), "an availability and/or latency objective")
     window = duration(f"{key}.window", s.get("window", "30d"))
-    if not 86400 <= _seconds(window) <= 90 * 86400:
+    if not 86400 <= duration_seconds("window", window) <= 90 * 86400:
         raise _fail(f"{key}.window", window, "a window from 1d to 90d, e.g. 30d")
     return ServiceSLO(
         requests,
@@ -392,7 +375,7 @@ def parse_service(key: str, raw: object, market_codes: Sequence[str]) -> Service
     team = _opt_str(f"{key}.team", s.get("team"), _TEAM, "lowercase letters, digits, _ and -")
     metrics = None if s.get("metrics") is None else _metrics(f"{key}.metrics", s["metrics"])
     probes = _items(f"{key}.probes", s.get("probes"), _probe)
-    _unique(f"{key}.probes[].name", [p.name for p in probes])
+    check_unique(f"{key}.probes[].name", [p.name for p in probes], "probe names")
     slo = None if s.get("slo") is None else _slo(f"{key}.slo", s["slo"])
     if slo is not None and metrics is None:
         raise _fail(f"{key}.slo", "set", "only with metrics (the SLIs read the scraped metrics)")
@@ -406,10 +389,10 @@ def parse_service(key: str, raw: object, market_codes: Sequence[str]) -> Service
 
 
 def parse_services(raw: object, market_codes: Sequence[str]) -> tuple[Service, ...]:
-    """The `services` list, validated; the first bad value raises `ServiceConfigError`."""
+    """The `services` list, validated; the first bad value raises `InvalidValue`."""
     services = tuple(
         parse_service(f"services[{i}]", s, market_codes)
         for i, s in enumerate(_list("services", raw))
     )
-    _unique("services[].name", [s.name for s in services])
+    check_unique("services[].name", [s.name for s in services], "service names")
     return services

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components import prometheus as prometheus_component
 from dashboards import all_selected_values, expand_variables, panel_queries
 from dashboards.boards.service import service_dashboards
 from demo_service import config as demo_config
@@ -34,7 +35,6 @@ from monitoring.render import (
     render_rule_files,
     to_yaml,
 )
-from monitoring.scrape import prometheus_args
 from monitoring.service_rules import (
     ServiceThresholds,
     render_blackbox_config,
@@ -156,7 +156,7 @@ class ServiceStack:
             "prometheus",
             lambda port: [
                 tool("prometheus"),
-                *prometheus_args(
+                *prometheus_component.args(
                     settings,
                     config_file=str(prom_config),
                     storage_path=str(self.workdir / "prometheus-data"),

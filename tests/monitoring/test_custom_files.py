@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from monitoring.custom_files import load_dashboard_files, load_rule_files
-from monitoring.services import ServiceConfigError
 from tests.monitoring.conftest import run, tool
+from validation import InvalidValue
 
 CUSTOM = Path(__file__).parent / "custom"
 BASE = CUSTOM.parent
@@ -46,7 +46,7 @@ def test_rule_files_load_and_pass_promtool(tmp_path: Path) -> None:
 def test_a_broken_rule_file_names_key_path_and_error(text: str, error: str, tmp_path: Path) -> None:
     (tmp_path / "ok.yml").write_text((CUSTOM / "team_rules.yml").read_text())
     (tmp_path / "bad.yml").write_text(text)
-    with pytest.raises(ServiceConfigError) as caught:
+    with pytest.raises(InvalidValue) as caught:
         load_rule_files(["ok.yml", "bad.yml"], tmp_path)
     message = str(caught.value)
     assert message.startswith("rules.files[1] = 'bad.yml' is invalid: allowed"), message
@@ -55,7 +55,7 @@ def test_a_broken_rule_file_names_key_path_and_error(text: str, error: str, tmp_
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ServiceConfigError, match=r"rules.files\[0\] = 'nope.yml' is invalid"):
+    with pytest.raises(InvalidValue, match=r"rules.files\[0\] = 'nope.yml' is invalid"):
         load_rule_files(["nope.yml"], tmp_path)
 
 
@@ -85,7 +85,7 @@ def test_a_broken_dashboard_names_key_path_and_error(
     model = json.loads((CUSTOM / "team_board.json").read_text())
     model.update(change)
     (tmp_path / "bad.json").write_text(json.dumps(model))
-    with pytest.raises(ServiceConfigError) as caught:
+    with pytest.raises(InvalidValue) as caught:
         load_dashboard_files(["bad.json"], tmp_path)
     message = str(caught.value)
     assert message.startswith("dashboards.files[0] = 'bad.json' is invalid: allowed a Grafana")
@@ -94,5 +94,5 @@ def test_a_broken_dashboard_names_key_path_and_error(
 
 def test_not_json_is_named(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text("{")
-    with pytest.raises(ServiceConfigError, match="JSON: "):
+    with pytest.raises(InvalidValue, match="JSON: "):
         load_dashboard_files(["x.json"], tmp_path)

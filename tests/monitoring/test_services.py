@@ -21,7 +21,7 @@ from monitoring.service_rules import (
     service_rule_groups,
     service_scrape_configs,
 )
-from monitoring.services import Latency, ServiceConfigError, parse_services
+from monitoring.services import Latency, parse_services
 from monitoring.settings import ContentSettings
 from tests.monitoring.conftest import run, tool
 from tests.monitoring.service_config import (
@@ -32,6 +32,7 @@ from tests.monitoring.service_config import (
     THRESHOLDS,
 )
 from tests.monitoring.test_promtool import _without_kubernetes_sd
+from validation import InvalidValue
 
 
 def _changed(index: int, path: str, value: object) -> list[dict[str, Any]]:
@@ -100,7 +101,7 @@ def _changed(index: int, path: str, value: object) -> list[dict[str, Any]]:
             " tcp in one probe, not both",
         ),
         (0, "probes.1.name", "health", "services[0].probes[].name = 'health' is invalid"),
-        (1, "name", "investiq-api", "services[].name = 'investiq-api' is invalid: allowed each"),
+        (1, "name", "investiq-api", "services[].name = 'investiq-api' is invalid: allowed unique"),
         (
             0,
             "market",
@@ -132,7 +133,7 @@ def _changed(index: int, path: str, value: object) -> list[dict[str, Any]]:
 def test_bad_values_name_key_value_and_allowed(
     index: int, path: str, value: object, message: str
 ) -> None:
-    with pytest.raises(ServiceConfigError) as caught:
+    with pytest.raises(InvalidValue) as caught:
         parse_services(_changed(index, path, value), MARKET_CODES)
     assert str(caught.value).startswith(message), str(caught.value)
     assert "\n" not in str(caught.value)
