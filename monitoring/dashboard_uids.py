@@ -28,6 +28,7 @@ def component_uid(kind: str) -> str:
     """Uid of a component type's dashboard, e.g. `tm-postgres`."""
     return f"{COMPONENT_PREFIX}{kind}"
 
+
 SERVICE_PREFIX = "tm-service-"
 
 
