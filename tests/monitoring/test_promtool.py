@@ -15,7 +15,7 @@ from monitoring.alerts import all_rule_groups
 from monitoring.jobs import SERVICE_ACCOUNT_DIR
 from monitoring.render import render_prometheus_config, render_rule_files
 from monitoring.rules import AlertRule, RuleGroup
-from monitoring.service_rules import service_rule_groups
+from monitoring.service_rules import render_service_rule_files, service_rule_groups
 from monitoring.settings import ContentSettings
 from monitoring.tuning import AlertOverride, AlertTuning, tune_rule_tests
 from tests.monitoring.conftest import RULE_TESTS_DIR, run, tool
@@ -202,6 +202,8 @@ def test_checked_in_cases_follow_the_tuning(settings: ContentSettings, tmp_path:
         overrides={"HighAPILatency": AlertOverride(severity="critical")},
     )
     root = _tuned_dir(tmp_path, settings, tuning)
+    for name, text in render_service_rule_files(settings, SERVICES, THRESHOLDS).items():
+        (root / "rules" / name).write_text(text)
     rendered = "".join((root / "rules" / n).read_text() for n in os.listdir(root / "rules"))
     assert "alert: RapidDatabaseGrowth" not in rendered and "alert: TargetDown" not in rendered
     names = []
