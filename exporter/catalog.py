@@ -130,6 +130,24 @@ EXPORTER_COLLECTOR_LAST_SUCCESS = _m(
     "Unix time of the last successful run of each collector.",
     "collector",
 )
+EXPORTER_RECONCILIATION_SUCCESS = _m(
+    "exporter_reconciliation_success",
+    "gauge",
+    "1 if the last full recount of each collector's incremental counts succeeded, else 0.",
+    "collector",
+)
+EXPORTER_RECONCILIATION_DURATION = _m(
+    "exporter_reconciliation_duration_seconds",
+    "gauge",
+    "Duration of the last full recount of each collector's incremental counts.",
+    "collector",
+)
+EXPORTER_RECONCILIATION_LAST_SUCCESS = _m(
+    "exporter_reconciliation_last_success_timestamp_seconds",
+    "gauge",
+    "Unix time of the last successful full recount of each collector's incremental counts.",
+    "collector",
+)
 EXPORTER_BUILD = _m(
     "exporter_build", "info", "Exporter build information.", "version", "python_version"
 )

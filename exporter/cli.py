@@ -132,9 +132,7 @@ def _serve(options: ServeOptions) -> int:
     settings = {c.name: options.config.collector(c.name) for c in collectors}
     state = ExporterState(settings)
     try:
-        server = ExporterHTTPServer(
-            (options.host, options.port), state.render, lambda: state.database_up
-        )
+        server = ExporterHTTPServer((options.host, options.port), state.render, lambda: state.ready)
     except OSError as exc:
         print(
             f"exporter: error: --listen: cannot listen on {options.host}:{options.port}: "
@@ -153,7 +151,7 @@ def _serve(options: ServeOptions) -> int:
     # Collector threads run Python between queries; a short GIL switch interval lets an HTTP
     # thread in within ~1 ms instead of the default 5 ms, which keeps the scrape tail flat.
     sys.setswitchinterval(0.001)
-    start_collectors(collectors, settings, state, stop)
+    start_collectors(collectors, settings, state, stop, options.config.reconcile)
     serve_in_thread(server)
     host, port = server.server_address[:2]
     log.info(

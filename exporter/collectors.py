@@ -6,6 +6,7 @@ errors it met. The scheduler runs each collector on its own thread and timetable
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -21,7 +22,8 @@ from exporter.calendars import CalendarError, Schedule, calendar_schedules, conf
 from exporter.catalog import MetricSpec
 from exporter.config import OTHER_ENDPOINT, ExporterConfig, MarketConfig
 from exporter.continuity import MonotonicCounters, StickyStrategies
-from exporter.db import DatabaseError, DatabaseTarget, Row, connect
+from exporter.db import APPLICATION_NAME as APPLICATION
+from exporter.db import Database, DatabaseError, DatabaseTarget, Row
 from exporter.families import (
     LabelDomain,
     QueryShapeError,
@@ -31,7 +33,10 @@ from exporter.families import (
     sample_family,
 )
 from exporter.layout import SQL_COLLECTORS
-from exporter.queries import PROBE, default_query
+from exporter.queries import INCREMENTAL, PROBE, Incremental, default_query, tally_specs
+from exporter.tally import Query, Tally
+
+log = logging.getLogger("exporter")
 
 
 @dataclass
@@ -56,41 +61,64 @@ class MetricQuery:
     spec: MetricSpec
     sql: str
     value_column: str
+    incremental: Incremental | None = None  # served from its table's tally, not `sql`
 
 
 def metric_queries(
     specs: Sequence[MetricSpec], config: ExporterConfig, target: DatabaseTarget
 ) -> tuple[MetricQuery, ...]:
-    """Each enabled metric with its SQL: the config file's override, else the default."""
+    """Each enabled metric with its SQL: the config file's override, else the default (served
+    incrementally where the metric has a tally)."""
     result = []
     for spec in specs:
         override = config.metrics.get(spec.name)
         if override is not None and not override.enabled:
             continue
         sql, column = default_query(spec.name, target.dialect, config.histogram_buckets)
+        incremental = INCREMENTAL.get(spec.name)
+        if incremental is not None:
+            column = incremental.value_column
         if override is not None and override.sql is not None:
-            sql, column = override.sql, override.value_column
-        result.append(MetricQuery(spec, sql, column))
+            sql, column, incremental = override.sql, override.value_column, None
+        result.append(MetricQuery(spec, sql, column, incremental))
     return tuple(result)
 
 
+def make_tallies(
+    queries: Sequence[MetricQuery], config: ExporterConfig, target: DatabaseTarget
+) -> dict[str, Tally]:
+    """One tally per table that an incremental metric reads."""
+    specs = tally_specs(config.histogram_buckets)
+    tallies = {}
+    for query in queries:
+        if query.incremental is not None and query.incremental.table not in tallies:
+            table = query.incremental.table
+            settings = config.table(table, target.dialect)
+            tallies[table] = Tally(specs[table], settings.watermark, settings.max_tail)
+    return tallies
+
+
 class SqlCollector:
-    """Runs its metrics' queries in one connection; identical SQL text runs once."""
+    """Runs its metrics' queries on the shared connection; identical SQL text runs once, and
+    metrics over append-mostly tables come from their tallies (incremental)."""
 
     def __init__(
         self,
         name: str,
-        target: DatabaseTarget,
+        database: Database,
         queries: Sequence[MetricQuery],
         config: ExporterConfig,
         probe: bool = False,
     ) -> None:
         self.name = name
-        self._target = target
+        self._database = database
         self._queries = tuple(queries)
+        self._tallies = make_tallies(self._queries, config, database.target)
         self._domain = LabelDomain.from_config(config)
         self._buckets = config.histogram_buckets
         self._probe = probe
+        self._first_count_timeout = config.reconcile.timeout
+        self._timeout = config.collector(name).timeout
         self._counters = MonotonicCounters()  # counters never decrease (rows get deleted)
         self._strategies = StickyStrategies(config.max_strategies, OTHER_ENDPOINT)
         settings = config.collector(name)
@@ -99,33 +127,100 @@ class SqlCollector:
             for q in self._queries
         }
 
+    @property
+    def database(self) -> Database:
+        return self._database
+
+    @property
+    def incremental(self) -> bool:
+        return bool(self._tallies)
+
+    def next_timeout(self, timeout: float) -> float:
+        """The next run's timeout: the long one while a first full count is due."""
+        if all(t.counted for t in self._tallies.values()):
+            return timeout
+        return max(timeout, self._first_count_timeout)
+
     def run(self, deadline: float) -> RunResult:
+        """`deadline` may be the long one of a first count: only the tallies get it."""
         result = RunResult()
+        normal = min(deadline, time.monotonic() + self._timeout)
         try:
-            with connect(self._target, deadline) as conn:
+            with self._database.session(normal) as conn:
                 if self._probe:
-                    conn.query(PROBE[self._target.dialect])
+                    conn.query(PROBE[self._database.target.dialect])
                     result.database_up = True
                 cache: dict[str, list[Row] | str] = {}
                 for query in self._queries:
-                    if query.sql not in cache:
+                    if query.incremental is None and query.sql not in cache:
                         try:
                             cache[query.sql] = conn.query(query.sql)
                         except DatabaseError as exc:
                             cache[query.sql] = str(exc)
-                    rows = cache[query.sql]
-                    if isinstance(rows, str):
-                        result.errors.append(f"{query.spec.name}: {rows}")
-                        continue
-                    try:
-                        result.families.append(self._family(query, rows))
-                    except QueryShapeError as exc:
-                        result.errors.append(str(exc))
+            with self._database.session(deadline) as conn:
+                for table, tally in self._tallies.items():
+                    cache[f"tally {table}"] = self._refresh(table, tally, conn.query)
+            for query in self._queries:
+                key = query.sql
+                if query.incremental is not None:
+                    key = f"tally {query.incremental.table}"
+                rows = cache[key]
+                if isinstance(rows, str):
+                    result.errors.append(f"{query.spec.name}: {rows}")
+                    continue
+                if query.incremental is not None:
+                    rows = query.incremental.derive(rows)
+                try:
+                    result.families.append(self._family(query, rows))
+                except QueryShapeError as exc:
+                    result.errors.append(str(exc))
         except DatabaseError as exc:
             if self._probe:
                 result.database_up = False
             result.errors.append(str(exc))
         return result
+
+    def _refresh(self, table: str, tally: Tally, query: Query) -> list[Row] | str:
+        first = not tally.counted
+        started = time.monotonic()
+        if first:
+            log.info("collector %s: first full count of %s started", self.name, table)
+        try:
+            rows = tally.refresh(query, lambda text: self._progress("first count", text))
+        except DatabaseError as exc:
+            if first:
+                log.warning(
+                    "collector %s: first full count of %s failed: %s", self.name, table, exc
+                )
+            return str(exc)
+        if first:
+            log.info(
+                "collector %s: first full count of %s done in %.1fs",
+                self.name,
+                table,
+                time.monotonic() - started,
+            )
+        return rows
+
+    def _progress(self, what: str, text: str) -> None:
+        log.info("collector %s: %s of %s", self.name, what, text)
+
+    def reconcile(self, database: Database, deadline: float) -> list[str]:
+        """Recount every tally in full (deletions, updates) over `database` (the reconciler's
+        own connection); the errors met, if any."""
+        errors = []
+        try:
+            with database.session(deadline) as conn:
+                for table, tally in self._tallies.items():
+                    try:
+                        tally.reconcile(
+                            conn.query, lambda text: self._progress("reconciling", text)
+                        )
+                    except DatabaseError as exc:
+                        errors.append(f"{table}: {exc}")
+        except DatabaseError as exc:
+            errors.append(str(exc))
+        return errors
 
     def _family(self, query: MetricQuery, rows: list[Row]) -> Metric:
         help_text = self._help[query.spec.name]
@@ -265,13 +360,15 @@ class HostCollector:
 
 
 def build_collectors(config: ExporterConfig, target: DatabaseTarget) -> list[Collector]:
-    """Every enabled collector, in exposition order."""
+    """Every enabled collector, in exposition order; each SQL one keeps its own connection
+    open (a statement stuck on a lock or a slow query holds up only its own collector)."""
     collectors: list[Collector] = []
     for name, specs in SQL_COLLECTORS.items():
         if config.collector(name).enabled:
             queries = metric_queries(specs, config, target)
+            database = Database(target, config.collector(name).timeout, f"{APPLICATION}/{name}")
             collectors.append(
-                SqlCollector(name, target, queries, config, probe=(name == "database"))
+                SqlCollector(name, database, queries, config, probe=(name == "database"))
             )
     if config.collector(MarketStatusCollector.name).enabled:
         collectors.append(MarketStatusCollector(config))

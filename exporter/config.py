@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from exporter.layout import COLLECTORS, SQL_METRICS
+from exporter.layout import COLLECTORS, INCREMENTAL_TABLES, SQL_METRICS
 from validation import InvalidValue, check_unique
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -28,6 +28,14 @@ DEFAULT_REFRESH_INTERVAL = 15.0
 DEFAULT_TIMEOUT = 10.0
 # Loading exchange calendars runs pandas in a child process; give it more time.
 DEFAULT_MARKET_STATUS_TIMEOUT = 60.0
+# Built-in intervals that differ from refresh_interval (which, when set, applies to all):
+# the stale-data thresholds are 30 minutes and more, so OHLCV checks every minute suffice.
+DEFAULT_COLLECTOR_INTERVALS: Mapping[str, float] = {"data_quality": 60.0}
+# Full recounts of the incremental tallies (and the first count at start-up).
+DEFAULT_RECONCILE_INTERVAL = 3600.0
+DEFAULT_RECONCILE_TIMEOUT = 3600.0
+DEFAULT_MAX_TAIL = 50_000
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 86_400.0
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,23}$")
@@ -85,6 +93,31 @@ class MetricOverride:
 
 
 @dataclass(frozen=True)
+class ReconcileSettings:
+    """The scheduled full recount of the incremental tallies; `timeout` also bounds the first
+    count at start-up."""
+
+    interval: float = DEFAULT_RECONCILE_INTERVAL
+    timeout: float = DEFAULT_RECONCILE_TIMEOUT
+
+
+@dataclass(frozen=True)
+class TableSettings:
+    """How a table's tally finds new rows: `watermark` is a column that grows with every
+    insert (None: recount the whole table every run); `max_tail` in its units."""
+
+    watermark: str | None
+    max_tail: int = DEFAULT_MAX_TAIL
+
+
+@dataclass(frozen=True)
+class TableOverride:
+    watermark: str | None = None  # None: the dialect's default
+    full_scan: bool = False  # `watermark: none`
+    max_tail: int | None = None
+
+
+@dataclass(frozen=True)
 class ExporterConfig:
     markets: tuple[MarketConfig, ...]
     endpoints: tuple[str, ...] = DEFAULT_ENDPOINTS
@@ -94,6 +127,12 @@ class ExporterConfig:
     timeout: float = DEFAULT_TIMEOUT
     collectors: Mapping[str, CollectorOverride] = field(default_factory=dict)
     metrics: Mapping[str, MetricOverride] = field(default_factory=dict)
+    reconcile: ReconcileSettings = ReconcileSettings()
+    tables: Mapping[str, TableOverride] = field(default_factory=dict)
+    # Per-collector built-in intervals; cleared once refresh_interval is set (file or flag).
+    collector_intervals: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_COLLECTOR_INTERVALS)
+    )
 
     @property
     def market_codes(self) -> tuple[str, ...]:
@@ -105,11 +144,19 @@ class ExporterConfig:
         timeout = self.timeout
         if name == "market_status":
             timeout = max(timeout, DEFAULT_MARKET_STATUS_TIMEOUT)
+        interval = self.collector_intervals.get(name, self.refresh_interval)
         return CollectorSettings(
-            interval=own.interval if own.interval is not None else self.refresh_interval,
+            interval=own.interval if own.interval is not None else interval,
             timeout=own.timeout if own.timeout is not None else timeout,
             enabled=own.enabled,
         )
+
+    def table(self, name: str, dialect: str) -> TableSettings:
+        """A table's watermark: the file's, else SQLite's rowid / PostgreSQL's `id`."""
+        own = self.tables.get(name, TableOverride())
+        watermark = own.watermark or ("rowid" if dialect == "sqlite" else "id")
+        max_tail = own.max_tail if own.max_tail is not None else DEFAULT_MAX_TAIL
+        return TableSettings(None if own.full_scan else watermark, max_tail)
 
 
 def _weekday_sessions(*spans: str) -> tuple[Session, ...]:
@@ -313,6 +360,44 @@ def _parse_metrics(raw: object) -> dict[str, MetricOverride]:
     return result
 
 
+def _parse_reconcile(raw: object) -> ReconcileSettings:
+    data = _require_mapping(raw, "reconcile")
+    _check_keys(data, "reconcile", ("interval", "timeout"))
+    defaults = ReconcileSettings()
+    return ReconcileSettings(
+        interval=parse_interval(data.get("interval", defaults.interval), "reconcile.interval"),
+        timeout=parse_interval(data.get("timeout", defaults.timeout), "reconcile.timeout"),
+    )
+
+
+def _parse_tables(raw: object) -> dict[str, TableOverride]:
+    data = _require_mapping(raw, "tables")
+    _check_keys(data, "tables", INCREMENTAL_TABLES)
+    result = {}
+    for name, entry in data.items():
+        key = f"tables.{name}"
+        item = _require_mapping(entry, key)
+        _check_keys(item, key, ("watermark", "max_tail"))
+        watermark = item.get("watermark")
+        full_scan = watermark == "none"
+        valid = isinstance(watermark, str) and _IDENTIFIER.match(watermark) is not None
+        if watermark is not None and not full_scan and not valid:
+            raise ConfigError(
+                f"{key}.watermark",
+                watermark,
+                "a column name (letters, digits, _) that grows with every insert, or none",
+            )
+        max_tail = item.get("max_tail")
+        if max_tail is not None and (
+            isinstance(max_tail, bool) or not isinstance(max_tail, int) or max_tail < 0
+        ):
+            raise ConfigError(f"{key}.max_tail", max_tail, "a whole number >= 0")
+        result[name] = TableOverride(
+            watermark=None if full_scan else watermark, full_scan=full_scan, max_tail=max_tail
+        )
+    return result
+
+
 def parse_config(raw: object) -> ExporterConfig:
     """Build an ExporterConfig from parsed YAML (a mapping; empty means defaults)."""
     data = _require_mapping(raw if raw is not None else {}, "(top level)")
@@ -325,6 +410,8 @@ def parse_config(raw: object) -> ExporterConfig:
         "timeout",
         "collectors",
         "metrics",
+        "reconcile",
+        "tables",
     )
     _check_keys(data, "", top_keys)
     config = default_config()
@@ -355,7 +442,9 @@ def parse_config(raw: object) -> ExporterConfig:
         config = replace(config, max_strategies=value)
     if "refresh_interval" in data:
         config = replace(
-            config, refresh_interval=parse_interval(data["refresh_interval"], "refresh_interval")
+            config,
+            refresh_interval=parse_interval(data["refresh_interval"], "refresh_interval"),
+            collector_intervals={},
         )
     if "timeout" in data:
         config = replace(config, timeout=parse_interval(data["timeout"], "timeout"))
@@ -363,6 +452,10 @@ def parse_config(raw: object) -> ExporterConfig:
         config = replace(config, collectors=_parse_collectors(data["collectors"]))
     if "metrics" in data:
         config = replace(config, metrics=_parse_metrics(data["metrics"]))
+    if "reconcile" in data:
+        config = replace(config, reconcile=_parse_reconcile(data["reconcile"]))
+    if "tables" in data:
+        config = replace(config, tables=_parse_tables(data["tables"]))
     return config
 
 
@@ -391,7 +484,7 @@ def with_overrides(
 ) -> ExporterConfig:
     """Apply command-line flags; they win over the file for collectors without own entries."""
     if refresh_interval is not None:
-        config = replace(config, refresh_interval=refresh_interval)
+        config = replace(config, refresh_interval=refresh_interval, collector_intervals={})
     if timeout is not None:
         config = replace(config, timeout=timeout)
     return config

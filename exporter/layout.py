@@ -39,5 +39,7 @@ SQL_COLLECTORS: dict[str, tuple[MetricSpec, ...]] = {
     ),
 }
 OTHER_COLLECTORS = ("market_status", "host")
+# Append-mostly tables counted incrementally from a watermark (exporter/tally.py).
+INCREMENTAL_TABLES = ("ohlcv", "collection_runs", "api_calls", "orders")
 COLLECTORS = (*SQL_COLLECTORS, *OTHER_COLLECTORS)
 SQL_METRICS = tuple(spec.name for specs in SQL_COLLECTORS.values() for spec in specs)

@@ -11,11 +11,15 @@ The SQL is portable between SQLite and PostgreSQL except where a dialect entry s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from exporter import catalog
 from exporter.db import Dialect
+from exporter.tally import Row, TallySpec
 
+_FAILED_ORDER = "status IN ('rejected', 'failed')"
 _OHLCV_BY_MARKET = (
     "SELECT market, COUNT(*) AS row_count, COUNT(DISTINCT ticker) AS ticker_count, "
     "MAX(ts) AS last_ts FROM ohlcv GROUP BY market"
@@ -33,7 +37,7 @@ _API_BY_ENDPOINT = (
 )
 _ORDERS = (
     "SELECT market, side, COUNT(*) AS orders, "
-    "SUM(CASE WHEN status IN ('rejected', 'failed') THEN 1 ELSE 0 END) AS failed "
+    f"SUM(CASE WHEN {_FAILED_ORDER} THEN 1 ELSE 0 END) AS failed "
     "FROM orders GROUP BY market, side"
 )
 _OPEN_POSITIONS = (
@@ -97,14 +101,122 @@ PROBE: dict[Dialect, str] = {
 }
 
 
+def _bucket(buckets: Sequence[float]) -> str:
+    """The smallest bound that holds a call's duration (NULL: +Inf)."""
+    cases = " ".join(f"WHEN duration_seconds <= {b!r} THEN {b!r}" for b in buckets)
+    return f"CASE {cases} ELSE NULL END"
+
+
 def histogram_sql(buckets: Sequence[float]) -> str:
     """API latency per bucket: each call counted under the smallest bound that holds it."""
-    cases = " ".join(f"WHEN duration_seconds <= {b!r} THEN {b!r}" for b in buckets)
     return (
-        f"SELECT market, endpoint, CASE {cases} ELSE NULL END AS le, "
+        f"SELECT market, endpoint, {_bucket(buckets)} AS le, "
         "COUNT(*) AS count, SUM(duration_seconds) AS sum "
         "FROM api_calls GROUP BY market, endpoint, 3"
     )
+
+
+# --- incremental aggregates (exporter/tally.py) ----------------------------------------------
+# The tables counted from a watermark, and what each keeps per group. Metrics that use their
+# default SQL are served from these instead; an overridden metric runs its own SQL each time.
+
+
+def tally_specs(buckets: Sequence[float]) -> dict[str, TallySpec]:
+    """Table -> what its tally aggregates (one pass per table, `api_calls` included)."""
+    count = "COUNT(*)"
+    return {
+        "ohlcv": TallySpec(
+            "ohlcv",
+            keys=(("market", "market"), ("ticker", "ticker")),
+            values=(("row_count", count, "sum"), ("last_ts", "MAX(ts)", "max")),
+        ),
+        "collection_runs": TallySpec(
+            "collection_runs",
+            keys=(("market", "market"),),
+            values=(
+                ("attempts", count, "sum"),
+                ("successes", "SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END)", "sum"),
+                ("failures", "SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END)", "sum"),
+            ),
+            pending="status NOT IN ('success', 'failed')",  # still running
+        ),
+        "api_calls": TallySpec(
+            "api_calls",
+            keys=(("market", "market"), ("endpoint", "endpoint"), ("le", _bucket(buckets))),
+            values=(
+                ("count", count, "sum"),
+                ("sum", "SUM(duration_seconds)", "sum"),
+                ("failures", "SUM(CASE WHEN ok = 0 THEN 1 ELSE 0 END)", "sum"),
+            ),
+        ),
+        "orders": TallySpec(
+            "orders",
+            keys=(("market", "market"), ("side", "side")),
+            values=(
+                ("orders", count, "sum"),
+                ("failed", f"SUM(CASE WHEN {_FAILED_ORDER} THEN 1 ELSE 0 END)", "sum"),
+            ),
+            pending="status NOT IN ('filled', 'cancelled', 'rejected', 'failed')",
+        ),
+    }
+
+
+def _ohlcv_by_market(pairs: list[Row]) -> list[Row]:
+    """Per market: rows, tickers (pairs with rows) and the newest bar, like _OHLCV_BY_MARKET."""
+    markets: dict[object, Row] = {}
+    for pair in pairs:
+        row = markets.setdefault(
+            pair["market"],
+            {"market": pair["market"], "row_count": 0, "ticker_count": 0, "last_ts": None},
+        )
+        row["row_count"] += pair["row_count"] or 0
+        row["ticker_count"] += 1
+        if pair["last_ts"] is not None:
+            row["last_ts"] = max(row["last_ts"] or pair["last_ts"], pair["last_ts"])
+    return list(markets.values())
+
+
+def _missing_market(pairs: list[Row]) -> list[Row]:
+    missing = sum(p["row_count"] or 0 for p in pairs if p["market"] is None or p["market"] == "")
+    return [{"value": missing}]
+
+
+def _multiple_markets(pairs: list[Row]) -> list[Row]:
+    markets_of: dict[object, set[object]] = defaultdict(set)
+    for pair in pairs:
+        if pair["market"] is not None and pair["market"] != "":
+            markets_of[pair["ticker"]].add(pair["market"])
+    return [{"value": sum(1 for found in markets_of.values() if len(found) > 1)}]
+
+
+def _same(rows: list[Row]) -> list[Row]:
+    return rows
+
+
+@dataclass(frozen=True)
+class Incremental:
+    """A metric served from a table's tally: its rows after `derive`, and the value column."""
+
+    table: str
+    value_column: str
+    derive: Callable[[list[Row]], list[Row]] = _same
+
+
+INCREMENTAL: dict[str, Incremental] = {
+    catalog.OHLCV_ROWS.name: Incremental("ohlcv", "row_count", _ohlcv_by_market),
+    catalog.TICKERS.name: Incremental("ohlcv", "ticker_count", _ohlcv_by_market),
+    catalog.OHLCV_LAST_UPDATE.name: Incremental("ohlcv", "last_ts", _ohlcv_by_market),
+    catalog.OHLCV_ROWS_MISSING_MARKET.name: Incremental("ohlcv", "value", _missing_market),
+    catalog.TICKERS_IN_MULTIPLE_MARKETS.name: Incremental("ohlcv", "value", _multiple_markets),
+    catalog.COLLECTION_ATTEMPTS.name: Incremental("collection_runs", "attempts"),
+    catalog.COLLECTION_SUCCESSES.name: Incremental("collection_runs", "successes"),
+    catalog.COLLECTION_FAILURES.name: Incremental("collection_runs", "failures"),
+    catalog.API_REQUESTS.name: Incremental("api_calls", "count"),
+    catalog.API_FAILURES.name: Incremental("api_calls", "failures"),
+    catalog.API_REQUEST_DURATION.name: Incremental("api_calls", "count"),
+    catalog.ORDERS.name: Incremental("orders", "orders"),
+    catalog.ORDERS_FAILED.name: Incremental("orders", "failed"),
+}
 
 
 def default_query(name: str, dialect: Dialect, buckets: Sequence[float]) -> tuple[str, str]:

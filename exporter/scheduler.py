@@ -8,6 +8,7 @@ only concatenates the ready bytes and renders a handful of health gauges.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import platform
 import threading
@@ -21,8 +22,9 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector as PromCollector
 
 from exporter import __version__, catalog
-from exporter.collectors import Collector, RunResult
-from exporter.config import CollectorSettings
+from exporter.collectors import Collector, RunResult, SqlCollector
+from exporter.config import CollectorSettings, ReconcileSettings
+from exporter.db import APPLICATION_NAME, Database
 from exporter.families import gauge, info_family
 
 log = logging.getLogger("exporter")
@@ -61,7 +63,8 @@ class ExporterState:
         self._lock = threading.Lock()
         self._settings = settings
         self._status: dict[str, CollectorStatus] = {}
-        self._running_since: dict[str, float] = {}
+        self._running_since: dict[str, tuple[float, float]] = {}  # (started, its timeout)
+        self._reconciliation = b""  # the reconciler's own gauges, serialised
         self._database_up: bool | None = None
         self._process = ProcessCollector(registry=None)
         self._build = serialise(
@@ -79,16 +82,33 @@ class ExporterState:
         with self._lock:
             return bool(self._database_up) and not self._overdue(PROBE_COLLECTOR)
 
-    def _overdue(self, name: str) -> bool:
-        started = self._running_since.get(name)
-        settings = self._settings.get(name)
-        if started is None or settings is None:
-            return False
-        return time.monotonic() - started > settings.timeout
-
-    def run_started(self, name: str) -> None:
+    @property
+    def ready(self) -> bool:
+        """For /readyz: the database answers and every collector has had a value."""
         with self._lock:
-            self._running_since[name] = time.monotonic()
+            values = all(
+                name in self._status and self._status[name].last_success is not None
+                for name in self._settings
+            )
+        return values and self.database_up
+
+    def _overdue(self, name: str) -> bool:
+        running = self._running_since.get(name)
+        if running is None:
+            return False
+        started, timeout = running
+        return time.monotonic() - started > timeout
+
+    def run_started(self, name: str, timeout: float | None = None) -> None:
+        """A run began; it is overdue after `timeout` (default: the collector's timeout)."""
+        if timeout is None:
+            timeout = self._settings[name].timeout if name in self._settings else math.inf
+        with self._lock:
+            self._running_since[name] = (time.monotonic(), timeout)
+
+    def publish_reconciliation(self, body: bytes) -> None:
+        with self._lock:
+            self._reconciliation = body
 
     def publish(self, name: str, result: RunResult, duration: float) -> None:
         body = serialise(result.families)
@@ -109,15 +129,16 @@ class ExporterState:
         with self._lock:
             status = dict(self._status)
             running = dict(self._running_since)
+            reconciliation = self._reconciliation
         database_up = self.database_up
         parts: list[bytes] = []
         durations, successes, last_successes = [], [], []
         for name in self._settings:
             current = status.get(name)
-            overdue = name in running and now - running[name] > self._settings[name].timeout
-            if overdue:
+            started, timeout = running.get(name, (now, math.inf))
+            if now - started > timeout:
                 # Stuck past its deadline (e.g. an uninterruptible call): report a failure.
-                durations.append(((name,), now - running[name]))
+                durations.append(((name,), now - started))
                 successes.append(((name,), 0.0))
             elif current is not None:
                 parts.append(current.body)
@@ -148,6 +169,7 @@ class ExporterState:
             ),
         ]
         parts.append(serialise(health))
+        parts.append(reconciliation)
         parts.append(self._build)
         parts.append(serialise(self._process.collect()))
         return b"".join(parts)
@@ -180,15 +202,19 @@ class CollectorThread(threading.Thread):
 
     def run_once(self, started: float) -> None:
         name = self._collector.name
-        self._state.run_started(name)
+        # A first full count gets the long timeout (it is not overdue, so nothing fails).
+        timeout = self._settings.timeout
+        if isinstance(self._collector, SqlCollector):
+            timeout = self._collector.next_timeout(timeout)
+        self._state.run_started(name, timeout)
         try:
-            result = self._collector.run(started + self._settings.timeout)
+            result = self._collector.run(started + timeout)
         except Exception as exc:  # a collector bug must not kill the thread
             log.exception("collector %s crashed", name)
             result = RunResult(errors=[f"internal error: {exc!r}"])
         duration = time.monotonic() - started
-        if duration > self._settings.timeout and result.success:
-            result.errors.append(f"run took {duration:.3f}s, over its {self._settings.timeout}s")
+        if duration > timeout and result.success:
+            result.errors.append(f"run took {duration:.3f}s, over its {timeout}s")
         self._state.publish(name, result, duration)
         self._log_change(name, result)
 
@@ -201,6 +227,78 @@ class CollectorThread(threading.Thread):
             else:
                 log.warning("collector %s failed: %s", name, error)
         self._last_error = error
+
+
+class Reconciler(threading.Thread):
+    """Recounts the incremental collectors' tallies in full every `interval` (deletions and
+    updates), off the collectors' path: its failure shows in its own gauges and the log, and
+    the collectors keep serving their incremental counts meanwhile."""
+
+    def __init__(
+        self,
+        collectors: Sequence[SqlCollector],
+        settings: ReconcileSettings,
+        state: ExporterState,
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name="reconciler", daemon=True)
+        self._collectors = collectors
+        # Its own kept-open connection; one chunk of a recount per statement.
+        self._database = Database(
+            collectors[0].database.target, settings.timeout, f"{APPLICATION_NAME}/reconciler"
+        )
+        self._settings = settings
+        self._state = state
+        self._stop_event = stop
+        self._samples: dict[str, tuple[float, float, float | None]] = {}
+        self._last_error: dict[str, str | None] = {}
+
+    def run(self) -> None:
+        _lower_thread_priority()
+        while not self._stop_event.wait(self._settings.interval):
+            self.run_once()
+
+    def run_once(self) -> None:
+        for collector in self._collectors:
+            started = time.monotonic()
+            try:
+                errors = collector.reconcile(self._database, started + self._settings.timeout)
+            except Exception as exc:  # a bug must not kill the thread
+                log.exception("reconciliation of %s crashed", collector.name)
+                errors = [f"internal error: {exc!r}"]
+            duration = time.monotonic() - started
+            previous = self._samples.get(collector.name, (0.0, 0.0, None))[2]
+            last_success = previous if errors else time.time()
+            self._samples[collector.name] = (float(not errors), duration, last_success)
+            error = "; ".join(errors) if errors else None
+            if error != self._last_error.get(collector.name):
+                if error is None:
+                    log.info("reconciliation of %s succeeded in %.1fs", collector.name, duration)
+                else:
+                    log.warning("reconciliation of %s failed: %s", collector.name, error)
+            self._last_error[collector.name] = error
+            self._publish()
+
+    def _publish(self) -> None:
+        samples = sorted(self._samples.items())
+        families = [
+            gauge(
+                catalog.EXPORTER_RECONCILIATION_SUCCESS,
+                catalog.EXPORTER_RECONCILIATION_SUCCESS.help,
+                [((name,), s[0]) for name, s in samples],
+            ),
+            gauge(
+                catalog.EXPORTER_RECONCILIATION_DURATION,
+                catalog.EXPORTER_RECONCILIATION_DURATION.help,
+                [((name,), s[1]) for name, s in samples],
+            ),
+            gauge(
+                catalog.EXPORTER_RECONCILIATION_LAST_SUCCESS,
+                catalog.EXPORTER_RECONCILIATION_LAST_SUCCESS.help,
+                [((name,), s[2]) for name, s in samples if s[2] is not None],
+            ),
+        ]
+        self._state.publish_reconciliation(serialise(families))
 
 
 def _lower_thread_priority() -> None:
@@ -217,8 +315,15 @@ def start_collectors(
     settings: dict[str, CollectorSettings],
     state: ExporterState,
     stop: threading.Event,
-) -> list[CollectorThread]:
-    threads = [CollectorThread(c, settings[c.name], state, stop) for c in collectors]
+    reconcile: ReconcileSettings | None = None,
+) -> list[threading.Thread]:
+    """A thread per collector, and the reconciler when given its settings."""
+    threads: list[threading.Thread] = [
+        CollectorThread(c, settings[c.name], state, stop) for c in collectors
+    ]
+    incremental = [c for c in collectors if isinstance(c, SqlCollector) and c.incremental]
+    if reconcile is not None and incremental:
+        threads.append(Reconciler(incremental, reconcile, state, stop))
     for thread in threads:
         thread.start()
     return threads

@@ -50,7 +50,8 @@ def _assert_recovered(exporter: Exporter) -> Samples:
     samples = exporter.wait_until(
         lambda s: s[UP] == 1 and _ok(exporter, s, "data_quality") == 1 and KR_ROWS in s
     )
-    assert exporter.get("/readyz")[0] == 200
+    # Ready once every collector has a value again (they run apart, a moment after each other).
+    wait_for(lambda: exporter.get("/readyz")[0] == 200, 10, "/readyz 200")
     return samples
 
 

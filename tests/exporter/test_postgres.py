@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -87,7 +88,10 @@ class Postgres:
 
     def stop(self) -> None:
         if self.process is not None:
-            self.process.terminate()  # SIGTERM: smart shutdown
+            # SIGINT: fast shutdown (pg_ctl's default), which ends open sessions. A smart
+            # shutdown (SIGTERM) waits for every client to disconnect, and the exporter keeps
+            # its connections open.
+            self.process.send_signal(signal.SIGINT)
             self.process.wait(timeout=30)
             self.process = None
 
@@ -122,7 +126,8 @@ def postgres() -> Iterator[Postgres]:
 
 
 def _copy_sqlite_to_postgres(sqlite_path: Path, url: str) -> None:
-    schema = demo_db.SCHEMA.replace("INTEGER", "BIGINT").replace("REAL", "DOUBLE PRECISION")
+    """Every table, ids included (`ohlcv.id` from SQLite's rowid, the exporter's watermark)."""
+    schema = demo_db.postgres_schema()
     source = sqlite3.connect(sqlite_path)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(schema.encode())
@@ -134,7 +139,8 @@ def _copy_sqlite_to_postgres(sqlite_path: Path, url: str) -> None:
             )
         ]
         for table in tables:
-            rows = source.execute(f"SELECT * FROM {table}").fetchall()
+            columns_sql = "rowid, *" if table == "ohlcv" else "*"
+            rows = source.execute(f"SELECT {columns_sql} FROM {table}").fetchall()
             if not rows:
                 continue
             columns = len(rows[0])
@@ -142,6 +148,12 @@ def _copy_sqlite_to_postgres(sqlite_path: Path, url: str) -> None:
                 for row in rows:
                     assert len(row) == columns
                     copy.write_row(row)
+            if "id BIGINT GENERATED" in schema.split(f"CREATE TABLE {table} (")[1].split(";")[0]:
+                # Copied ids: the identity continues after them.
+                conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), MAX(id)) "
+                    f"FROM {table}".encode()
+                )
     source.close()
 
 

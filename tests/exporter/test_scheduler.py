@@ -61,7 +61,7 @@ class _Crashing:
 @contextmanager
 def _scheduled(
     collector: _Blocking | _Crashing, timeout: float
-) -> Iterator[tuple[ExporterState, list[CollectorThread]]]:
+) -> Iterator[tuple[ExporterState, list[threading.Thread]]]:
     """`collector` started every 50 ms with `timeout`; stopped (and released) on exit."""
     settings = {collector.name: CollectorSettings(interval=0.05, timeout=timeout)}
     state = ExporterState(settings)

@@ -104,10 +104,17 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Samples, st
     tmp = tmp_path_factory.mktemp("values")
     db = tmp / "trading.db"
     demo_db.create(str(db), 5000, MARKETS, now=NOW, seed=7)
-    config = write_config(tmp / "config.yml", always_open_config(MARKETS, closed=("vn",)))
+    raw = always_open_config(MARKETS, closed=("vn",))
+    raw["reconcile"] = {"interval": 0.3}  # full recounts run (and report) within the test
+    config = write_config(tmp / "config.yml", raw)
+    reconciled = "trading_exporter_reconciliation_success"
     with run_exporter(db, tmp, config=config) as exporter:
         samples = exporter.wait_until(
-            lambda s: all(exporter.collector_ok(s, c) == 1 for c in ("data_quality", "api"))
+            lambda s: (
+                all(exporter.collector_ok(s, c) == 1 for c in ("data_quality", "api"))
+                and by_label(s, reconciled, "collector")
+                == dict.fromkeys(("data_quality", "collection", "api", "trading"), 1.0)
+            )
         )
         _, body = exporter.get("/metrics")
     return db, samples, body

@@ -1,0 +1,219 @@
+"""Incremental aggregates over append-mostly tables, advanced from a watermark column.
+
+A tally keeps, per group (e.g. market and endpoint), the aggregates of one table (COUNT, SUM,
+MAX) in memory, and on each refresh reads only the rows past its watermark: a column that
+grows with every insert (SQLite `rowid`, an identity `id`, or a timestamp), read through its
+index. So a refresh costs what was added since the last one, not the size of the table.
+
+- **Settled rows and the tail.** Rows up to the *edge* are settled: counted once, for good.
+  Rows past it form the tail, re-read on every refresh until they settle, so a row whose
+  counted columns may still change (a table's `pending` condition, e.g. an order still `new`)
+  is counted as it is now, and a row that commits late with a lower id (concurrent writers on
+  PostgreSQL) is still seen. The edge trails the previous refresh's newest row, stops before
+  the first pending row, and is never more than `max_tail` watermark units behind the newest.
+- **Backfills** (rows with old timestamps) get a new id, so an id watermark counts them at once.
+  A timestamp watermark counts them only at the next reconciliation.
+- **Deletes and updates of settled rows** are seen by `reconcile()`, a full pass run on its own
+  schedule, off the collectors' path. It recounts every settled row in watermark chunks and
+  replaces the settled aggregates; what settled while it ran is added back on top.
+- The first refresh is such a full pass too (chunked, with progress reports).
+
+Exact between reconciliations except for: rows deleted (still counted), settled rows updated
+(counted as first seen), rows inserted with a watermark value at or below the edge (SQLite
+hands out the ids of deleted newest rows again: rows inserted in the same refresh interval as
+such a delete; a transaction that commits more than one refresh after taking its id).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Merge = Literal["sum", "max"]
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+Groups = dict[Key, list[Any]]
+Query = Callable[[str], list[Row]]
+Progress = Callable[[str], None]
+
+CHUNK = 1_000_000  # watermark units per statement of a full pass
+MAX_TAIL = 50_000  # watermark units the edge may trail the newest row
+_SETTLED = "settled_"
+
+
+@dataclass(frozen=True)
+class TallySpec:
+    """What to aggregate from one table: GROUP BY `keys`, aggregates `values`."""
+
+    table: str
+    keys: tuple[tuple[str, str], ...]  # (column name, SQL expression)
+    values: tuple[tuple[str, str, Merge], ...]  # (column name, SQL aggregate, how to merge)
+    pending: str | None = None  # SQL condition: the row's counted columns may still change
+
+    def select(self, watermark: str | None, low: int, high: int, settle: int) -> str:
+        """The aggregates of rows with low < watermark <= high; `settled_` says which part
+        is at or below `settle`. Without a watermark: the whole table, all settled."""
+        keys = ", ".join(f"{expr} AS {name}" for name, expr in self.keys)
+        values = ", ".join(f"{agg} AS {name}" for name, agg, _ in self.values)
+        group = ", ".join(str(i + 1) for i in range(len(self.keys)))
+        if watermark is None:
+            return f"SELECT {keys}, {values}, 1 AS {_SETTLED} FROM {self.table} GROUP BY {group}"
+        flag = len(self.keys) + len(self.values) + 1
+        return (
+            f"SELECT {keys}, {values}, "
+            f"CASE WHEN {watermark} <= {settle} THEN 1 ELSE 0 END AS {_SETTLED} "
+            f"FROM {self.table} WHERE {watermark} > {low} AND {watermark} <= {high} "
+            f"GROUP BY {group}, {flag}"
+        )
+
+
+def _merge(spec: TallySpec, into: Groups, groups: Mapping[Key, list[Any]]) -> None:
+    for key, values in groups.items():
+        have = into.get(key)
+        if have is None:
+            into[key] = list(values)
+            continue
+        for i, (_, _, how) in enumerate(spec.values):
+            a, b = have[i], values[i]
+            if a is None or b is None:
+                have[i] = b if a is None else a
+            else:
+                have[i] = a + b if how == "sum" else max(a, b)
+
+
+def _number(row: Row, column: str) -> int | None:
+    value = row.get(column)
+    return None if value is None else int(value)
+
+
+class Tally:
+    """The running aggregates of one table (thread-safe: a collector refreshes it while the
+    reconciler may recount it)."""
+
+    def __init__(self, spec: TallySpec, watermark: str | None, max_tail: int = MAX_TAIL) -> None:
+        self.spec = spec
+        self.watermark = watermark
+        self.max_tail = max_tail
+        self._lock = threading.Lock()
+        self._settled: Groups = {}
+        self._tail: Groups = {}
+        self._edge: int | None = None  # rows with watermark <= edge are in _settled
+        self._last_high: int | None = None
+        self._since: Groups | None = None  # settled during a running reconciliation
+
+    @property
+    def edge(self) -> int | None:
+        """Rows with a watermark up to here are settled (None: not counted yet)."""
+        return self._edge
+
+    @property
+    def counted(self) -> bool:
+        """Whether the first full count has completed (incremental refreshes from now on)."""
+        return self.watermark is None or self._edge is not None
+
+    def refresh(self, query: Query, progress: Progress) -> list[Row]:
+        """Advance from the watermark and return one row per group (keys and values)."""
+        if self.watermark is None:
+            groups = self._scan(query, 0, 0, 0, progress)[0]
+            return self._rows(groups)
+        high = self._bound(query, "MAX")
+        with self._lock:
+            edge, last_high = self._edge, self._last_high
+        first = edge is None
+        if edge is None:
+            low = self._bound(query, "MIN")
+            edge = 0 if low is None else low - 1
+        if high is None:
+            high = min(edge, 0)
+        if high < edge:
+            # The newest rows were deleted: nothing exists past `high`, and SQLite hands their
+            # ids out again, so the edge comes down (what was deleted stays counted).
+            edge = high
+        settle = self._settle_point(query, edge, high, last_high)
+        settled, tail = self._scan(query, edge, high, settle, progress if first else None)
+        with self._lock:
+            _merge(self.spec, self._settled, settled)
+            if self._since is not None:
+                _merge(self.spec, self._since, settled)
+            self._edge, self._last_high, self._tail = settle, high, tail
+            merged: Groups = {k: list(v) for k, v in self._settled.items()}
+        _merge(self.spec, merged, tail)
+        return self._rows(merged)
+
+    def reconcile(self, query: Query, progress: Progress) -> bool:
+        """Recount every settled row; False if there is nothing to do yet (no first count)."""
+        if self.watermark is None:
+            return False
+        with self._lock:
+            if self._edge is None:
+                return False
+            edge = self._edge
+            self._since = {}
+        try:
+            low = self._bound(query, "MIN")
+            start = edge if low is None else min(edge, low - 1)
+            full = self._scan(query, start, edge, edge, progress)[0]
+            with self._lock:
+                assert self._since is not None
+                _merge(self.spec, full, self._since)
+                self._settled = full
+        finally:
+            with self._lock:
+                self._since = None
+        return True
+
+    def _bound(self, query: Query, which: Literal["MIN", "MAX"]) -> int | None:
+        rows = query(f"SELECT {which}({self.watermark}) AS bound FROM {self.spec.table}")
+        return _number(rows[0], "bound") if rows else None
+
+    def _settle_point(self, query: Query, edge: int, high: int, last_high: int | None) -> int:
+        """Where the edge moves: up to the previous refresh's newest row (late commits land
+        behind it), before the first pending row, never more than max_tail behind `high`."""
+        floor = max(edge, high - self.max_tail)
+        point = high if last_high is None else min(high, last_high)
+        if self.spec.pending is not None and high > floor:
+            rows = query(
+                f"SELECT MIN({self.watermark}) AS first FROM {self.spec.table} "
+                f"WHERE {self.watermark} > {floor} AND {self.watermark} <= {high} "
+                f"AND ({self.spec.pending})"
+            )
+            first = _number(rows[0], "first") if rows else None
+            if first is not None:
+                point = min(point, first - 1)
+        return max(floor, point)
+
+    def _scan(
+        self, query: Query, low: int, high: int, settle: int, progress: Progress | None
+    ) -> tuple[Groups, Groups]:
+        """(settled, tail) aggregates of low < watermark <= high, in CHUNK-sized statements.
+        An empty range still runs one (cheap) statement: a dropped column fails at once."""
+        settled: Groups = {}
+        tail: Groups = {}
+        names = [name for name, _ in self.spec.keys]
+        columns = [name for name, _, _ in self.spec.values]
+        started, reported = time.monotonic(), time.monotonic()
+        start = low
+        while True:
+            stop = min(high, start + CHUNK)
+            for row in query(self.spec.select(self.watermark, start, stop, settle)):
+                key = tuple(row.get(n) for n in names)
+                target = settled if row.get(_SETTLED) in (1, True) else tail
+                _merge(self.spec, target, {key: [row.get(c) for c in columns]})
+            start = stop
+            if start >= high or self.watermark is None:
+                break
+            if progress is not None and time.monotonic() - reported >= 5:
+                reported = time.monotonic()
+                done = (start - low) / max(1, high - low)
+                progress(
+                    f"{self.spec.table}: {done:.0%} of {self.watermark} {low + 1}..{high} "
+                    f"counted in {reported - started:.0f}s"
+                )
+        return settled, tail
+
+    def _rows(self, groups: Groups) -> list[Row]:
+        names = [name for name, _ in self.spec.keys] + [name for name, _, _ in self.spec.values]
+        return [dict(zip(names, (*key, *values), strict=True)) for key, values in groups.items()]
