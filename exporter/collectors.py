@@ -94,7 +94,8 @@ def make_tallies(
         if query.incremental is not None and query.incremental.table not in tallies:
             table = query.incremental.table
             settings = config.table(table, target.dialect)
-            tallies[table] = Tally(specs[table], settings.watermark, settings.max_tail)
+            lag = target.dialect == "postgresql"
+            tallies[table] = Tally(specs[table], settings.watermark, settings.max_tail, lag)
     return tallies
 
 
@@ -157,6 +158,7 @@ class SqlCollector:
                             cache[query.sql] = conn.query(query.sql)
                         except DatabaseError as exc:
                             cache[query.sql] = str(exc)
+            derivations: dict[tuple[str, object], list[Row]] = {}
             with self._database.session(deadline) as conn:
                 for table, tally in self._tallies.items():
                     cache[f"tally {table}"] = self._refresh(table, tally, conn.query)
@@ -169,7 +171,10 @@ class SqlCollector:
                     result.errors.append(f"{query.spec.name}: {rows}")
                     continue
                 if query.incremental is not None:
-                    rows = query.incremental.derive(rows)
+                    derived = (query.incremental.table, query.incremental.derive)
+                    if derived not in derivations:  # e.g. per market, once for three metrics
+                        derivations[derived] = query.incremental.derive(rows)
+                    rows = derivations[derived]
                 try:
                     result.families.append(self._family(query, rows))
                 except QueryShapeError as exc:

@@ -70,18 +70,21 @@ class TallySpec:
         )
 
 
+def _combine(spec: TallySpec, a: list[Any], b: list[Any]) -> list[Any]:
+    """Two groups' aggregates as one (NULL: nothing there)."""
+    combined = []
+    for (_, _, how), x, y in zip(spec.values, a, b, strict=True):
+        if x is None or y is None:
+            combined.append(y if x is None else x)
+        else:
+            combined.append(x + y if how == "sum" else max(x, y))
+    return combined
+
+
 def _merge(spec: TallySpec, into: Groups, groups: Mapping[Key, list[Any]]) -> None:
     for key, values in groups.items():
         have = into.get(key)
-        if have is None:
-            into[key] = list(values)
-            continue
-        for i, (_, _, how) in enumerate(spec.values):
-            a, b = have[i], values[i]
-            if a is None or b is None:
-                have[i] = b if a is None else a
-            else:
-                have[i] = a + b if how == "sum" else max(a, b)
+        into[key] = list(values) if have is None else _combine(spec, have, values)
 
 
 def _number(row: Row, column: str) -> int | None:
@@ -93,10 +96,15 @@ class Tally:
     """The running aggregates of one table (thread-safe: a collector refreshes it while the
     reconciler may recount it)."""
 
-    def __init__(self, spec: TallySpec, watermark: str | None, max_tail: int = MAX_TAIL) -> None:
+    def __init__(
+        self, spec: TallySpec, watermark: str | None, max_tail: int = MAX_TAIL, lag: bool = True
+    ) -> None:
         self.spec = spec
         self.watermark = watermark
         self.max_tail = max_tail
+        # Keep the previous refresh's rows in the tail: PostgreSQL writers may commit out of
+        # id order. SQLite has one writer at a time (ids commit in order): no lag needed.
+        self.lag = lag
         self._lock = threading.Lock()
         self._settled: Groups = {}
         self._tail: Groups = {}
@@ -139,8 +147,10 @@ class Tally:
             if self._since is not None:
                 _merge(self.spec, self._since, settled)
             self._edge, self._last_high, self._tail = settle, high, tail
-            merged: Groups = {k: list(v) for k, v in self._settled.items()}
-        _merge(self.spec, merged, tail)
+            merged: Groups = dict(self._settled)  # shallow: the tail's groups are new lists
+        for key, values in tail.items():
+            have = merged.get(key)
+            merged[key] = values if have is None else _combine(self.spec, have, values)
         return self._rows(merged)
 
     def reconcile(self, query: Query, progress: Progress) -> bool:
@@ -173,7 +183,7 @@ class Tally:
         """Where the edge moves: up to the previous refresh's newest row (late commits land
         behind it), before the first pending row, never more than max_tail behind `high`."""
         floor = max(edge, high - self.max_tail)
-        point = high if last_high is None else min(high, last_high)
+        point = high if last_high is None or not self.lag else min(high, last_high)
         if self.spec.pending is not None and high > floor:
             rows = query(
                 f"SELECT MIN({self.watermark}) AS first FROM {self.spec.table} "
@@ -198,10 +208,14 @@ class Tally:
         start = low
         while True:
             stop = min(high, start + CHUNK)
-            for row in query(self.spec.select(self.watermark, start, stop, settle)):
-                key = tuple(row.get(n) for n in names)
-                target = settled if row.get(_SETTLED) in (1, True) else tail
-                _merge(self.spec, target, {key: [row.get(c) for c in columns]})
+            rows = query(self.spec.select(self.watermark, start, stop, settle))
+            for flag, target in ((True, settled), (False, tail)):
+                chunk = {
+                    tuple(row[n] for n in names): [row[c] for c in columns]
+                    for row in rows
+                    if (row[_SETTLED] in (1, True)) == flag
+                }
+                _merge(self.spec, target, chunk)
             start = stop
             if start >= high or self.watermark is None:
                 break

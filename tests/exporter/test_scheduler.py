@@ -11,7 +11,7 @@ from pathlib import Path
 
 from exporter.collectors import RunResult
 from exporter.config import CollectorSettings
-from exporter.scheduler import CollectorThread, ExporterState, start_collectors
+from exporter.scheduler import ExporterState, start_collectors
 from tests.exporter.harness import always_open_config, parse, run_exporter, write_config
 
 
