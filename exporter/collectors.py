@@ -200,7 +200,7 @@ class SqlCollector:
             return str(exc)
         if first:
             log.info(
-                "collector %s: first full count of %s done in %.1fs",
+                "collector %s: first full count of %s done in %.2fs",
                 self.name,
                 table,
                 time.monotonic() - started,
