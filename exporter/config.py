@@ -7,7 +7,7 @@ prints it as one line and exits with code 2 before anything else happens.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -317,14 +317,24 @@ def _parse_market(raw: object, key: str) -> MarketConfig:
     )
 
 
-def _parse_collectors(raw: object) -> dict[str, CollectorOverride]:
-    data = _require_mapping(raw, "collectors")
-    _check_keys(data, "collectors", COLLECTORS)
-    result = {}
+def _sections(
+    raw: object, section: str, names: tuple[str, ...], keys: tuple[str, ...]
+) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(name, its key, its mapping) of each entry of a `section: {name: {...}}` mapping."""
+    data = _require_mapping(raw, section)
+    _check_keys(data, section, names)
     for name, entry in data.items():
-        key = f"collectors.{name}"
+        key = f"{section}.{name}"
         item = _require_mapping(entry, key)
-        _check_keys(item, key, ("interval", "timeout", "enabled"))
+        _check_keys(item, key, keys)
+        yield name, key, item
+
+
+def _parse_collectors(raw: object) -> dict[str, CollectorOverride]:
+    result = {}
+    for name, key, item in _sections(
+        raw, "collectors", COLLECTORS, ("interval", "timeout", "enabled")
+    ):
         interval, timeout = item.get("interval"), item.get("timeout")
         enabled = _parse_bool(item.get("enabled", True), f"{key}.enabled")
         if name == "database" and not enabled:
@@ -371,13 +381,8 @@ def _parse_reconcile(raw: object) -> ReconcileSettings:
 
 
 def _parse_tables(raw: object) -> dict[str, TableOverride]:
-    data = _require_mapping(raw, "tables")
-    _check_keys(data, "tables", INCREMENTAL_TABLES)
     result = {}
-    for name, entry in data.items():
-        key = f"tables.{name}"
-        item = _require_mapping(entry, key)
-        _check_keys(item, key, ("watermark", "max_tail"))
+    for name, key, item in _sections(raw, "tables", INCREMENTAL_TABLES, ("watermark", "max_tail")):
         watermark = item.get("watermark")
         full_scan = watermark == "none"
         valid = isinstance(watermark, str) and _IDENTIFIER.match(watermark) is not None

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from exporter.config import ConfigError, parse_config
+from exporter.config import ConfigError, TableSettings, parse_config, with_overrides
 from exporter.db import parse_target
 from tests.exporter.harness import REPO, always_open_config, write_config
 
@@ -167,6 +167,12 @@ MARKET = {"code": "kr", "timezone": "Asia/Seoul", "calendar": "XKRX"}
         ({"histogram_buckets": [1, 0.5]}, "histogram_buckets", [1, 0.5]),
         ({"max_strategies": 0}, "max_strategies", 0),
         ({"endpoints": ["Quotes"]}, "endpoints[0]", "Quotes"),
+        ({"tables": {"bars": {}}}, "tables.bars", {}),
+        ({"tables": {"ohlcv": {"watermark": "id; DROP"}}}, "tables.ohlcv.watermark", "id; DROP"),
+        ({"tables": {"orders": {"max_tail": -1}}}, "tables.orders.max_tail", -1),
+        ({"tables": {"orders": {"sql": "x"}}}, "tables.orders.sql", "x"),
+        ({"reconcile": {"interval": 0}}, "reconcile.interval", 0),
+        ({"reconcile": {"every": 1}}, "reconcile.every", 1),
     ],
 )
 def test_config_errors_name_key_and_value(raw: dict[str, Any], key: str, value: object) -> None:
@@ -220,3 +226,26 @@ def test_a_busy_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"exporter: error: --listen: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+def test_data_quality_every_minute_unless_an_interval_is_set() -> None:
+    assert parse_config({}).collector("data_quality").interval == 60
+    assert parse_config({}).collector("api").interval == 15
+    assert parse_config({"refresh_interval": 5}).collector("data_quality").interval == 5
+    flagged = with_overrides(parse_config({}), refresh_interval=0.2)
+    assert flagged.collector("data_quality").interval == 0.2
+
+
+def test_watermarks_per_dialect_and_from_the_file() -> None:
+    config = parse_config(
+        {
+            "tables": {
+                "ohlcv": {"watermark": "bar_id", "max_tail": 10},
+                "orders": {"watermark": "none"},
+            }
+        }
+    )
+    assert parse_config({}).table("ohlcv", "sqlite").watermark == "rowid"
+    assert parse_config({}).table("ohlcv", "postgresql").watermark == "id"
+    assert config.table("ohlcv", "postgresql") == TableSettings("bar_id", 10)
+    assert config.table("orders", "sqlite").watermark is None  # recounted whole every run
