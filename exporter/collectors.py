@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 import psutil
@@ -191,7 +192,7 @@ class SqlCollector:
         if first:
             log.info("collector %s: first full count of %s started", self.name, table)
         try:
-            rows = tally.refresh(query, lambda text: self._progress("first count", text))
+            rows = tally.refresh(query, partial(self._progress, "first count"))
         except DatabaseError as exc:
             if first:
                 log.warning(
@@ -218,9 +219,9 @@ class SqlCollector:
             with database.session(deadline) as conn:
                 for table, tally in self._tallies.items():
                     try:
-                        tally.reconcile(
-                            conn.query, lambda text: self._progress("reconciling", text)
-                        )
+                        progress = partial(self._progress, "reconciliation")
+                        if not tally.reconcile(conn.query, progress):
+                            errors.append(f"{table}: its first full count has not completed")
                     except DatabaseError as exc:
                         errors.append(f"{table}: {exc}")
         except DatabaseError as exc:

@@ -154,9 +154,9 @@ class Tally:
         return self._rows(merged)
 
     def reconcile(self, query: Query, progress: Progress) -> bool:
-        """Recount every settled row; False if there is nothing to do yet (no first count)."""
+        """Recount every settled row; False if it cannot yet (no first count so far)."""
         if self.watermark is None:
-            return False
+            return True  # recounted whole on every refresh anyway
         with self._lock:
             if self._edge is None:
                 return False

@@ -97,8 +97,18 @@ def test_deletes_are_seen_at_the_reconciliation_and_its_failure_has_its_own_gaug
             "INSERT INTO ohlcv (ticker, market, ts) SELECT 'KR00001', 'kr', i FROM s"
         )
     with run_exporter(db, tmp_path, config=config) as exporter:
-        samples = exporter.wait_until(
-            lambda s: by_label(s, RECONCILED, "collector").get("data_quality") == 0, timeout=30
+        exporter.wait_until(
+            lambda s: (
+                by_label(s, SUCCESS, "collector").get("data_quality") == 1
+                and by_label(s, RECONCILED, "collector").get("data_quality") == 0
+            ),
+            timeout=30,
         )
+        wait_for(
+            lambda: "reconciliation of data_quality failed: ohlcv: timed out" in exporter.log(),
+            10,
+            "the reconciliation's timeout in the log",
+        )
+        samples = exporter.scrape()  # the collector keeps succeeding meanwhile
         assert by_label(samples, SUCCESS, "collector")["data_quality"] == 1
-        assert "reconciliation of data_quality failed" in exporter.log()
+        assert by_label(samples, RECONCILED, "collector")["data_quality"] == 0
