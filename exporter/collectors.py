@@ -35,7 +35,7 @@ from exporter.families import (
 )
 from exporter.layout import SQL_COLLECTORS
 from exporter.queries import INCREMENTAL, PROBE, Incremental, default_query, tally_specs
-from exporter.tally import Query, Tally
+from exporter.tally import Groups, Query, Tally
 
 log = logging.getLogger("exporter")
 
@@ -159,23 +159,28 @@ class SqlCollector:
                             cache[query.sql] = conn.query(query.sql)
                         except DatabaseError as exc:
                             cache[query.sql] = str(exc)
-            derivations: dict[tuple[str, object], list[Row]] = {}
             with self._database.session(deadline) as conn:
                 for table, tally in self._tallies.items():
-                    cache[f"tally {table}"] = self._refresh(table, tally, conn.query)
+                    groups = self._refresh(table, tally, conn.query)
+                    for query in self._queries:
+                        derive = query.incremental
+                        if derive is not None and derive.table == table:
+                            # e.g. per market, derived once for three metrics
+                            key = f"{table} {derive.derive.__name__}"
+                            if key not in cache:
+                                cache[key] = (
+                                    groups
+                                    if isinstance(groups, str)
+                                    else derive.derive(tally.spec, groups)
+                                )
             for query in self._queries:
                 key = query.sql
                 if query.incremental is not None:
-                    key = f"tally {query.incremental.table}"
+                    key = f"{query.incremental.table} {query.incremental.derive.__name__}"
                 rows = cache[key]
                 if isinstance(rows, str):
                     result.errors.append(f"{query.spec.name}: {rows}")
                     continue
-                if query.incremental is not None:
-                    derived = (query.incremental.table, query.incremental.derive)
-                    if derived not in derivations:  # e.g. per market, once for three metrics
-                        derivations[derived] = query.incremental.derive(rows)
-                    rows = derivations[derived]
                 try:
                     result.families.append(self._family(query, rows))
                 except QueryShapeError as exc:
@@ -186,13 +191,13 @@ class SqlCollector:
             result.errors.append(str(exc))
         return result
 
-    def _refresh(self, table: str, tally: Tally, query: Query) -> list[Row] | str:
+    def _refresh(self, table: str, tally: Tally, query: Query) -> Groups | str:
         first = not tally.counted
         started = time.monotonic()
         if first:
             log.info("collector %s: first full count of %s started", self.name, table)
         try:
-            rows = tally.refresh(query, partial(self._progress, "first count"))
+            groups = tally.refresh(query, partial(self._progress, "first count"))
         except DatabaseError as exc:
             if first:
                 log.warning(
@@ -206,7 +211,7 @@ class SqlCollector:
                 table,
                 time.monotonic() - started,
             )
-        return rows
+        return groups
 
     def _progress(self, what: str, text: str) -> None:
         log.info("collector %s: %s of %s", self.name, what, text)

@@ -53,6 +53,11 @@ class TallySpec:
     values: tuple[tuple[str, str, Merge], ...]  # (column name, SQL aggregate, how to merge)
     pending: str | None = None  # SQL condition: the row's counted columns may still change
 
+    def rows(self, groups: Mapping[Key, list[Any]]) -> list[Row]:
+        """One row per group: its key columns and values, like the SQL's."""
+        names = [name for name, _ in self.keys] + [name for name, _, _ in self.values]
+        return [dict(zip(names, (*key, *values), strict=True)) for key, values in groups.items()]
+
     def select(self, watermark: str | None, low: int, high: int, settle: int) -> str:
         """The aggregates of rows with low < watermark <= high; `settled_` says which part
         is at or below `settle`. Without a watermark: the whole table, all settled."""
@@ -122,11 +127,10 @@ class Tally:
         """Whether the first full count has completed (incremental refreshes from now on)."""
         return self.watermark is None or self._edge is not None
 
-    def refresh(self, query: Query, progress: Progress) -> list[Row]:
-        """Advance from the watermark and return one row per group (keys and values)."""
+    def refresh(self, query: Query, progress: Progress) -> Groups:
+        """Advance from the watermark; the aggregates of every group (do not modify)."""
         if self.watermark is None:
-            groups = self._scan(query, 0, 0, 0, progress)[0]
-            return self._rows(groups)
+            return self._scan(query, 0, 0, 0, progress)[0]
         high = self._bound(query, "MAX")
         with self._lock:
             edge, last_high = self._edge, self._last_high
@@ -151,7 +155,7 @@ class Tally:
         for key, values in tail.items():
             have = merged.get(key)
             merged[key] = values if have is None else _combine(self.spec, have, values)
-        return self._rows(merged)
+        return merged
 
     def reconcile(self, query: Query, progress: Progress) -> bool:
         """Recount every settled row; False if it cannot yet (no first count so far)."""
@@ -227,7 +231,3 @@ class Tally:
                     f"counted in {reported - started:.0f}s"
                 )
         return settled, tail
-
-    def _rows(self, groups: Groups) -> list[Row]:
-        names = [name for name, _ in self.spec.keys] + [name for name, _, _ in self.spec.values]
-        return [dict(zip(names, (*key, *values), strict=True)) for key, values in groups.items()]

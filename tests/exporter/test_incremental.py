@@ -110,7 +110,8 @@ class Incremental:
 
         def rows(query: MetricQuery) -> tuple[list[Row], str]:
             assert query.incremental is not None
-            derived = query.incremental.derive(tables[query.incremental.table])
+            table = query.incremental.table
+            derived = query.incremental.derive(self.tallies[table].spec, tables[table])
             return derived, query.incremental.value_column
 
         return self._samples(rows)
