@@ -134,6 +134,7 @@ synth: venv
 
 bench: venv tools
 	$(PY) benchmarks/exporter_scrape.py
+	$(PY) benchmarks/exporter_scale.py
 	$(PY) benchmarks/alert_latency.py
 	$(PY) benchmarks/synth_scale.py
 

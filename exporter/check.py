@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from exporter.collectors import SqlCollector, metric_queries
 from exporter.config import ExporterConfig
-from exporter.db import DatabaseTarget
+from exporter.db import APPLICATION_NAME, Database, DatabaseTarget
 from exporter.layout import SQL_COLLECTORS
 
 
@@ -40,8 +40,12 @@ def check_mapping(config: ExporterConfig, target: DatabaseTarget) -> list[CheckL
         enabled = {q.spec.name for q in queries}
         errors: list[str] = []
         if queries:
-            collector = SqlCollector(name, target, queries, config, probe=(name == "database"))
-            errors = collector.run(time.monotonic() + settings.timeout).errors
+            database = Database(target, settings.timeout, f"{APPLICATION_NAME}/check")
+            collector = SqlCollector(name, database, queries, config, probe=(name == "database"))
+            # The incremental counts start with a full count, under its own (long) timeout.
+            timeout = collector.next_timeout(settings.timeout)
+            errors = collector.run(time.monotonic() + timeout).errors
+            database.close()
         metrics = tuple(spec.name for spec in specs)
         for metric in metrics:
             if metric not in enabled:

@@ -262,8 +262,9 @@ class StackConfig(ConfigModel):
     docker: DockerSettings | None = None
     kubernetes: KubernetesSettings | None = None
     # The bundled exporter: `enabled` plus the exporter's own config keys (metrics, collectors,
-    # endpoints, histogram_buckets, max_strategies, refresh_interval, timeout), checked by the
-    # exporter's config model. Its markets come from `markets`.
+    # endpoints, histogram_buckets, max_strategies, refresh_interval, timeout, reconcile, tables
+    # (e.g. the watermark column of your schema's tables)), checked by the exporter's config
+    # model. Its markets come from `markets`.
     exporter: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("scrape_interval", "scrape_timeout", "evaluation_interval", "retention_time")
