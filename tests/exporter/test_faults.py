@@ -19,6 +19,7 @@ from tests.exporter.harness import (
     Samples,
     always_open_config,
     run_exporter,
+    wait_for,
     write_config,
 )
 
