@@ -19,7 +19,8 @@ from dashboards.panels import (
     single,
     states,
 )
-from monitoring.slo import SLO, BurnRateWindow, sli_record
+from monitoring.slo import SLO, sli_record
+from monitoring.thresholds import BurnRateWindow
 
 RATE = "$__rate_interval"
 

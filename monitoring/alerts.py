@@ -14,6 +14,7 @@ from monitoring import jobs
 from monitoring.availability import exposed_names, prune_rule_groups
 from monitoring.market_hours import holiday_window_end_timestamp
 from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
+from monitoring.service_rules import service_rule_groups
 from monitoring.settings import ContentSettings
 from monitoring.slo import slo_rule_groups
 from monitoring.thirdparty.rules import component_rule_groups
@@ -787,9 +788,10 @@ def all_rule_groups(
     settings: ContentSettings, tuning: AlertTuning | None = None
 ) -> tuple[RuleGroup, ...]:
     """Every rule group, without the rules built on exporter metrics nobody exposes, plus the
-    declared components' groups, with the stack's per-alert tuning applied."""
+    declared components' and the user's services' groups, with the per-alert tuning applied."""
     components = component_rule_groups(settings.components, settings.component_thresholds)
-    return tune_groups(_available(settings)[0] + components, tuning)
+    services = service_rule_groups(settings, settings.services, settings.service_thresholds)
+    return tune_groups(_available(settings)[0] + components + services, tuning)
 
 
 def unavailable_series(settings: ContentSettings) -> frozenset[str]:

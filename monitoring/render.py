@@ -19,6 +19,7 @@ from monitoring.notifications import (
 )
 from monitoring.rules import groups_by_file
 from monitoring.scrape import prometheus_config
+from monitoring.service_rules import blackbox_config
 from monitoring.settings import ContentSettings
 from monitoring.thresholds import DURATION_FIELDS, OBJECTIVE_FIELDS, RATIO_FIELDS
 from monitoring.tuning import AlertTuning
@@ -30,6 +31,7 @@ __all__ = [
     "grafana_notification_model",
     "render_alertmanager",
     "render_alertmanager_config",
+    "render_blackbox_config",
     "render_prometheus_config",
     "render_rule_files",
 ]
@@ -95,6 +97,9 @@ def check_settings(settings: ContentSettings) -> None:
         raise InvalidValue(
             "replica_label", settings.replica_label, "a name other than every external label"
         )
+    probed = [s.name for s in settings.services if s.probes]
+    if probed and not settings.targets.blackbox:
+        raise InvalidValue("targets.blackbox", (), f"the blackbox exporter for {probed}")
 
 
 def render_prometheus_config(settings: ContentSettings) -> str:
@@ -125,6 +130,14 @@ def render_alertmanager(
     check_settings(settings)
     model = notification_model(settings, notifications, tuning)
     return to_yaml(alertmanager_config(model, secrets))
+
+
+def render_blackbox_config(settings: ContentSettings) -> str | None:
+    """blackbox.yml, one module per probe of `services` (None: nothing to probe). Checked by
+    `blackbox_exporter --config.check` in the tests."""
+    if not any(s.probes for s in settings.services):
+        return None
+    return to_yaml(blackbox_config(settings.services, settings.service_thresholds))
 
 
 def render_alertmanager_config(

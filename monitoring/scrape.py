@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitoring import jobs
+from monitoring.service_rules import service_scrape_configs
 from monitoring.settings import ContentSettings
 from monitoring.thirdparty.scrape import component_scrape_configs
 
@@ -101,6 +102,8 @@ def scrape_configs(settings: ContentSettings) -> list[dict[str, Any]]:
     if adapters:
         configs.append({"job_name": jobs.ADAPTER, "static_configs": adapters})
     configs += component_scrape_configs(settings)
+    blackbox = settings.targets.blackbox[0] if settings.targets.blackbox else ""
+    configs += service_scrape_configs(settings, settings.services, blackbox)
     # A job without targets is noise in the targets page; drop empty static jobs.
     return [
         c

@@ -8,15 +8,14 @@ reuse `monitoring/slo.py` (the same recording rules and burn-rate alerts as ours
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from monitoring import dashboard_uids
-from monitoring.render import to_yaml
-from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity, groups_by_file
+from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
 from monitoring.services import Counter, Latency, Probe, Service, ServiceSLO
 from monitoring.settings import ContentSettings
-from monitoring.slo import BURN_RATE_WINDOWS, SLO, WINDOW_PLACEHOLDER, BurnRateWindow, slo_groups
+from monitoring.slo import SLO, WINDOW_PLACEHOLDER, slo_groups
+from monitoring.thresholds import ServiceThresholds
 from validation import duration_seconds
 
 PROBE_JOB = "probe"  # one job for every probe, through the blackbox exporter's /probe
@@ -34,22 +33,6 @@ BLACKBOX_METRICS = frozenset(
         "probe_ssl_earliest_cert_expiry",
     }
 )
-
-
-@dataclass(frozen=True)
-class ServiceThresholds:
-    """Probe alert levels and `for` durations, shared by every service."""
-
-    # One minute longer than TargetDown's 2m: a down target's inhibition is in place first.
-    probe_failing_for: str = "3m"
-    probe_slow_seconds: float = 2.0
-    probe_slow_for: str = "5m"
-    tls_expiry_warning_days: float = 14
-    tls_expiry_critical_days: float = 3
-    tls_expiry_for: str = "15m"
-    probe_timeout: str = "5s"
-    # The SRE-workbook windows; the live test shortens them.
-    burn_rate_windows: tuple[BurnRateWindow, ...] = BURN_RATE_WINDOWS
 
 
 def _seconds(value: str) -> float:
@@ -197,13 +180,6 @@ def blackbox_config(
             for probe in service.probes
         }
     }
-
-
-def render_blackbox_config(
-    services: tuple[Service, ...], thresholds: ServiceThresholds | None = None
-) -> str:
-    """blackbox.yml: one module per probe (checked by `blackbox_exporter --config.check`)."""
-    return to_yaml(blackbox_config(services, thresholds))
 
 
 # --- SLOs -----------------------------------------------------------------------------------
@@ -408,12 +384,3 @@ def service_rule_groups(
                 RuleGroup(f"service-{service.name}", RULE_FILE, own_alerts(settings, service))
             )
     return tuple(groups)
-
-
-def render_service_rule_files(
-    settings: ContentSettings,
-    services: tuple[Service, ...],
-    thresholds: ServiceThresholds | None = None,
-) -> dict[str, str]:
-    groups = service_rule_groups(settings, services, thresholds)
-    return {name: to_yaml({"groups": g}) for name, g in groups_by_file(settings, groups).items()}

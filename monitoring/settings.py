@@ -7,10 +7,13 @@ their own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from monitoring.thirdparty.model import NO_COMPONENTS, Components
-from monitoring.thresholds import AlertThresholds, ComponentThresholds
+from monitoring.thresholds import AlertThresholds, ComponentThresholds, ServiceThresholds
+
+if TYPE_CHECKING:  # services.py reads rules.py, which reads this module
+    from monitoring.services import Service
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Targets:
     alloy: tuple[str, ...]
     # (component type, instance name, host:port) of each declared component's exporter.
     components: tuple[tuple[str, str, str], ...] = ()
+    # The blackbox exporter the `probe` job sends its /probe requests to (with `services`).
+    blackbox: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,3 +112,7 @@ class ContentSettings:
     # each needs its exporter's address in `targets.components`.
     components: Components = NO_COMPONENTS
     component_thresholds: ComponentThresholds = field(default_factory=ComponentThresholds)
+    # The user's own services (stack config `services`, monitoring/services.py) and the levels
+    # of their generated probe alerts and burn-rate windows.
+    services: tuple[Service, ...] = ()
+    service_thresholds: ServiceThresholds = field(default_factory=ServiceThresholds)

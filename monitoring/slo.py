@@ -21,26 +21,11 @@ from dataclasses import dataclass
 from monitoring import dashboard_uids
 from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
 from monitoring.settings import ContentSettings
+from monitoring.thresholds import BURN_RATE_WINDOWS, BurnRateWindow
 
 WINDOW_PLACEHOLDER = "$window"
 PERIOD = "30d"
 STALE_DATA_RECORD = "market:trading_ohlcv_stale:bool"
-
-
-@dataclass(frozen=True)
-class BurnRateWindow:
-    short: str
-    long: str
-    factor: float
-    severity: Severity
-
-
-BURN_RATE_WINDOWS: tuple[BurnRateWindow, ...] = (
-    BurnRateWindow("5m", "1h", 14.4, "critical"),
-    BurnRateWindow("30m", "6h", 6.0, "critical"),
-    BurnRateWindow("2h", "1d", 3.0, "warning"),
-    BurnRateWindow("6h", "3d", 1.0, "warning"),
-)
 
 
 @dataclass(frozen=True)

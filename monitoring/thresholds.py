@@ -7,6 +7,7 @@ Prometheus duration strings ("5m"), ages and sizes are in seconds and bytes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,39 @@ class AlertThresholds:
     data_freshness_max_age_seconds: int = 15 * 60  # "fresh" while the market is open
     # Evaluation interval of the SLO 30-day rule groups (dashboards only; shorten in tests).
     slo_period_interval: str = "5m"
+
+
+@dataclass(frozen=True)
+class BurnRateWindow:
+    short: str
+    long: str
+    factor: float
+    severity: Literal["critical", "warning"]
+
+
+# The SRE workbook's multi-window multi-burn-rate alerts (as Sloth generates them).
+BURN_RATE_WINDOWS: tuple[BurnRateWindow, ...] = (
+    BurnRateWindow("5m", "1h", 14.4, "critical"),
+    BurnRateWindow("30m", "6h", 6.0, "critical"),
+    BurnRateWindow("2h", "1d", 3.0, "warning"),
+    BurnRateWindow("6h", "3d", 1.0, "warning"),
+)
+
+
+@dataclass(frozen=True)
+class ServiceThresholds:
+    """Probe alert levels and `for` durations of the user's services (`services`)."""
+
+    # One minute longer than TargetDown's 2m: a down target's inhibition is in place first.
+    probe_failing_for: str = "3m"
+    probe_slow_seconds: float = 2.0
+    probe_slow_for: str = "5m"
+    tls_expiry_warning_days: float = 14
+    tls_expiry_critical_days: float = 3
+    tls_expiry_for: str = "15m"
+    probe_timeout: str = "5s"
+    # The SRE-workbook windows; the live test shortens them.
+    burn_rate_windows: tuple[BurnRateWindow, ...] = BURN_RATE_WINDOWS
 
 
 RATIO_FIELDS: tuple[str, ...] = (

@@ -17,9 +17,10 @@ from dashboards.model import Dashboard, Folder
 from dashboards.panels import ANY_IS_BAD, OK_FAILED, Levels, Q, graph, prometheus_variable, row
 from dashboards.panels import single as stat_panel
 from monitoring import dashboard_uids
-from monitoring.service_rules import PROBE_JOB, ServiceThresholds, job_name, service_slos
+from monitoring.service_rules import PROBE_JOB, job_name, service_slos
 from monitoring.services import Service
 from monitoring.settings import ContentSettings
+from monitoring.thresholds import ServiceThresholds
 
 Item = db.Row | cogbuilder.Builder[dm.Panel]
 SERVICES_FOLDER = Folder("tm-folder-services", "Services")

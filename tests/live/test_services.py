@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from components import prometheus as prometheus_component
 from dashboards import all_selected_values, expand_variables, panel_queries
@@ -31,19 +30,13 @@ from demo_service import config as demo_config
 from exporter import demo_db
 from monitoring.render import (
     render_alertmanager_config,
+    render_blackbox_config,
     render_prometheus_config,
     render_rule_files,
-    to_yaml,
-)
-from monitoring.service_rules import (
-    ServiceThresholds,
-    render_blackbox_config,
-    render_service_rule_files,
-    service_scrape_configs,
 )
 from monitoring.services import Service, parse_services
 from monitoring.settings import ContentSettings, Receivers, Targets
-from monitoring.slo import BurnRateWindow
+from monitoring.thresholds import BurnRateWindow, ServiceThresholds
 from tests.live.conftest import TEST_TIMINGS
 from tests.live.harness import OPEN_MARKET, content_settings
 from tests.live.processes import (
@@ -122,7 +115,12 @@ class ServiceStack:
             secrets_dir=self.workdir / "secrets",
         )
         self.services = parse_services([raw], [m.code for m in settings.markets])
-        blackbox_yml.write_text(render_blackbox_config(self.services, THRESHOLDS))
+        settings = dataclasses.replace(
+            settings, services=self.services, service_thresholds=THRESHOLDS
+        )
+        rendered = render_blackbox_config(settings)
+        assert rendered is not None
+        blackbox_yml.write_text(rendered)
         blackbox, blackbox_port = start_on_free_port(
             "blackbox",
             lambda port: [
@@ -172,14 +170,15 @@ class ServiceStack:
         # Now the real configuration, with every port known.
         self.settings = dataclasses.replace(
             settings,
-            targets=Targets((f"{HOST}:{prom_port}",), (f"{HOST}:{am_port}",), *((),) * 6),
+            targets=Targets(
+                (f"{HOST}:{prom_port}",),
+                (f"{HOST}:{am_port}",),
+                *((),) * 6,
+                blackbox=(f"{HOST}:{blackbox_port}",),
+            ),
             receivers=Receivers(webhook=True, secrets_dir=str(self.workdir / "secrets")),
         )
-        config: dict[str, Any] = yaml.safe_load(render_prometheus_config(self.settings))
-        config["scrape_configs"] += service_scrape_configs(
-            self.settings, self.services, f"{HOST}:{blackbox_port}"
-        )
-        prom_config.write_text(to_yaml(config))
+        prom_config.write_text(render_prometheus_config(self.settings))
         am_config.write_text(
             render_alertmanager_config(self.settings, self.recorder.url(WEBHOOK), None)
         )
@@ -197,11 +196,9 @@ class ServiceStack:
         )
         # Rules only now (no `absent`-style false alerts while targets are being discovered):
         # TargetDown from our system rules, and everything generated from `services`.
-        (rules_dir / "system.yml").write_text(render_rule_files(self.settings)["system.yml"])
-        for name, text in render_service_rule_files(
-            self.settings, self.services, THRESHOLDS
-        ).items():
-            (rules_dir / name).write_text(text)
+        rule_files = render_rule_files(self.settings)
+        for name in ("system.yml", "services.yml"):
+            (rules_dir / name).write_text(rule_files[name])
         prometheus.reload()
         wait_until(
             lambda: (

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from monitoring.render import render_rule_files
-from monitoring.service_rules import render_service_rule_files
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
 from monitoring.thresholds import AlertThresholds
-from tests.monitoring.service_config import SERVICES, THRESHOLDS
+from tests.monitoring.service_config import BLACKBOX_ADDRESS, SERVICES, THRESHOLDS
 
 RULE_TESTS_DIR = Path(__file__).parent / "rules"
 # The promtool test files expect these URLs in the annotations.
@@ -69,6 +68,15 @@ def make_settings(**changes: object) -> ContentSettings:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
+def with_services(settings: ContentSettings) -> ContentSettings:
+    """`settings` with the test services (tests/monitoring/service_config.py) and a blackbox
+    exporter: every rule file, ours and the generated `services.yml`."""
+    targets = dataclasses.replace(settings.targets, blackbox=(BLACKBOX_ADDRESS,))
+    return dataclasses.replace(
+        settings, services=SERVICES, service_thresholds=THRESHOLDS, targets=targets
+    )
+
+
 @pytest.fixture(scope="session")
 def settings() -> ContentSettings:
     return make_settings()
@@ -103,9 +111,7 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory, settings: ContentSetting
     """Rendered rule files in `<tmp>/rules/`, with the promtool test files next to `rules/`."""
     root = tmp_path_factory.mktemp("rendered")
     (root / "rules").mkdir()
-    for name, text in render_rule_files(settings).items():
-        (root / "rules" / name).write_text(text)
-    for name, text in render_service_rule_files(settings, SERVICES, THRESHOLDS).items():
+    for name, text in render_rule_files(with_services(settings)).items():
         (root / "rules" / name).write_text(text)
     for test_file in sorted(RULE_TESTS_DIR.glob("*.yml")):
         shutil.copy(test_file, root / test_file.name)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitoring.service_rules import ServiceThresholds
 from monitoring.services import Service, parse_services
+from monitoring.thresholds import ServiceThresholds
 
 RAW_SERVICES: list[dict[str, Any]] = [
     {

@@ -15,11 +15,9 @@ from monitoring.alerts import all_rule_groups
 from monitoring.jobs import SERVICE_ACCOUNT_DIR
 from monitoring.render import render_prometheus_config, render_rule_files
 from monitoring.rules import AlertRule, RuleGroup
-from monitoring.service_rules import render_service_rule_files, service_rule_groups
 from monitoring.settings import ContentSettings
 from monitoring.tuning import AlertOverride, AlertTuning, tune_rule_tests
-from tests.monitoring.conftest import RULE_TESTS_DIR, run, tool
-from tests.monitoring.service_config import SERVICES, THRESHOLDS
+from tests.monitoring.conftest import RULE_TESTS_DIR, run, tool, with_services
 
 # vector(1) can never be quiet; its tests assert it fires at several times instead.
 ALWAYS_FIRING = frozenset({"Watchdog"})
@@ -133,8 +131,7 @@ def rule_test_cases(
 
 def test_every_alert_has_firing_and_quiet_cases(settings: ContentSettings) -> None:
     """Each alert fires in a case at each of its severities, and is asserted quiet."""
-    groups = all_rule_groups(settings) + service_rule_groups(settings, SERVICES, THRESHOLDS)
-    assert_firing_and_quiet_cases(groups, RULE_TESTS_DIR)
+    assert_firing_and_quiet_cases(all_rule_groups(with_services(settings)), RULE_TESTS_DIR)
 
 
 def assert_firing_and_quiet_cases(groups: tuple[RuleGroup, ...], directory: Path) -> None:
@@ -201,9 +198,7 @@ def test_checked_in_cases_follow_the_tuning(settings: ContentSettings, tmp_path:
         disabled=frozenset({"RapidDatabaseGrowth", "TargetDown"}),
         overrides={"HighAPILatency": AlertOverride(severity="critical")},
     )
-    root = _tuned_dir(tmp_path, settings, tuning)
-    for name, text in render_service_rule_files(settings, SERVICES, THRESHOLDS).items():
-        (root / "rules" / name).write_text(text)
+    root = _tuned_dir(tmp_path, with_services(settings), tuning)
     rendered = "".join((root / "rules" / n).read_text() for n in os.listdir(root / "rules"))
     assert "alert: RapidDatabaseGrowth" not in rendered and "alert: TargetDown" not in rendered
     names = []

@@ -10,20 +10,19 @@ from typing import Any
 import pytest
 import yaml
 
-from monitoring.render import render_prometheus_config
+from monitoring.render import render_blackbox_config, render_prometheus_config
 from monitoring.rules import AlertRule
 from monitoring.service_rules import (
     PROBE_ALERTS,
     PROBE_JOB,
     SLO_ALERTS,
     blackbox_config,
-    render_blackbox_config,
     service_rule_groups,
     service_scrape_configs,
 )
 from monitoring.services import Latency, parse_services
 from monitoring.settings import ContentSettings
-from tests.monitoring.conftest import run, tool
+from tests.monitoring.conftest import run, tool, with_services
 from tests.monitoring.service_config import (
     BLACKBOX_ADDRESS,
     MARKET_CODES,
@@ -209,7 +208,9 @@ def test_scrape_jobs_pass_promtool(settings: ContentSettings, tmp_path: Path) ->
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_blackbox_modules_pass_the_blackbox_exporter(tmp_path: Path) -> None:
+def test_blackbox_modules_pass_the_blackbox_exporter(
+    settings: ContentSettings, tmp_path: Path
+) -> None:
     modules = blackbox_config(SERVICES)["modules"]
     assert set(modules) == {
         "investiq-api_health",
@@ -221,7 +222,9 @@ def test_blackbox_modules_pass_the_blackbox_exporter(tmp_path: Path) -> None:
     assert modules["ml_health"]["http"]["fail_if_not_ssl"] is True
     assert modules["ml_redis"]["prober"] == "tcp"
     path = tmp_path / "blackbox.yml"
-    path.write_text(render_blackbox_config(SERVICES))
+    rendered = render_blackbox_config(with_services(settings))
+    assert rendered is not None
+    path.write_text(rendered)
     binary = tool("prometheus-blackbox-exporter")
     result = run([binary, "--config.check", f"--config.file={path}"])
     assert result.returncode == 0, result.stdout + result.stderr
