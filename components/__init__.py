@@ -9,6 +9,7 @@ from __future__ import annotations
 from components import (
     alertmanager,
     alloy,
+    blackbox_exporter,
     cadvisor,
     exporter,
     grafana,
@@ -34,6 +35,7 @@ COMPONENTS: tuple[Component, ...] = (
     postgres_exporter.COMPONENT,
     redis_exporter.COMPONENT,
     nginx_exporter.COMPONENT,
+    blackbox_exporter.COMPONENT,
 )
 # The component types of monitoring/thirdparty, by `Kind`.
 THIRD_PARTY: dict[str, Component] = {

@@ -16,6 +16,7 @@ from dashboards.boards.logs import logs
 from dashboards.boards.market import market_dashboard
 from dashboards.boards.meta import meta
 from dashboards.boards.overview import overview
+from dashboards.boards.service import service_dashboards
 from dashboards.boards.system import system
 from dashboards.layout import encode
 from dashboards.levels import panel_levels
@@ -66,7 +67,7 @@ def check_markets(settings: ContentSettings) -> None:
 
 def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
     """The fixed dashboards, one dashboard per configured market (in settings order), then one
-    per declared component type."""
+    per declared component type, then one per user service (folder Services)."""
     check_markets(settings)
     lv = panel_levels(settings.thresholds)
     slo_list = slos(settings)
@@ -87,6 +88,7 @@ def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
         ),
     ]
     built = [dashboard_in(_with_slos(builder, slo_list), folder) for builder, folder in planned]
+    built += service_dashboards(settings, settings.services, settings.service_thresholds)
     missing = unavailable_series(settings)
     if not missing and settings.exporter_enabled:
         return built

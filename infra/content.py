@@ -125,6 +125,7 @@ def build_content(
     loki_yml = render_loki_config(settings, config.log_retention_time)
     alloy_config = render_alloy_config(settings, docker_host=f"unix://{alloy.DOCKER_SOCKET}")
     exporter_yml = render_exporter_config(settings, config.exporter)
+    blackbox_yml = render.render_blackbox_config(settings)
 
     review_alertmanager = render.render_alertmanager_config(
         settings,
@@ -137,6 +138,7 @@ def build_content(
         "loki.yml": loki_yml,
         "config.alloy": alloy_config,
         "exporter.yml": exporter_yml,
+        **({"blackbox.yml": blackbox_yml} if blackbox_yml is not None else {}),
         **{f"rules/{name}": text for name, text in rule_files.items()},
         **{
             f"alertmanager-secrets/{file_name}": cfg.placeholder_secret(key)
@@ -163,6 +165,7 @@ def build_content(
         loki_yml=loki_yml,
         alloy_config=alloy_config,
         exporter_config_yml=exporter_yml,
+        blackbox_yml=blackbox_yml,
         grafana=GrafanaServerConfig(
             admin_user=config.grafana_admin_user,
             admin_password=pulumi.Output.secret(admin_password),

@@ -17,6 +17,7 @@ import pulumi
 import pulumiverse_grafana as grafana
 
 from dashboards import FOLDERS, build_dashboards
+from dashboards.boards.service import SERVICES_FOLDER
 from infra.settings import stack as cfg
 from infra.settings.base import NAMESPACE, ConfigError
 from infra.targets import RenderedContent, TargetEndpoints
@@ -93,7 +94,7 @@ class GrafanaContent(pulumi.ComponentResource):
             folder.uid: grafana.oss.Folder(
                 f"folder-{folder.uid}", uid=folder.uid, title=folder.title, opts=self._opts
             )
-            for folder in FOLDERS
+            for folder in (*FOLDERS, *([SERVICES_FOLDER] if content.settings.services else []))
         }
         self._datasources(content, datasource_urls)
         self.dashboard_urls = {}

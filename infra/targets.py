@@ -93,6 +93,9 @@ class RenderedContent:
     loki_yml: str
     alloy_config: str
     exporter_config_yml: str  # mounted at components.exporter.CONFIG_PATH
+    # The blackbox exporter's modules (components.blackbox_exporter.CONFIG_PATH); None when no
+    # service has probes, and then no blackbox exporter is deployed.
+    blackbox_yml: str | None
     grafana: GrafanaServerConfig
     # One per declared component instance (trading-monitoring:components).
     component_exporters: tuple[ComponentExporter, ...] = ()

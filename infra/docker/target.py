@@ -21,6 +21,7 @@ import pulumi_docker as docker
 from components import (
     alertmanager,
     alloy,
+    blackbox_exporter,
     cadvisor,
     exporter,
     grafana,
@@ -139,6 +140,8 @@ class DockerTarget(pulumi.ComponentResource):
                     for file_name, text in sorted(content.rule_files.items())
                 ],
                 host_port=ports.prometheus,
+                # Scrapes the user's services on the Docker host (`services[].metrics`).
+                reach_host=True,
             )
         )
         alertmanager_container = self._container(
@@ -227,6 +230,18 @@ class DockerTarget(pulumi.ComponentResource):
 
         for deployed in content.component_exporters:
             self._component_exporter(deployed)
+
+        if content.blackbox_yml is not None:
+            # Probes the user's services (`services[].probes`), on the host too.
+            self._container(
+                ContainerSpec(
+                    blackbox_exporter.COMPONENT,
+                    self._pull(blackbox_exporter.COMPONENT),
+                    command=blackbox_exporter.args(),
+                    uploads=[_upload(blackbox_exporter.CONFIG_PATH, content.blackbox_yml)],
+                    reach_host=True,
+                )
+            )
 
         def local(port: int) -> pulumi.Output[str]:
             return pulumi.Output.from_input(f"http://{LOOPBACK}:{port}")

@@ -14,6 +14,7 @@ import pulumi_kubernetes as k8s
 
 from infra.kubernetes.alertmanager import create_alertmanager
 from infra.kubernetes.alloy import create_alloy
+from infra.kubernetes.blackbox_exporter import create_blackbox_exporter
 from infra.kubernetes.common import Context, service_url
 from infra.kubernetes.component_exporters import create_component_exporters
 from infra.kubernetes.exporter import create_exporter
@@ -108,6 +109,8 @@ class KubernetesTarget(pulumi.ComponentResource):
         create_alloy(ctx, name)
         create_node_exporter(ctx, name)
         create_component_exporters(ctx, name)
+        if content.blackbox_yml is not None:
+            create_blackbox_exporter(ctx, name, content.blackbox_yml)
         grafana = create_grafana(ctx, name)
         ingresses = create_ingresses(ctx, name)
 

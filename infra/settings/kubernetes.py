@@ -48,6 +48,7 @@ class Resources(StrictModel):
     postgres_exporter: ComputeResources = compute_resources("20m", "32Mi", "200m", "64Mi")
     redis_exporter: ComputeResources = compute_resources("20m", "16Mi", "200m", "64Mi")
     nginx_exporter: ComputeResources = compute_resources("10m", "16Mi", "100m", "32Mi")
+    blackbox_exporter: ComputeResources = compute_resources("20m", "32Mi", "200m", "128Mi")
 
 
 class Storage(StrictModel):

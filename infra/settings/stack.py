@@ -46,6 +46,7 @@ from infra.settings.kubernetes import KubernetesSettings
 from monitoring.availability import collector_families
 from monitoring.market_hours import MARKET_CODE, MARKET_CODE_ALLOWED, calendar_names
 from monitoring.render import check_settings
+from monitoring.services import Service, parse_services
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
 from monitoring.thirdparty.model import NO_COMPONENTS, Components
 from monitoring.thresholds import AlertThresholds
@@ -222,6 +223,7 @@ class ImagesConfig(ConfigModel):
     alloy: str = "grafana/alloy:v1.9.2"
     node_exporter: str = "prom/node-exporter:v1.9.1"
     cadvisor: str = "ghcr.io/google/cadvisor:v0.57.0"  # >= v0.54 for Docker 29
+    blackbox_exporter: str = "prom/blackbox-exporter:v0.25.0"  # with `services` probes
     python_base: str = "python:3.11.14-slim-bookworm"  # base image of the exporter build
     # Standard components (one container per declared instance). Proven live against Debian's
     # postgres_exporter 0.11.1, redis_exporter 1.45.0 and nginx exporter 0.11.0 (README).
@@ -266,6 +268,9 @@ class StackConfig(ConfigModel):
     # (e.g. the watermark column of your schema's tables)), checked by the exporter's config
     # model. Its markets come from `markets`.
     exporter: dict[str, Any] = Field(default_factory=dict)
+    # The user's own services: scrape, probe, SLOs, alerts, dashboards (README "Monitor your
+    # services"); validated by monitoring/services.py.
+    services: list[Any] = Field(default_factory=list)
 
     @field_validator("scrape_interval", "scrape_timeout", "evaluation_interval", "retention_time")
     @classmethod
@@ -279,6 +284,7 @@ class StackConfig(ConfigModel):
         if not self.markets:
             raise InvalidValue("markets", [], "at least one market")
         check_unique("markets", (m.code for m in self.markets), "market codes")
+        _ = self.user_services  # every `services` value is checked here
         if not re.match(r"^\d+h$", self.log_retention_time) or self.log_retention_time == "0h":
             raise InvalidValue(
                 "logRetentionTime", self.log_retention_time, 'whole hours, e.g. "168h" (>= 24h)'
@@ -372,6 +378,10 @@ class StackConfig(ConfigModel):
         return dataclasses.replace(defaults, **overrides)  # type: ignore[arg-type]
 
     @cached_property
+    def user_services(self) -> tuple[Service, ...]:
+        return parse_services(self.services, [m.code for m in self.markets])
+
+    @cached_property
     def content(self) -> ContentSettings:
         """The renderers' input, derived once (see `content_settings`)."""
         return content_settings(self)
@@ -407,6 +417,7 @@ _STRUCTURED = (
     "thresholds",
     "exporter",
     "components",
+    "services",
 )
 _KNOWN_KEYS: tuple[str, ...] = tuple(
     sorted(
@@ -637,6 +648,7 @@ def content_settings(config: StackConfig) -> ContentSettings:
         exporter_enabled=config.exporter_enabled,
         exporter_missing_families=config.missing_exporter_families(),
         components=config.components,
+        services=config.user_services,
     )
 
 
@@ -670,6 +682,7 @@ def docker_targets(docker: DockerSettings, components: Components = NO_COMPONENT
         loki=one("loki"),
         alloy=one("alloy"),
         components=component_targets(components, lambda app: f"{prefix}-{app}"),
+        blackbox=one("blackbox_exporter"),
     )
 
 
@@ -696,4 +709,5 @@ def kubernetes_targets(k8s: KubernetesSettings, components: Components = NO_COMP
         loki=service("loki", "loki"),
         alloy=service("alloy", "alloy"),
         components=component_targets(components, k8s.service_host),
+        blackbox=service("blackbox-exporter", "blackbox_exporter"),
     )

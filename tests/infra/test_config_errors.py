@@ -180,6 +180,46 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...]]] = [
         ("exporterDatabaseDsn", "docker.exporterDemoDatabase = false", "--secret"),
     ),
     (
+        "service objective",
+        {
+            "services": [
+                {
+                    "name": "api",
+                    "metrics": {"targets": ["api:3000"]},
+                    "slo": {
+                        "requests": {"metric": "api_requests_total"},
+                        "errors": {"metric": "api_errors_total"},
+                        "objectives": {"availability": 100},
+                    },
+                }
+            ]
+        },
+        {},
+        ("services[0].slo.objectives.availability", "100", "strictly between 0 and 100"),
+    ),
+    (
+        "service market",
+        {"services": [{"name": "api", "market": "de", "probes": [{"name": "h", "tcp": "a:1"}]}]},
+        {},
+        ("services[0].market", "'de'", "a configured market"),
+    ),
+    (
+        "service alert expression",
+        {
+            "services": [
+                {
+                    "name": "api",
+                    "metrics": {"targets": ["api:3000"]},
+                    "alerts": [
+                        {"name": "Down", "expr": "up ==", "severity": "critical", "summary": "down"}
+                    ],
+                }
+            ]
+        },
+        {},
+        ("services[0].alerts[0].expr", "'up =='", "a PromQL expression that parses"),
+    ),
+    (
         "kubernetes without its settings",
         {"target": "kubernetes"},
         {},

@@ -1,0 +1,91 @@
+"""The blackbox exporter (only when a service has probes): ConfigMap with the rendered modules,
+a Deployment with the same hardening as our other pods, and a Service Prometheus' `probe` job
+calls. It needs no Kubernetes API access (no service account token). Its egress is not
+restricted: probes reach the user's services wherever they are.
+"""
+
+from __future__ import annotations
+
+import pulumi_kubernetes as k8s
+
+from components import blackbox_exporter
+from infra.kubernetes.common import (
+    CHECKSUM_CONFIG,
+    HTTP_PORT_NAME,
+    Context,
+    config_file_mount,
+    config_map,
+    config_volume,
+    container_resources,
+    container_security,
+    disruption_budget,
+    file_name,
+    http_probe,
+    labels,
+    metadata,
+    pod_security,
+    port,
+    selector_labels,
+    service,
+    sha256_data,
+    tmp_volume,
+)
+
+APP = blackbox_exporter.COMPONENT.app
+UID = blackbox_exporter.COMPONENT.security.uid
+CONFIG_MAP = "blackbox-exporter-config"
+
+
+def create_blackbox_exporter(
+    ctx: Context, prefix: str, blackbox_yml: str
+) -> k8s.apps.v1.Deployment:
+    data = {file_name(blackbox_exporter.CONFIG_PATH): blackbox_yml}
+    config = config_map(ctx, f"{prefix}-blackbox-exporter-config", APP, CONFIG_MAP, data)
+    svc = service(
+        ctx,
+        f"{prefix}-blackbox-exporter-service",
+        APP,
+        [(HTTP_PORT_NAME, blackbox_exporter.COMPONENT.port, "TCP")],
+    )
+    tmp, tmp_mount = tmp_volume()
+    component = blackbox_exporter.COMPONENT
+    deployment = k8s.apps.v1.Deployment(
+        f"{prefix}-blackbox-exporter",
+        metadata=metadata(APP, ctx.namespace),
+        spec={
+            "replicas": 1,
+            "selector": {"match_labels": selector_labels(APP)},
+            "template": {
+                "metadata": {
+                    "labels": labels(APP),
+                    "annotations": {CHECKSUM_CONFIG: sha256_data(data)},
+                },
+                "spec": {
+                    "automount_service_account_token": False,
+                    "security_context": pod_security(UID),
+                    "containers": [
+                        {
+                            "name": APP,
+                            "image": ctx.images.blackbox_exporter,
+                            "args": blackbox_exporter.args(),
+                            "ports": [port(HTTP_PORT_NAME, component.name)],
+                            "readiness_probe": http_probe(component.readiness_path),
+                            "liveness_probe": http_probe(component.liveness_path, failures=6),
+                            "resources": container_resources(
+                                ctx.settings.resources.blackbox_exporter
+                            ),
+                            "security_context": container_security(UID),
+                            "volume_mounts": [
+                                config_file_mount(blackbox_exporter.CONFIG_PATH),
+                                tmp_mount,
+                            ],
+                        }
+                    ],
+                    "volumes": [config_volume(CONFIG_MAP), tmp],
+                },
+            },
+        },
+        opts=ctx.with_deps(config, svc),
+    )
+    disruption_budget(ctx, f"{prefix}-blackbox-exporter-pdb", APP)
+    return deployment
