@@ -13,18 +13,15 @@ from infra.kubernetes.common import (
     CHECKSUM_CONFIG,
     HTTP_PORT_NAME,
     Context,
+    component_container,
     config_file_mount,
     config_map,
     config_volume,
-    container_resources,
-    container_security,
     disruption_budget,
     file_name,
-    http_probe,
     labels,
     metadata,
     pod_security,
-    port,
     selector_labels,
     service,
     sha256_data,
@@ -48,7 +45,6 @@ def create_blackbox_exporter(
         [(HTTP_PORT_NAME, blackbox_exporter.COMPONENT.port, "TCP")],
     )
     tmp, tmp_mount = tmp_volume()
-    component = blackbox_exporter.COMPONENT
     deployment = k8s.apps.v1.Deployment(
         f"{prefix}-blackbox-exporter",
         metadata=metadata(APP, ctx.namespace),
@@ -64,22 +60,16 @@ def create_blackbox_exporter(
                     "automount_service_account_token": False,
                     "security_context": pod_security(UID),
                     "containers": [
-                        {
-                            "name": APP,
-                            "image": ctx.images.blackbox_exporter,
-                            "args": blackbox_exporter.args(),
-                            "ports": [port(HTTP_PORT_NAME, component.name)],
-                            "readiness_probe": http_probe(component.readiness_path),
-                            "liveness_probe": http_probe(component.liveness_path, failures=6),
-                            "resources": container_resources(
-                                ctx.settings.resources.blackbox_exporter
-                            ),
-                            "security_context": container_security(UID),
-                            "volume_mounts": [
+                        component_container(
+                            ctx,
+                            blackbox_exporter.COMPONENT,
+                            image=ctx.images.blackbox_exporter,
+                            args=blackbox_exporter.args(),
+                            volume_mounts=[
                                 config_file_mount(blackbox_exporter.CONFIG_PATH),
                                 tmp_mount,
                             ],
-                        }
+                        )
                     ],
                     "volumes": [config_volume(CONFIG_MAP), tmp],
                 },
