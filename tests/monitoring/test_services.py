@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from monitoring.render import render_blackbox_config, render_prometheus_config
+from monitoring.notification_config import parse_notifications
+from monitoring.render import render_alertmanager, render_blackbox_config, render_prometheus_config
 from monitoring.rules import AlertRule
 from monitoring.service_rules import (
     PROBE_ALERTS,
@@ -30,6 +31,7 @@ from tests.monitoring.service_config import (
     SERVICES,
     THRESHOLDS,
 )
+from tests.monitoring.test_amtool import _amtool_route
 from tests.monitoring.test_promtool import _without_kubernetes_sd
 from validation import InvalidValue
 
@@ -252,3 +254,57 @@ def test_no_probes_no_probe_job_and_no_probe_rules(settings: ContentSettings) ->
     assert PROBE_JOB not in {job["job_name"] for job in jobs}
     groups = service_rule_groups(settings, only_metrics, THRESHOLDS)
     assert "service-probes" not in {g.name for g in groups}
+
+
+TEAM_ROUTING = """
+receivers:
+  - {name: platform-pager, pagerduty: {routingKeySecret: pagerdutyPlatform}}
+  - {name: research-mail, email: {to: [research@example.com]}}
+  - {name: oncall, pagerduty: {routingKeySecret: pagerdutyOncall}}
+routes:
+  - {match: {team: platform}, receiver: platform-pager}
+  - {match: {team: research}, receiver: research-mail}
+  - {match: {severity: critical}, receiver: oncall}
+default: {receiver: oncall}
+"""
+
+
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        # A service's SLO, probe and own alerts carry its `team`: the team's route takes them.
+        (
+            {
+                "alertname": "ServiceAvailabilityBudgetBurn",
+                "severity": "critical",
+                "category": "slo",
+            }
+            | {"service": "investiq-api", "team": "platform", "market": "kr"},
+            "platform-pager",
+        ),
+        (
+            {"alertname": "ServiceProbeFailing", "severity": "critical", "category": "probe"}
+            | {"service": "ml", "team": "research", "probe": "health"},
+            "research-mail",
+        ),
+        # A service without a team routes by severity like ours.
+        (
+            {"alertname": "ServiceLatencyBudgetBurn", "severity": "critical", "category": "slo"}
+            | {"service": "screener", "market": "us"},
+            "oncall",
+        ),
+    ],
+)
+def test_team_selects_the_receiver(
+    labels: dict[str, str], receiver: str, settings: ContentSettings, tmp_path: Path
+) -> None:
+    services_settings = with_services(settings)
+    secrets = {"pagerdutyPlatform": "0" * 32, "pagerdutyOncall": "1" * 32}
+    notifications = parse_notifications(
+        yaml.safe_load(TEAM_ROUTING), services_settings, frozenset(secrets)
+    )
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(render_alertmanager(services_settings, notifications, secrets))
+    result = run([tool("amtool"), "check-config", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    _amtool_route(path, labels, [receiver])
