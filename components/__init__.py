@@ -11,6 +11,7 @@ from components import (
     alloy,
     blackbox_exporter,
     cadvisor,
+    demo_service,
     exporter,
     grafana,
     loki,
@@ -36,6 +37,7 @@ COMPONENTS: tuple[Component, ...] = (
     redis_exporter.COMPONENT,
     nginx_exporter.COMPONENT,
     blackbox_exporter.COMPONENT,
+    demo_service.COMPONENT,
 )
 # The component types of monitoring/thirdparty, by `Kind`.
 THIRD_PARTY: dict[str, Component] = {

@@ -12,7 +12,7 @@ DOCKERFILE = "exporter/Dockerfile"
 PUSH_PLATFORM = "linux/amd64"  # images pushed to a cluster (dev builds the engine's own)
 SECRETS_DIR = "/etc/exporter/secrets"
 DATABASE_URL_PATH = f"{SECRETS_DIR}/database_url"  # the trading database URL (a secret file)
-DEMO_DATABASE = "/tmp/trading-demo.db"
+DEMO_DATABASE = "/demo/trading-demo.db"  # a volume the demo service writes to as well
 DEMO_ROWS = 20000
 
 COMPONENT = Component(

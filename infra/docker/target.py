@@ -23,6 +23,7 @@ from components import (
     alloy,
     blackbox_exporter,
     cadvisor,
+    demo_service,
     exporter,
     grafana,
     loki,
@@ -30,6 +31,7 @@ from components import (
     prometheus,
 )
 from components.model import DOCKER_SERVICE_LABEL, Component, HostMount
+from demo_service import config as demo_config
 from infra.settings.docker import DockerSettings, docker_cpus, docker_memory_mb
 from infra.settings.resources import ComputeResources
 from infra.settings.stack import StackConfig
@@ -220,10 +222,29 @@ class DockerTarget(pulumi.ComponentResource):
             )
         )
         exporter_url: pulumi.Output[str] | None = None
+        # Dev's demo service (declared as the service `demo-api`) writes fresh rows into the
+        # exporter's demo database: both mount one volume.
+        demo = content.settings.exporter_enabled and any(
+            s.name == demo_config.NAME for s in content.settings.services
+        )
+        demo_mounts = [self._demo_volume()] if demo else []
         if content.settings.exporter_enabled:
             exporter_container = self._exporter(
-                content, exporter_database_url, settings.exporter_database_path
+                content, exporter_database_url, settings.exporter_database_path, demo_mounts
             )
+            if demo:
+                self._container(
+                    ContainerSpec(
+                        demo_service.COMPONENT,
+                        self.exporter_image.repo_digest,
+                        entrypoint=demo_service.ENTRYPOINT,
+                        command=demo_service.args(
+                            exporter.DEMO_DATABASE, [m.code for m in content.settings.markets]
+                        ),
+                        volumes=list(demo_mounts),
+                        depends_on=[exporter_container],
+                    )
+                )
             exporter_url = exporter_container.name.apply(
                 lambda _: f"http://{LOOPBACK}:{ports.exporter}/metrics"
             )
@@ -258,11 +279,25 @@ class DockerTarget(pulumi.ComponentResource):
         )
         self.register_outputs({"network": self.network.name})
 
+    def _demo_volume(self) -> docker.ContainerVolumeArgs:
+        volume = docker.Volume(
+            "demo-data",
+            name=f"{self._prefix}-demo-data",
+            labels=[docker.VolumeLabelArgs(label=DOCKER_SERVICE_LABEL, value="demo")],
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=True, delete_before_replace=True
+            ),
+        )
+        return docker.ContainerVolumeArgs(
+            volume_name=volume.name, container_path=demo_service.DEMO_DIR
+        )
+
     def _exporter(
         self,
         content: RenderedContent,
         database_url: pulumi.Output[str] | None,
         host_database: str | None,
+        demo_mounts: list[docker.ContainerVolumeArgs],
     ) -> docker.Container:
         """The exporter on a DSN (secret file), a host SQLite file (read-only bind mount) or
         a demo database it creates."""
@@ -279,7 +314,8 @@ class DockerTarget(pulumi.ComponentResource):
             opts=self._child,
         )
         uploads = [_upload(exporter.CONFIG_PATH, content.exporter_config_yml)]
-        volumes: list[docker.ContainerVolumeArgs] = []
+        self.exporter_image = image
+        volumes: list[docker.ContainerVolumeArgs] = list(demo_mounts)
         if database_url is not None:
             uploads.append(_secret_upload(exporter.DATABASE_URL_PATH, database_url))
         if host_database is not None:

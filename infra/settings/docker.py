@@ -43,6 +43,7 @@ class DockerResources(ConfigModel):
     redis_exporter: ComputeResources = compute_resources("20m", "16Mi", "200m", "64Mi")
     nginx_exporter: ComputeResources = compute_resources("10m", "16Mi", "100m", "32Mi")
     blackbox_exporter: ComputeResources = compute_resources("20m", "32Mi", "200m", "64Mi")
+    demo_service: ComputeResources = compute_resources("20m", "32Mi", "200m", "128Mi")
 
 
 class HostPorts(ConfigModel):

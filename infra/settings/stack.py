@@ -33,6 +33,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components import PORTS, THIRD_PARTY
+from demo_service.config import service_entry as demo_service_entry
 from exporter import catalog as exporter_catalog
 from exporter.config import WEEKDAYS as EXPORTER_WEEKDAYS
 from exporter.config import ConfigError as ExporterConfigError
@@ -614,6 +615,16 @@ def content_settings(config: StackConfig) -> ContentSettings:
         namespace, node_namespace = "monitoring", "monitoring-node"
         replica_label, remote_write = None, None
         insecure_kubelet = False
+    services = config.user_services
+    docker = config.docker_settings
+    if (
+        config.target == "docker"
+        and config.exporter_enabled
+        and docker.exporter_demo_database
+        and docker.exporter_database_path is None
+    ):
+        services = demo_services(config) + services
+        check_unique("services[].name", (s.name for s in services), "names (demo-api is dev's)")
     return ContentSettings(
         markets=tuple(m.to_market() for m in config.markets),
         targets=targets,
@@ -648,7 +659,7 @@ def content_settings(config: StackConfig) -> ContentSettings:
         exporter_enabled=config.exporter_enabled,
         exporter_missing_families=config.missing_exporter_families(),
         components=config.components,
-        services=config.user_services,
+        services=services,
     )
 
 
@@ -663,6 +674,13 @@ def component_targets(
         for port in (THIRD_PARTY[kind].port,)
         for instance in components.of(kind)
     )
+
+
+def demo_services(config: StackConfig) -> tuple[Service, ...]:
+    """Dev's demo service (on the stack network), declared like any user service."""
+    host = f"{config.docker_settings.name_prefix}-demo-service:{PORTS['demo_service']}"
+    entry = demo_service_entry(host, f"http://{host}/health", config.markets[0].code)
+    return parse_services([entry], [m.code for m in config.markets])
 
 
 def docker_targets(docker: DockerSettings, components: Components = NO_COMPONENTS) -> Targets:

@@ -81,8 +81,10 @@ def test_dockerfile_is_pinned_non_root_and_has_a_python_healthcheck() -> None:
     # Copied paths exist in the build context (the repository root) and are not ignored.
     ignore = (EXPORTER / "Dockerfile.dockerignore").read_text(encoding="utf-8").splitlines()
     assert "*" in ignore and "!exporter/" in ignore and "!validation/" in ignore
+    assert "!demo_service/" in ignore  # the dev demo service ships in this image
     for src in re.findall(r"^COPY\s+(\S+)\s", text, re.M):
-        assert src.startswith(("exporter/", "validation/")) and (REPO / src).exists(), src
+        assert src.startswith(("exporter/", "validation/", "demo_service/")), src
+        assert (REPO / src).exists(), src
 
 
 def test_docs_cover_every_metric_collector_and_table() -> None:

@@ -20,6 +20,10 @@ SERVICES = {
     "node-exporter",
     "cadvisor",
     "exporter",
+    # The demo service (`demo-api`, declared through `services`) and the blackbox exporter
+    # that probes its /health.
+    "demo-service",
+    "blackbox-exporter",
 }
 PUBLISHED = {"prometheus", "alertmanager", "grafana", "loki", "exporter"}
 
@@ -34,12 +38,12 @@ def test_inventory(dev_run: StackRun) -> None:
         "trading-monitoring:grafana:GrafanaContent": 1,
         "random:index/randomPassword:RandomPassword": 2,
         "docker:index/network:Network": 1,
-        "docker:index/volume:Volume": 5,
+        "docker:index/volume:Volume": 6,
         "docker:index/image:Image": 1,
-        "docker:index/remoteImage:RemoteImage": 7,
-        CONTAINER: 8,
+        "docker:index/remoteImage:RemoteImage": 8,
+        CONTAINER: 10,
         "pulumi:providers:grafana": 1,
-        "grafana:oss/folder:Folder": len(FOLDERS),
+        "grafana:oss/folder:Folder": len(FOLDERS) + 1,  # + Services (the demo service's)
         "grafana:oss/dataSource:DataSource": 3,
         "grafana:oss/dashboard:Dashboard": dashboards,
         "grafana:alerting/contactPoint:ContactPoint": counts[
@@ -54,7 +58,7 @@ def test_inventory(dev_run: StackRun) -> None:
     assert {r.name for r in dev_run.of_type(CONTAINER)} == SERVICES
     volumes = {r.inputs["name"] for r in dev_run.of_type("docker:index/volume:Volume")}
     assert volumes == {
-        f"tm-{s}-data" for s in ("prometheus", "alertmanager", "grafana", "loki", "alloy")
+        f"tm-{s}-data" for s in ("prometheus", "alertmanager", "grafana", "loki", "alloy", "demo")
     }
     uids = {r.inputs["uid"] for r in dev_run.of_type("grafana:oss/dataSource:DataSource")}
     assert uids == {"prometheus", "loki", "alertmanager"}
@@ -81,7 +85,7 @@ def test_images_are_pinned_and_exporter_rolls_on_rebuild(dev_run: StackRun) -> N
         ref = image.inputs["name"]
         tag = ref.rpartition(":")[2]
         assert "@sha256:" in ref or (tag and tag != "latest" and "/" not in tag), ref
-    assert len({r.inputs["name"] for r in pulled}) == 7
+    assert len({r.inputs["name"] for r in pulled}) == 8
     built = dev_run.named("docker:index/image:Image", "exporter-image")
     assert built.inputs["skipPush"] is True
     assert built.inputs["build"]["dockerfile"] == "exporter/Dockerfile"
@@ -118,6 +122,9 @@ def test_data_volumes_survive_replacement(dev_run: StackRun) -> None:
         "grafana": ("tm-grafana-data", "/var/lib/grafana"),
         "loki": ("tm-loki-data", "/loki"),
         "alloy": ("tm-alloy-data", "/var/lib/alloy/data"),
+        # The demo database: created by the exporter, fresh rows from the demo service.
+        "exporter": ("tm-demo-data", "/demo"),
+        "demo-service": ("tm-demo-data", "/demo"),
     }
 
 
@@ -241,7 +248,7 @@ def test_exporter_command_lines_are_accepted_by_the_exporter_cli() -> None:
     demo, serve = (shlex.split(part)[3:] for part in script.replace("exec ", "").split(" && "))
     assert _parser().parse_args(demo).regions == "kr,us"
     served = _parser().parse_args(serve)
-    assert served.db == "/tmp/trading-demo.db" and served.config == "/etc/exporter/config.yml"
+    assert served.db == "/demo/trading-demo.db" and served.config == "/etc/exporter/config.yml"
 
 
 def test_grafana_resets_the_admin_password_from_its_file_before_starting(

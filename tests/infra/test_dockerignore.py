@@ -70,7 +70,7 @@ def test_root_dockerignore_sends_only_what_the_exporter_dockerfile_copies() -> N
     ]
     sent = {path for path in [*tracked, *local] if _sent(path, rules)}
     sources = _copy_sources()
-    assert sources == ["exporter/requirements.txt", "validation/", "exporter/"]
+    assert sources == ["exporter/requirements.txt", "validation/", "exporter/", "demo_service/"]
     for source in sources:
         assert any(p == source or p.startswith(source) for p in sent), source
     outside = {p for p in sent if not any(p.startswith(s.rstrip("/") + "/") for s in sources)}
