@@ -148,7 +148,9 @@ def test_host_sqlite_file_is_mounted_read_only() -> None:
     assert "demo-db" not in " ".join(inputs["command"])
     # The demo database stays the default.
     default = run_stack("dev").named(CONTAINER, "exporter").inputs
-    assert "demo-db" in " ".join(default["command"]) and not default.get("volumes")
+    assert "demo-db" in " ".join(default["command"])
+    # Only the demo database's volume, shared with the demo service.
+    assert default["volumes"] == [{"volumeName": "tm-demo-data", "containerPath": "/demo"}]
 
 
 @pytest.mark.parametrize(
