@@ -96,7 +96,9 @@ def make_tallies(
             table = query.incremental.table
             settings = config.table(table, target.dialect)
             lag = target.dialect == "postgresql"
-            tallies[table] = Tally(specs[table], settings.watermark, settings.max_tail, lag)
+            tallies[table] = Tally(
+                specs[table], settings.watermark, settings.max_tail, lag, settings.default
+            )
     return tallies
 
 

@@ -108,6 +108,7 @@ class TableSettings:
 
     watermark: str | None
     max_tail: int = DEFAULT_MAX_TAIL
+    default: bool = False  # the dialect's default, not named in the file (may be missing)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ class ExporterConfig:
         own = self.tables.get(name, TableOverride())
         watermark = own.watermark or ("rowid" if dialect == "sqlite" else "id")
         max_tail = own.max_tail if own.max_tail is not None else DEFAULT_MAX_TAIL
-        return TableSettings(None if own.full_scan else watermark, max_tail)
+        default = own.watermark is None and not own.full_scan
+        return TableSettings(None if own.full_scan else watermark, max_tail, default)
 
 
 def _weekday_sessions(*spans: str) -> tuple[Session, ...]:

@@ -26,6 +26,7 @@ such a delete; a transaction that commits more than one refresh after taking its
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +40,7 @@ Groups = dict[Key, list[Any]]
 Query = Callable[[str], list[Row]]
 Progress = Callable[[str], None]
 
+log = logging.getLogger("exporter")
 CHUNK = 1_000_000  # watermark units per statement of a full pass
 MAX_TAIL = 50_000  # watermark units the edge may trail the newest row
 _SETTLED = "settled_"
@@ -102,7 +104,12 @@ class Tally:
     reconciler may recount it)."""
 
     def __init__(
-        self, spec: TallySpec, watermark: str | None, max_tail: int = MAX_TAIL, lag: bool = True
+        self,
+        spec: TallySpec,
+        watermark: str | None,
+        max_tail: int = MAX_TAIL,
+        lag: bool = True,
+        optional: bool = False,
     ) -> None:
         self.spec = spec
         self.watermark = watermark
@@ -110,6 +117,9 @@ class Tally:
         # Keep the previous refresh's rows in the tail: PostgreSQL writers may commit out of
         # id order. SQLite has one writer at a time (ids commit in order): no lag needed.
         self.lag = lag
+        # A default watermark the schema may lack (an `ohlcv` without `id` on PostgreSQL, as
+        # before the tallies): then the table is recounted whole every run, with a warning.
+        self.optional = optional
         self._lock = threading.Lock()
         self._settled: Groups = {}
         self._tail: Groups = {}
@@ -129,6 +139,15 @@ class Tally:
 
     def refresh(self, query: Query, progress: Progress) -> Groups:
         """Advance from the watermark; the aggregates of every group (do not modify)."""
+        if self.optional and self._edge is None and not self._has_watermark(query):
+            log.warning(
+                "%s has no column %s: recounting it whole on every run; add the column "
+                "(docs/exporter.md, Incremental counts) or name one under tables.%s.watermark",
+                self.spec.table,
+                self.watermark,
+                self.spec.table,
+            )
+            self.watermark = None
         if self.watermark is None:
             return self._scan(query, 0, 0, 0, progress)[0]
         high = self._bound(query, "MAX")
@@ -178,6 +197,15 @@ class Tally:
             with self._lock:
                 self._since = None
         return True
+
+    def _has_watermark(self, query: Query) -> bool:
+        """False only if the table is readable but lacks the watermark column."""
+        try:
+            query(f"SELECT {self.watermark} FROM {self.spec.table} WHERE 1 = 0")
+            return True
+        except Exception:  # any error: see whether the table itself reads
+            query(f"SELECT * FROM {self.spec.table} WHERE 1 = 0")  # raises if it does not
+            return False
 
     def _bound(self, query: Query, which: Literal["MIN", "MAX"]) -> int | None:
         rows = query(f"SELECT {which}({self.watermark}) AS bound FROM {self.spec.table}")
