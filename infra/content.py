@@ -121,7 +121,8 @@ def build_content(
         if (value := secret(key)) is not None
     }
     prometheus_yml = render.render_prometheus_config(settings)
-    rule_files = render.render_rule_files(settings)
+    # Ours, then the team's own files (`rules.files`, as custom-<name>.yml).
+    rule_files = {**render.render_rule_files(settings), **config.custom_rule_files}
     loki_yml = render_loki_config(settings, config.log_retention_time)
     alloy_config = render_alloy_config(settings, docker_host=f"unix://{alloy.DOCKER_SOCKET}")
     exporter_yml = render_exporter_config(settings, config.exporter)
@@ -160,6 +161,7 @@ def build_content(
         prometheus_yml=prometheus_yml,
         prometheus_args=prometheus.args(settings),
         rule_files=rule_files,
+        custom_dashboards=config.custom_dashboards,
         alertmanager_yml=alertmanager_yml,
         alertmanager_secret_files=secret_files,
         loki_yml=loki_yml,

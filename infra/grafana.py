@@ -17,7 +17,7 @@ import pulumi
 import pulumiverse_grafana as grafana
 
 from dashboards import FOLDERS, build_dashboards
-from dashboards.boards.service import SERVICES_FOLDER
+from dashboards.boards.service import CUSTOM_FOLDER, SERVICES_FOLDER
 from infra.settings import stack as cfg
 from infra.settings.base import NAMESPACE, ConfigError
 from infra.targets import RenderedContent, TargetEndpoints
@@ -94,7 +94,11 @@ class GrafanaContent(pulumi.ComponentResource):
             folder.uid: grafana.oss.Folder(
                 f"folder-{folder.uid}", uid=folder.uid, title=folder.title, opts=self._opts
             )
-            for folder in (*FOLDERS, *([SERVICES_FOLDER] if content.settings.services else []))
+            for folder in (
+                *FOLDERS,
+                *([SERVICES_FOLDER] if content.settings.services else []),
+                *([CUSTOM_FOLDER] if content.custom_dashboards else []),
+            )
         }
         self._datasources(content, datasource_urls)
         self.dashboard_urls = {}
@@ -108,6 +112,18 @@ class GrafanaContent(pulumi.ComponentResource):
                 opts=self._opts,
             )
             self.dashboard_urls[dashboard.uid] = pulumi.Output.concat(
+                endpoints.grafana_url, "/d/", board.uid
+            )
+
+        for custom in content.custom_dashboards:  # the team's own JSON files, as written
+            board = grafana.oss.Dashboard(
+                f"dashboard-{custom.uid}",
+                config_json=json.dumps(custom.model, sort_keys=True),
+                folder=folders[CUSTOM_FOLDER.uid].uid,
+                overwrite=True,
+                opts=self._opts,
+            )
+            self.dashboard_urls[custom.uid] = pulumi.Output.concat(
                 endpoints.grafana_url, "/d/", board.uid
             )
 

@@ -21,7 +21,8 @@ from components.model import Component
 from monitoring.thirdparty.exporters import ExporterCommand
 
 if TYPE_CHECKING:
-    from monitoring.settings import ContentSettings
+    from monitoring.custom_files import CustomDashboard
+from monitoring.settings import ContentSettings
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class RenderedContent:
     component_exporters: tuple[ComponentExporter, ...] = ()
     # Every artifact a reviewer diffs, with placeholders instead of secrets (synth writes them).
     files_for_review: dict[str, str] = field(default_factory=dict)
+    # The team's own dashboards (`dashboards.files`), for the "Custom" folder.
+    custom_dashboards: tuple[CustomDashboard, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -45,6 +46,7 @@ from infra.settings.base import NAMESPACE, ConfigError, ConfigModel, format_vali
 from infra.settings.docker import DockerSettings
 from infra.settings.kubernetes import KubernetesSettings
 from monitoring.availability import collector_families
+from monitoring.custom_files import CustomDashboard, load_dashboard_files, load_rule_files
 from monitoring.market_hours import MARKET_CODE, MARKET_CODE_ALLOWED, calendar_names
 from monitoring.render import check_settings
 from monitoring.services import Service, parse_services
@@ -239,6 +241,16 @@ class ImagesConfig(ConfigModel):
         return self
 
 
+# The project directory (Pulumi.yaml): `rules.files` and `dashboards.files` are relative to it.
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+class FilesConfig(ConfigModel):
+    """`rules` / `dashboards`: the team's own files, paths relative to the project directory."""
+
+    files: list[str] = Field(default_factory=list)
+
+
 class StackConfig(ConfigModel):
     """Every non-secret key of a stack, validated."""
 
@@ -272,6 +284,10 @@ class StackConfig(ConfigModel):
     # The user's own services: scrape, probe, SLOs, alerts, dashboards (README "Monitor your
     # services"); validated by monitoring/services.py.
     services: list[Any] = Field(default_factory=list)
+    # The team's own Prometheus rule files and Grafana dashboard JSON files (folder "Custom"),
+    # checked by monitoring/custom_files.py (promql-parser, promtool, the dashboard model).
+    rules: FilesConfig = Field(default_factory=FilesConfig)
+    dashboards: FilesConfig = Field(default_factory=FilesConfig)
 
     @field_validator("scrape_interval", "scrape_timeout", "evaluation_interval", "retention_time")
     @classmethod
@@ -286,6 +302,7 @@ class StackConfig(ConfigModel):
             raise InvalidValue("markets", [], "at least one market")
         check_unique("markets", (m.code for m in self.markets), "market codes")
         _ = self.user_services  # every `services` value is checked here
+        _ = self.custom_rule_files, self.custom_dashboards  # and every file they name
         if not re.match(r"^\d+h$", self.log_retention_time) or self.log_retention_time == "0h":
             raise InvalidValue(
                 "logRetentionTime", self.log_retention_time, 'whole hours, e.g. "168h" (>= 24h)'
@@ -379,6 +396,14 @@ class StackConfig(ConfigModel):
         return dataclasses.replace(defaults, **overrides)  # type: ignore[arg-type]
 
     @cached_property
+    def custom_rule_files(self) -> dict[str, str]:
+        return load_rule_files(self.rules.files, PROJECT_DIR)
+
+    @cached_property
+    def custom_dashboards(self) -> tuple[CustomDashboard, ...]:
+        return tuple(load_dashboard_files(self.dashboards.files, PROJECT_DIR))
+
+    @cached_property
     def user_services(self) -> tuple[Service, ...]:
         return parse_services(self.services, [m.code for m in self.markets])
 
@@ -419,6 +444,8 @@ _STRUCTURED = (
     "exporter",
     "components",
     "services",
+    "rules",
+    "dashboards",
 )
 _KNOWN_KEYS: tuple[str, ...] = tuple(
     sorted(

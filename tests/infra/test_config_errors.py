@@ -220,6 +220,18 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...]]] = [
         ("services[0].alerts[0].expr", "'up =='", "a PromQL expression that parses"),
     ),
     (
+        "missing rule file",
+        {"rules": {"files": ["rules/nope.yml"]}},
+        {},
+        ("rules.files[0]", "'rules/nope.yml'", "a readable file"),
+    ),
+    (
+        "broken dashboard file",
+        {"dashboards": {"files": ["tests/monitoring/custom/team_rules.yml"]}},
+        {},
+        ("dashboards.files[0]", "team_rules.yml'", "a Grafana dashboard JSON file (JSON:"),
+    ),
+    (
         "kubernetes without its settings",
         {"target": "kubernetes"},
         {},

@@ -16,48 +16,32 @@ import yaml
 
 from infra.synth import synth
 from tests.infra.test_synth_artifacts import ROOT, SCHEMA_CHECK, SCHEMAS
+from tests.monitoring.service_config import RAW_SERVICES
 from tests.monitoring.test_promtool import _without_kubernetes_sd
 
-SERVICES: list[dict[str, Any]] = [
-    {
-        "name": "investiq-api",
-        "market": "kr",
-        "team": "platform",
-        "metrics": {"targets": ["host.docker.internal:3000"]},
-        "slo": {
-            "requests": {"metric": "investiq_requests_total"},
-            "errors": {"metric": "investiq_errors_total"},
-            "latency": {
-                "metric": "investiq_request_duration_milliseconds",
-                "unit": "milliseconds",
-                "threshold": "500ms",
-            },
-            "objectives": {"availability": 99.9, "latency": 99},
-        },
-        "alerts": [
-            {
-                "name": "CircuitBreakerTripped",
-                "expr": "max(investiq_trading_halted) == 1",
-                "severity": "critical",
-                "summary": "Trading halted by the circuit breaker",
-            }
-        ],
-    },
-    {
-        "name": "ws-gateway",
-        "market": "us",
-        "metrics": {
-            "kubernetes": {"namespace": "trading", "service": "ws-gateway", "port": "http"}
-        },
-    },
-    {
-        "name": "investiq-ml",
-        "probes": [
-            {"name": "health", "url": "http://host.docker.internal:8004/health"},
-            {"name": "db", "tcp": "db.internal:5432"},
-        ],
-    },
-]
+# The monitoring tests' services: static targets (investiq-api, screener), Kubernetes
+# discovery (gateway) and probe-only (ml).
+SERVICES: list[dict[str, Any]] = RAW_SERVICES
+
+
+CUSTOM = "tests/monitoring/custom"
+
+
+def test_custom_dashboards_go_to_the_custom_folder(
+    synthed: tuple[str, Path, dict[str, Any]],
+) -> None:
+    _, _, plan = synthed
+    boards = {
+        r["inputs"]["configJson"]: r["inputs"]
+        for r in plan["resources"]
+        if r["type"] == "grafana:oss/dashboard:Dashboard"
+    }
+    (custom,) = [b for text, b in boards.items() if '"uid": "investiq-business"' in text]
+    assert custom["folder"] == "tm-folder-custom"
+    folders = {
+        r["inputs"]["uid"] for r in plan["resources"] if r["type"] == "grafana:oss/folder:Folder"
+    }
+    assert {"tm-folder-custom", "tm-folder-services"} <= folders
 
 
 def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
@@ -67,6 +51,9 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
 def _synth(stack: str, base: str, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     document = yaml.safe_load((ROOT / f"Pulumi.{base}.yaml").read_text())
     document["config"]["trading-monitoring:services"] = SERVICES
+    # The team's own files, relative to the project directory.
+    document["config"]["trading-monitoring:rules"] = {"files": [f"{CUSTOM}/team_rules.yml"]}
+    document["config"]["trading-monitoring:dashboards"] = {"files": [f"{CUSTOM}/team_board.json"]}
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
     out = tmp_path / "out"
     synth(stack, out, project_dir=tmp_path)
@@ -86,12 +73,13 @@ def test_rendered_files_pass_the_real_tools(synthed: tuple[str, Path, dict[str, 
     _, out, _ = synthed
     config: dict[str, Any] = yaml.safe_load((out / "prometheus.yml").read_text())
     jobs = {job["job_name"] for job in config["scrape_configs"]}
-    assert {"service-investiq-api", "service-ws-gateway", "probe"} <= jobs
+    assert {"service-investiq-api", "service-gateway", "probe"} <= jobs
     _without_kubernetes_sd(config)  # Debian's promtool 2.42 has no Kubernetes discovery
     checked = out / "prometheus-checked.yml"
     checked.write_text(yaml.safe_dump(config))
     rules = sorted(str(p) for p in (out / "rules").glob("*.yml"))
     assert any(r.endswith("services.yml") for r in rules)
+    assert any(r.endswith("custom-team_rules.yml") for r in rules)
     for command in (
         ["promtool", "check", "config", "--syntax-only", str(checked)],
         ["promtool", "check", "rules", *rules],
