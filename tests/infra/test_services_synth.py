@@ -136,3 +136,31 @@ def test_the_blackbox_exporter_is_deployed_and_hardened(
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["automountServiceAccountToken"] is False
         assert container["resources"]["limits"]
+
+
+def test_prod_discovers_endpoints_with_the_existing_cluster_role(
+    synthed: tuple[str, Path, dict[str, Any]],
+) -> None:
+    """`metrics.kubernetes` needs no extra RBAC (README): Prometheus' ClusterRole already lists
+    and watches endpoints, services and pods cluster-wide; the job keeps one namespace."""
+    base, out, plan = synthed
+    if base != "prod":
+        pytest.skip("Kubernetes only")
+    config: dict[str, Any] = yaml.safe_load((out / "prometheus.yml").read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "service-gateway"]
+    assert job["kubernetes_sd_configs"] == [
+        {"role": "endpoints", "namespaces": {"names": ["trading"]}}
+    ]
+    roles = [
+        r["inputs"]
+        for r in plan["resources"]
+        if r["type"] == "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+        and "prometheus" in r["inputs"]["metadata"]["name"]
+    ]
+    assert roles
+    rules = [rule for role in roles for rule in role["rules"]]
+    assert any(
+        {"endpoints", "services", "pods"} <= set(rule.get("resources", []))
+        and {"list", "watch"} <= set(rule["verbs"])
+        for rule in rules
+    ), rules
