@@ -15,7 +15,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv tools up preview destroy test lint typecheck pytest synth bench clean pulumi-cli docker-check stack
+.PHONY: help venv tools up preview destroy test lint typecheck pytest synth drill bench clean pulumi-cli docker-check stack
 
 help:
 	@echo "make up [STACK=dev]       deploy a stack (installs .venv and the Pulumi CLI if missing)"
@@ -131,6 +131,11 @@ test: lint typecheck pytest
 
 synth: venv
 	$(PY) -m infra synth --stack "$(STACK)" --out "out/$(STACK)"
+
+# After `make up`: one synthetic alert per route of the deployed stack; non-zero on a failure.
+# Prod: port-forward an Alertmanager pod and add ALERTMANAGER=http://127.0.0.1:9093.
+drill: venv pulumi-cli
+	$(call with_passphrase,$(PY) -m infra drill --stack "$(STACK)" $(if $(ALERTMANAGER),--alertmanager "$(ALERTMANAGER)"))
 
 bench: venv tools
 	$(PY) benchmarks/exporter_scrape.py

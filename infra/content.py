@@ -20,15 +20,15 @@ from infra.settings import stack as cfg
 from infra.targets import ComponentExporter, GrafanaServerConfig, RenderedContent
 from monitoring import render
 from monitoring.logs import render_alloy_config, render_loki_config
+from monitoring.notifications import (
+    Email,
+    Smtp,
+    alertmanager_secret_files,
+    inline_secret_keys,
+    notification_model,
+)
 from monitoring.settings import ContentSettings
 from monitoring.thirdparty import exporters
-
-# File names under `settings.receivers.secrets_dir` (the renderer's `*_file` paths).
-ALERTMANAGER_SECRET_FILES: dict[str, str] = {
-    cfg.SLACK_API_URL: "slack_api_url",
-    cfg.PAGERDUTY_ROUTING_KEY: "pagerduty_routing_key",
-    cfg.SMTP_PASSWORD: "smtp_password",
-}
 
 
 def grafana_env(config: cfg.StackConfig, settings: ContentSettings) -> dict[str, str]:
@@ -56,21 +56,23 @@ def grafana_env(config: cfg.StackConfig, settings: ContentSettings) -> dict[str,
 
 def grafana_smtp_env(config: cfg.StackConfig) -> dict[str, str]:
     """Grafana's own SMTP settings, for its email contact point (same relay as Alertmanager)."""
-    receivers = config.receivers
-    if receivers.email_to is None:
+    model = notification_model(config.content)
+    if not any(isinstance(i, Email) for r in model.receivers for i in r.integrations):
         return {"GF_SMTP_ENABLED": "false"}
+    smtp: Smtp = model.smtp
     env = {
         "GF_SMTP_ENABLED": "true",
-        "GF_SMTP_HOST": receivers.smtp_smarthost,
-        "GF_SMTP_FROM_ADDRESS": receivers.email_from,
+        "GF_SMTP_HOST": smtp.smarthost,
+        "GF_SMTP_FROM_ADDRESS": smtp.sender,
         "GF_SMTP_FROM_NAME": "trading-monitoring",
         "GF_SMTP_STARTTLS_POLICY": (
-            "MandatoryStartTLS" if receivers.smtp_require_tls else "OpportunisticStartTLS"
+            "MandatoryStartTLS" if smtp.require_tls else "OpportunisticStartTLS"
         ),
     }
-    if receivers.smtp_username is not None:
-        env["GF_SMTP_USER"] = receivers.smtp_username
-        env["GF_SMTP_PASSWORD__FILE"] = grafana.secret_path(grafana.SMTP_PASSWORD_FILE)
+    if smtp.username is not None:
+        env["GF_SMTP_USER"] = smtp.username
+        if smtp.password_secret is not None:
+            env["GF_SMTP_PASSWORD__FILE"] = grafana.secret_path(grafana.SMTP_PASSWORD_FILE)
     return env
 
 
@@ -111,13 +113,19 @@ def build_content(
         value = secrets.get(key)
         return value.get_secret_value() if value is not None else None
 
-    webhook, heartbeat = secret(cfg.WEBHOOK_URL), secret(cfg.HEARTBEAT_URL)
+    # Secrets Alertmanager reads from files, and those it cannot (inline: the rendered file
+    # is a secret as a whole); the deployed version decides (`*_file` fields).
+    model = notification_model(settings)
+    files = alertmanager_secret_files(model)
+    inline = inline_secret_keys(model)
     alertmanager_yml = pulumi.Output.secret(
-        render.render_alertmanager_config(settings, webhook, heartbeat)
+        render.render_alertmanager(
+            settings, None, {key: value for key in inline if (value := secret(key))}
+        )
     )
     secret_files = {
         file_name: pulumi.Output.secret(value)
-        for key, file_name in ALERTMANAGER_SECRET_FILES.items()
+        for key, file_name in files.items()
         if (value := secret(key)) is not None
     }
     prometheus_yml = render.render_prometheus_config(settings)
@@ -128,10 +136,11 @@ def build_content(
     exporter_yml = render_exporter_config(settings, config.exporter)
     blackbox_yml = render.render_blackbox_config(settings)
 
-    review_alertmanager = render.render_alertmanager_config(
+    review_alertmanager = render.render_alertmanager(
+        # Inline secrets are URLs or tokens: a URL placeholder keeps the copy valid for amtool.
         settings,
-        cfg.placeholder_secret(cfg.WEBHOOK_URL) if webhook is not None else None,
-        cfg.placeholder_secret(cfg.HEARTBEAT_URL) if heartbeat is not None else None,
+        None,
+        {key: f"https://secret.invalid/{key}" for key in inline if secrets.has(key)},
     )
     review: dict[str, str] = {
         "prometheus.yml": prometheus_yml,
@@ -143,14 +152,15 @@ def build_content(
         **{f"rules/{name}": text for name, text in rule_files.items()},
         **{
             f"alertmanager-secrets/{file_name}": cfg.placeholder_secret(key)
-            for key, file_name in ALERTMANAGER_SECRET_FILES.items()
+            for key, file_name in files.items()
             if secrets.has(key)
         },
     }
-    smtp_password = secret(cfg.SMTP_PASSWORD)
+    smtp = model.smtp
+    smtp_password = secret(smtp.password_secret) if smtp.password_secret else None
     extra_grafana_files = (
         {grafana.SMTP_PASSWORD_FILE: pulumi.Output.secret(smtp_password)}
-        if smtp_password is not None and config.receivers.smtp_username is not None
+        if smtp_password is not None and smtp.username is not None
         else {}
     )
     exporters, exporter_review = component_exporters(config, secrets)

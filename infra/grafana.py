@@ -21,7 +21,6 @@ from dashboards.boards.service import CUSTOM_FOLDER, SERVICES_FOLDER
 from infra.settings import stack as cfg
 from infra.settings.base import NAMESPACE, ConfigError
 from infra.targets import RenderedContent, TargetEndpoints
-from monitoring import notifications
 from monitoring.notifications import (
     GrafanaContactPoint,
     GrafanaMuteTiming,
@@ -29,19 +28,16 @@ from monitoring.notifications import (
     GrafanaPolicy,
 )
 
-# Grafana model secret names -> stack config secret keys.
-SECRET_KEYS: dict[str, str] = {
-    notifications.SLACK_API_URL: cfg.SLACK_API_URL,
-    notifications.PAGERDUTY_ROUTING_KEY: cfg.PAGERDUTY_ROUTING_KEY,
-    notifications.WEBHOOK_URL: cfg.WEBHOOK_URL,
-    notifications.HEARTBEAT_URL: cfg.HEARTBEAT_URL,
-}
-# ContactPoint list argument -> its typed args class.
+# ContactPoint list argument -> its typed args class (nested secrets: pulumi.Output.secret).
 INTEGRATION_ARGS: dict[str, Any] = {
     "slacks": grafana.alerting.ContactPointSlackArgs,
     "emails": grafana.alerting.ContactPointEmailArgs,
     "pagerduties": grafana.alerting.ContactPointPagerdutyArgs,
     "webhooks": grafana.alerting.ContactPointWebhookArgs,
+    "discords": grafana.alerting.ContactPointDiscordArgs,
+    "telegrams": grafana.alerting.ContactPointTelegramArgs,
+    "opsgenies": grafana.alerting.ContactPointOpsgenyArgs,
+    "teams": grafana.alerting.ContactPointTeamArgs,
 }
 PROVIDER_RETRIES = 10
 PROVIDER_RETRY_WAIT_SECONDS = 5
@@ -194,8 +190,7 @@ class GrafanaContent(pulumi.ComponentResource):
             opts=self._opts,
         )
 
-    def _secret(self, model_name: str) -> pulumi.Output[str]:
-        key = SECRET_KEYS[model_name]
+    def _secret(self, key: str) -> pulumi.Output[str]:
         value = self._secrets.get(key)
         if value is None:  # config validation requires it for every enabled receiver
             raise ConfigError(f"{NAMESPACE}:{key} is not set: required by Grafana")
@@ -207,8 +202,8 @@ class GrafanaContent(pulumi.ComponentResource):
         lists: dict[str, list[Any]] = {}
         for integration in point.integrations:
             args: dict[str, Any] = dict(integration.settings)
-            for argument, model_name in integration.secrets.items():
-                args[argument] = self._secret(model_name)
+            for argument, key in integration.secrets.items():
+                args[argument] = self._secret(key)
             args_class = INTEGRATION_ARGS[integration.kind]
             lists.setdefault(integration.kind, []).append(args_class(**args))
         return grafana.alerting.ContactPoint(
@@ -218,6 +213,10 @@ class GrafanaContent(pulumi.ComponentResource):
             emails=lists.get("emails"),
             pagerduties=lists.get("pagerduties"),
             webhooks=lists.get("webhooks"),
+            discords=lists.get("discords"),
+            telegrams=lists.get("telegrams"),
+            opsgenies=lists.get("opsgenies"),
+            teams=lists.get("teams"),
             opts=pulumi.ResourceOptions(
                 parent=self, provider=self.provider, depends_on=list(templates)
             ),

@@ -19,6 +19,7 @@ from infra.grafana import DatasourceUrls, GrafanaContent
 from infra.settings import stack as cfg
 from infra.settings.base import NAMESPACE, ConfigError
 from infra.targets import RenderedContent, TargetEndpoints
+from monitoring.drill import drill_plan, plan_to_json
 from monitoring.render import grafana_notification_model
 
 
@@ -31,6 +32,7 @@ class StackOutputs:
     dashboard_urls: dict[str, pulumi.Output[str]]
     grafana_admin_user: str
     grafana_admin_password: pulumi.Output[str]  # secret
+    drill_plan: str  # JSON: one synthetic alert per route (`python -m infra drill`)
 
 
 def datasource_urls(config: cfg.StackConfig, content: RenderedContent) -> DatasourceUrls:
@@ -96,6 +98,7 @@ class MonitoringStack(pulumi.ComponentResource):
             dashboard_urls=grafana_content.dashboard_urls,
             grafana_admin_user=config.grafana_admin_user,
             grafana_admin_password=pulumi.Output.secret(admin_password.result),
+            drill_plan=plan_to_json(drill_plan(config.content)),
         )
         self.register_outputs({"grafanaUrl": endpoints.grafana_url})
 
@@ -135,6 +138,7 @@ def stack_output_values(outputs: StackOutputs) -> dict[str, Any]:
         "dashboardUrls": outputs.dashboard_urls,
         "grafanaAdminUser": outputs.grafana_admin_user,
         "grafanaAdminPassword": outputs.grafana_admin_password,
+        "drillPlan": outputs.drill_plan,
     }
     if outputs.exporter_url is None:  # exporter.enabled: false
         del values["exporterUrl"]

@@ -29,6 +29,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_pulumi_func
 
 from infra import pulumi_runtime
+from infra.drill import drill
 from infra.settings import stack as cfg
 from infra.settings.base import NAMESPACE, ConfigError
 
@@ -352,7 +353,20 @@ def main(argv: list[str] | None = None, echo: Callable[[str], None] = print) -> 
     synth_parser.add_argument(
         "--project-dir", type=Path, default=PROJECT_DIR, help="where Pulumi.<stack>.yaml lives"
     )
+    drill_parser = commands.add_parser(
+        "drill", help="send a test alert per route of a deployed stack and report delivery"
+    )
+    drill_parser.add_argument("--stack", required=True, help="a deployed stack (pulumi up)")
+    drill_parser.add_argument(
+        "--alertmanager", help="Alertmanager URL (default: the alertmanagerUrl output)"
+    )
+    drill_parser.add_argument("--timeout", type=float, default=120.0, help="seconds per route")
+    drill_parser.add_argument(
+        "--outputs", help="a file of `pulumi stack output --json` (default: ask the Pulumi CLI)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "drill":
+        return drill(args.stack, args.alertmanager, args.timeout, echo, args.outputs)
     try:
         result = synth(args.stack, args.out, args.project_dir)
     except SynthError as error:

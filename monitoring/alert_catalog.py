@@ -11,10 +11,12 @@ from monitoring.notifications import (
     SECRET_FIELDS,
     Email,
     Integration,
+    NotificationModel,
     Notifications,
     Route,
     Slack,
     Telegram,
+    field_version,
     integration_secret,
     notification_model,
     secret_file_name,
@@ -75,9 +77,9 @@ def alert_catalog_markdown(
     return "\n".join(lines + model_lines) + "\n"
 
 
-def _integration(integration: Integration, version: tuple[int, int]) -> str:
+def _integration(integration: Integration, model: NotificationModel) -> str:
     kind = KIND_NAMES[type(integration)]
-    if not supported(integration, version):
+    if not supported(integration, model.alertmanager_version):
         return f"{kind} (not in this Alertmanager version: Grafana only)"
     details = ""
     if isinstance(integration, Slack) and integration.channel:
@@ -90,7 +92,8 @@ def _integration(integration: Integration, version: tuple[int, int]) -> str:
     if key is None:
         return kind + details
     inline, file_field, since = SECRET_FIELDS[type(integration)]
-    where = f"`{file_field}` {secret_file_name(key)}" if version >= since else f"`{inline}`"
+    readable = field_version(model, integration) >= since
+    where = f"`{file_field}` {secret_file_name(key)}" if readable else f"inline `{inline}`"
     return f"{kind}{details} (secret `{key}`: {where})"
 
 
@@ -127,9 +130,7 @@ def _notification_lines(
         "|---|---|",
     ]
     for receiver in model.receivers:
-        integrations = "; ".join(
-            _integration(i, model.alertmanager_version) for i in receiver.integrations
-        )
+        integrations = "; ".join(_integration(i, model) for i in receiver.integrations)
         lines.append(f"| {receiver.name} | {integrations or 'none'} |")
     lines += ["", "| Route matchers | Receiver | Options |", "|---|---|---|"]
     _route_rows(model.route, 0, lines)

@@ -791,7 +791,8 @@ def all_rule_groups(
     declared components' and the user's services' groups, with the per-alert tuning applied."""
     components = component_rule_groups(settings.components, settings.component_thresholds)
     services = service_rule_groups(settings, settings.services, settings.service_thresholds)
-    return tune_groups(_available(settings)[0] + components + services, tuning)
+    tuned = tuning if tuning is not None else settings.alerts
+    return tune_groups(_available(settings)[0] + components + services, tuned)
 
 
 def unavailable_series(settings: ContentSettings) -> frozenset[str]:

@@ -9,15 +9,14 @@ receiver label before 0.27's `receiver-name-in-metrics` feature, which is used w
 Other alerts notified through the same integration type meanwhile would be counted too: run
 the drill on a quiet stack.
 
-Usage: python -m monitoring.drill --alertmanager URL --plan PLAN.json  (exit 1 on any failure)
+Run it with `python -m infra drill --stack <name>` (infra/drill.py: the plan and the URL
+come from the stack outputs); the exit status is 1 when anything failed.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -30,12 +29,13 @@ from typing import Any
 from monitoring.notifications import (
     AM_CONFIG_KEYS,
     Heartbeat,
-    NotificationModel,
-    Notifications,
     Webhook,
+    legacy_notifications,
+    notification_model,
     route_receivers,
     supported,
 )
+from monitoring.settings import ContentSettings
 
 DRILL_ALERTNAME = "NotificationDrill"
 DRILL_LABEL = "drill"  # a run id: the drill's alerts never merge with real ones
@@ -83,9 +83,11 @@ def _kind(integration: object) -> str:
     return config_key.removesuffix("_configs")
 
 
-def drill_plan(model: NotificationModel, notifications: Notifications) -> list[DrillCase]:
+def drill_plan(settings: ContentSettings) -> list[DrillCase]:
     """One case per user route and one for the default route; the heartbeat receivers get
     the real Watchdog already (their dead man's switch service is the proof)."""
+    model = notification_model(settings)
+    notifications = settings.notifications or legacy_notifications(settings.receivers)
     integrations = {
         r.name: tuple(
             DrillIntegration(_kind(i), send_resolved=not isinstance(i, Heartbeat) and _resolves(i))
@@ -313,7 +315,10 @@ def format_table(results: Sequence[DrillResult]) -> str:
         for r in results
     ]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     head = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
     return "\n".join([head, "  ".join("-" * w for w in widths), *lines])
 
@@ -338,29 +343,3 @@ def plan_from_json(text: str) -> list[DrillCase]:
         )
         for c in json.loads(text)
     ]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m monitoring.drill", description=__doc__)
-    parser.add_argument("--alertmanager", required=True, help="Alertmanager base URL")
-    parser.add_argument("--plan", required=True, help="JSON file of drill cases")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per route")
-    args = parser.parse_args(argv)
-    with open(args.plan, encoding="utf-8") as f:
-        cases = plan_from_json(f.read())
-    try:
-        results = run_drill(
-            Alertmanager(args.alertmanager),
-            cases,
-            args.timeout,
-            lambda line: print(line, file=sys.stderr),
-        )
-    except (urllib.error.URLError, OSError) as error:
-        print(f"drill: cannot reach Alertmanager at {args.alertmanager}: {error}", file=sys.stderr)
-        return 2
-    print(format_table(results))
-    return exit_code(results)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,6 +8,7 @@ with `pulumi config set --secret`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -80,11 +81,13 @@ def _bool(key: str, value: object, default: bool) -> bool:
 class _Secrets:
     """Which stack config keys are set, and which of them as secrets."""
 
-    secret: Collection[str]
+    secret: Collection[str] | None  # None: presence is checked where values are loaded
     plain: Collection[str]
 
     def check(self, key: str, value: object) -> str:
         name = _text(key, value, _SECRET_KEY, "a stack config key name such as pagerdutyOncall")
+        if self.secret is None:
+            return name
         if name in self.plain:
             raise InvalidValue(
                 key, name, f"a key set as a secret: `pulumi config set --secret {name} <value>`"
@@ -249,13 +252,14 @@ def _smtp(raw: object, secrets: _Secrets) -> Smtp:
 def parse_notifications(
     raw: object,
     settings: ContentSettings,
-    secret_keys: Collection[str],
+    secret_keys: Collection[str] | None,
     plain_keys: Collection[str] = (),
     alertmanager_version: tuple[int, int] = (0, 25),
     tuning: AlertTuning | None = None,
 ) -> Notifications:
-    """`notifications` of the stack config. `secret_keys`: the keys set as secrets;
-    `plain_keys`: those set in plain text; `alertmanager_version`: of the deployed image."""
+    """`notifications` of the stack config. `secret_keys`: the keys set as secrets (None: not
+    checked here); `plain_keys`: those set in plain text; `alertmanager_version`: of the
+    deployed image."""
     secrets = _Secrets(secret_keys, plain_keys)
     body = _mapping("notifications", raw, ("receivers", "routes", "default", "smtp"))
     raw_receivers = body.get("receivers", [])
@@ -404,3 +408,24 @@ def alertmanager_version(image: str) -> tuple[int, int]:
     without a version tag counts as the newest known (0.28)."""
     match = re.search(r":v?(\d+)\.(\d+)", image.split("@")[0])
     return (int(match.group(1)), int(match.group(2))) if match else (0, 28)
+
+
+def referenced_secret_keys(raw: object) -> set[str]:
+    """Every `...Secret: <key>` value of a raw (unvalidated) `notifications`, JSON text or data:
+    the stack config keys it names as secrets."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return set()
+    found: set[str] = set()
+    if isinstance(raw, Mapping):
+        for key, value in raw.items():
+            if isinstance(key, str) and key.endswith("Secret") and isinstance(value, str):
+                found.add(value)
+            else:
+                found |= referenced_secret_keys(value)
+    elif isinstance(raw, list):
+        for item in raw:
+            found |= referenced_secret_keys(item)
+    return found

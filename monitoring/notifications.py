@@ -457,7 +457,8 @@ def notification_model(
 ) -> NotificationModel:
     """The route tree: the Watchdog to the heartbeat receivers, `info`/`none` to nothing, then
     the user's routes in order (first match wins unless `continue`), then the default."""
-    n = notifications if notifications is not None else legacy_notifications(settings.receivers)
+    n = notifications or settings.notifications or legacy_notifications(settings.receivers)
+    tuning = tuning if tuning is not None else settings.alerts
     heartbeats = [
         r.name for r in n.receivers if any(isinstance(i, Heartbeat) for i in r.integrations)
     ]
@@ -598,6 +599,20 @@ def supported(integration: Integration, version: Version) -> bool:
     return version >= INTEGRATION_SINCE.get(type(integration), (0, 0))
 
 
+# The oldest Alertmanager the rendered file must load (Debian's 0.25 amtool checks it): for the
+# receivers it knows, only fields it reads (webhook, discord and telegram secrets stay inline
+# and the file a secret as a whole); newer integrations (msteams) follow the configured version.
+COMPAT_VERSION: Version = (0, 25)
+
+
+def field_version(model: NotificationModel, integration: Integration) -> Version:
+    """The Alertmanager version whose fields `integration` is rendered with."""
+    version = model.alertmanager_version
+    if INTEGRATION_SINCE.get(type(integration), (0, 0)) > COMPAT_VERSION:
+        return version
+    return min(version, COMPAT_VERSION)
+
+
 def alertmanager_secret_files(model: NotificationModel) -> dict[str, str]:
     """Secret key -> file name under `secrets_dir`, for every secret Alertmanager reads from a
     file; infra writes exactly these files."""
@@ -607,7 +622,8 @@ def alertmanager_secret_files(model: NotificationModel) -> dict[str, str]:
         for integration in receiver.integrations:
             key = integration_secret(integration)
             fields = SECRET_FIELDS.get(type(integration))
-            if key and fields and version >= fields[2] and supported(integration, version):
+            readable = fields and field_version(model, integration) >= fields[2]
+            if key and readable and supported(integration, version):
                 files[key] = secret_file_name(key)
             if isinstance(integration, Email) and model.smtp.password_secret:
                 files[model.smtp.password_secret] = secret_file_name(model.smtp.password_secret)
@@ -638,16 +654,17 @@ def _secret(
     key: str,
     fields: tuple[str, str, Version],
     secrets: Mapping[str, str],
+    version: Version,
 ) -> dict[str, str]:
     inline, file_field, since = fields
-    if model.alertmanager_version >= since:
+    if version >= since:
         return {file_field: f"{model.secrets_dir.rstrip('/')}/{secret_file_name(key)}"}
     value = secrets.get(key)
     if not value:
-        version = ".".join(map(str, model.alertmanager_version))
+        shown = ".".join(map(str, version))
         raise ValueError(
             f"notifications.receivers.{receiver}: secret {key!r} goes inline into"
-            f" alertmanager.yml (Alertmanager {version} has no {file_field}); its value is"
+            f" alertmanager.yml (Alertmanager {shown} has no {file_field}); its value is"
             " required"
         )
     return {inline: value}
@@ -657,9 +674,11 @@ def _am_integration(
     model: NotificationModel, receiver: str, integration: Integration, secrets: Mapping[str, str]
 ) -> dict[str, Any]:
     key = integration_secret(integration)
+    version = field_version(model, integration)
     out: dict[str, Any] = {}
     if key is not None:
-        out.update(_secret(model, receiver, key, SECRET_FIELDS[type(integration)], secrets))
+        fields = SECRET_FIELDS[type(integration)]
+        out.update(_secret(model, receiver, key, fields, secrets, version))
     if isinstance(integration, Slack):
         if integration.channel:
             out["channel"] = integration.channel
@@ -677,7 +696,8 @@ def _am_integration(
         if smtp.username:
             out["auth_username"] = smtp.username
             if smtp.password_secret:
-                out |= _secret(model, receiver, smtp.password_secret, SMTP_PASSWORD_FIELDS, secrets)
+                password = smtp.password_secret
+                out |= _secret(model, receiver, password, SMTP_PASSWORD_FIELDS, secrets, version)
     elif isinstance(integration, PagerDuty):
         out |= {
             "severity": '{{ or .CommonLabels.severity "critical" }}',
@@ -808,8 +828,8 @@ GrafanaKind = Literal[
 @dataclass(frozen=True)
 class GrafanaIntegration:
     """One entry of a `ContactPoint` list argument (`kind`). `settings` are plain arguments;
-    `secrets` maps an argument to the secret infra must pass as a Pulumi secret, by its file
-    name (`secret_file_name`, e.g. {"url": "slack_api_url"})."""
+    `secrets` maps an argument to the secret infra must pass as a Pulumi secret, by its stack
+    config key (e.g. {"url": "slackApiUrl"})."""
 
     kind: GrafanaKind
     settings: dict[str, Any]
@@ -886,8 +906,7 @@ _GRAFANA_TEXT = f'{{{{ template "{TEMPLATE_NAME}.text" . }}}}'
 
 
 def _grafana_integration(integration: Integration) -> GrafanaIntegration:
-    key = integration_secret(integration)
-    secret = secret_file_name(key) if key else ""
+    secret = integration_secret(integration) or ""
     if isinstance(integration, Slack):
         settings: dict[str, Any] = {"title": _GRAFANA_TITLE, "text": _GRAFANA_TEXT}
         if integration.channel:

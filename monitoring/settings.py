@@ -15,6 +15,10 @@ from monitoring.thresholds import AlertThresholds, ComponentThresholds, ServiceT
 if TYPE_CHECKING:  # services.py reads rules.py, which reads this module
     from monitoring.services import Service
 
+if TYPE_CHECKING:  # both import this module
+    from monitoring.notifications import Notifications
+    from monitoring.tuning import AlertTuning
+
 
 @dataclass(frozen=True)
 class Market:
@@ -116,3 +120,7 @@ class ContentSettings:
     # of their generated probe alerts and burn-rate windows.
     services: tuple[Service, ...] = ()
     service_thresholds: ServiceThresholds = field(default_factory=ServiceThresholds)
+    # Named receivers and routes (`notifications`); None: the legacy `receivers` shorthand.
+    notifications: Notifications | None = None
+    # Per-alert tuning (`alerts.disabled`, `alerts.overrides`); None: every alert as defined.
+    alerts: AlertTuning | None = None

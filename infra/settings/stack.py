@@ -48,6 +48,14 @@ from infra.settings.kubernetes import KubernetesSettings
 from monitoring.availability import collector_families
 from monitoring.custom_files import CustomDashboard, load_dashboard_files, load_rule_files
 from monitoring.market_hours import MARKET_CODE, MARKET_CODE_ALLOWED, calendar_names
+from monitoring.notification_config import (
+    alertmanager_version,
+    parse_alerts,
+    parse_notifications,
+    referenced_secret_keys,
+    secret_keys_needed,
+)
+from monitoring.notifications import legacy_notifications
 from monitoring.render import check_settings
 from monitoring.services import Service, parse_services
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
@@ -264,6 +272,11 @@ class StackConfig(ConfigModel):
     retention_size: str = "0"
     log_retention_time: str = "168h"  # Loki compactor retention
     receivers: ReceiversConfig = Field(default_factory=ReceiversConfig)
+    # Named receivers, routes and the default route (validated by
+    # monitoring/notification_config.py); `receivers` is its shorthand.
+    notifications: dict[str, Any] | None = None
+    # Per-alert tuning: {disabled: [AlertName], overrides: {AlertName: {for, severity}}}.
+    alerts: dict[str, Any] | None = None
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     grafana_admin_user: str = "tm-admin"
     external_labels: dict[str, str] = Field(default_factory=dict)
@@ -339,6 +352,13 @@ class StackConfig(ConfigModel):
                 )
         self.alert_thresholds()  # unknown keys and wrong types fail here
         self.exporter_config()
+        if self.notifications is not None and "receivers" in self.model_fields_set:
+            raise InvalidValue(
+                "receivers",
+                "(set)",
+                "unset when notifications is set (receivers.* is its shorthand; README"
+                ' "Notifications" shows the same receivers as notifications.receivers)',
+            )
         return self
 
     @property
@@ -436,6 +456,8 @@ class StackSecrets(BaseModel):
 _STRUCTURED = (
     "markets",
     "receivers",
+    "notifications",
+    "alerts",
     "images",
     "docker",
     "kubernetes",
@@ -479,28 +501,37 @@ def load_stack_config(
     plain text (set without `--secret`, so readable in Pulumi.<stack>.yaml) is an error.
     """
     problems: list[str] = []
+    from_runtime = raw is None
+    secret_keys: set[str] = set()
     if raw is None:
         raw, secret_keys = raw_stack_config()
-        named = _named_secret_keys(raw)
-        for key in sorted(set(raw) & (set(SECRET_KEYS) | named) - secret_keys):
+    # Secrets that `components` and `notifications` name are keys of this stack too.
+    named = _named_secret_keys(raw)
+    all_secret_keys = (
+        *SECRET_KEYS,
+        *sorted(named | referenced_secret_keys(raw.get("notifications"))),
+    )
+    if from_runtime:
+        for key in sorted(set(raw) & set(all_secret_keys) - secret_keys):
             problems.append(
                 f"{NAMESPACE}:{key} = '[secret]' is stored in plain text: allowed only as a "
                 f"secret; remove it from Pulumi.<stack>.yaml and run "
                 f"`pulumi config set --secret {key} <value>`"
             )
-    named = _named_secret_keys(raw)
-    unknown = sorted(set(raw) - set(_KNOWN_KEYS) - named)
+    unknown = sorted(set(raw) - set(_KNOWN_KEYS) - set(all_secret_keys))
     for key in unknown:
-        shown = "[secret]" if key in SECRET_KEYS else raw[key]
+        shown = "[secret]" if key in all_secret_keys or key in secret_keys else raw[key]
         problems.append(
             f"{NAMESPACE}:{key} = {shown!r} is not a known key: allowed keys are "
             + ", ".join(_KNOWN_KEYS)
         )
     document: dict[str, Any] = {}
     for key, value in raw.items():
-        if key in SECRET_KEYS or key in named or key in unknown:
+        if key in all_secret_keys or key in unknown:
             continue
         if key in _STRUCTURED:
+            if value in ("", "null"):  # `key: null` in the stack file: unset (the default)
+                continue
             try:
                 document[key] = json.loads(value) if isinstance(value, str) else value
             except json.JSONDecodeError:
@@ -524,7 +555,6 @@ def load_stack_config(
             )
     if problems:
         raise ConfigError("\n".join(problems))
-    secrets = _load_secrets(raw, config, placeholder)
     try:  # what the renderers would refuse, reported now rather than mid-deployment
         check_settings(config.content)
     except ValueError as error:
@@ -532,6 +562,7 @@ def load_stack_config(
             r"^thresholds\.(\w+)", lambda m: f"thresholds.{to_camel(m[1])}", str(error)
         )
         raise ConfigError(f"{NAMESPACE}:{message}") from None
+    secrets = _load_secrets(raw, config, placeholder, all_secret_keys)
     return config, secrets
 
 
@@ -556,7 +587,11 @@ def _named_secret_keys(raw: Mapping[str, str]) -> set[str]:
 
 def required_secret_keys(config: StackConfig) -> dict[str, str]:
     """secret key -> the setting that requires it."""
-    needed = config.receivers.required_secrets()
+    needed = (
+        secret_keys_needed(config.content.notifications)
+        if config.notifications is not None and config.content.notifications is not None
+        else config.receivers.required_secrets()
+    )
     needed.update(config.components.password_secrets())
     if not config.exporter_enabled:  # no exporter image to push, no database to read
         return needed
@@ -581,12 +616,15 @@ def placeholder_secret(key: str) -> str:
 
 
 def _load_secrets(
-    raw: Mapping[str, str], config: StackConfig, placeholder: Callable[[str], str] | None
+    raw: Mapping[str, str],
+    config: StackConfig,
+    placeholder: Callable[[str], str] | None,
+    keys: tuple[str, ...] = SECRET_KEYS,
 ) -> StackSecrets:
     problems: list[str] = []
     values: dict[str, SecretStr] = {}
     named = config.components.password_secrets()
-    for key in (*SECRET_KEYS, *named):
+    for key in dict.fromkeys((*keys, *named)):
         value = raw.get(key)
         if value is None or value == "":
             continue
@@ -652,7 +690,7 @@ def content_settings(config: StackConfig) -> ContentSettings:
     ):
         services = demo_services(config) + services
         check_unique("services[].name", (s.name for s in services), "names (demo-api is dev's)")
-    return ContentSettings(
+    settings = ContentSettings(
         markets=tuple(m.to_market() for m in config.markets),
         targets=targets,
         receivers=Receivers(
@@ -688,6 +726,17 @@ def content_settings(config: StackConfig) -> ContentSettings:
         components=config.components,
         services=services,
     )
+    # Receivers and routes, for the deployed Alertmanager version (its `*_file` fields).
+    version = alertmanager_version(config.images.alertmanager)
+    tuning = parse_alerts(config.alerts, settings) if config.alerts is not None else None
+    notifications = (
+        parse_notifications(config.notifications, settings, None, (), version, tuning)
+        if config.notifications is not None
+        else dataclasses.replace(
+            legacy_notifications(settings.receivers), alertmanager_version=version
+        )
+    )
+    return dataclasses.replace(settings, notifications=notifications, alerts=tuning)
 
 
 def component_targets(

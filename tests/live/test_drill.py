@@ -3,6 +3,7 @@ and one whose endpoint refuses connections."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +18,6 @@ from monitoring.notifications import (
     Timings,
     UserRoute,
     Webhook,
-    notification_model,
 )
 from monitoring.render import render_alertmanager
 from tests.live.processes import (
@@ -30,7 +30,7 @@ from tests.live.processes import (
 from tests.monitoring.conftest import make_settings, tool
 
 pytestmark = pytest.mark.live
-DRILL = (sys.executable, "-m", "monitoring.drill")
+DRILL = (sys.executable, "-m", "infra", "drill", "--stack", "live")
 
 NOTIFICATIONS = Notifications(
     receivers=(
@@ -73,16 +73,18 @@ def test_drill_reports_delivered_and_failed(
     alertmanager: tuple[str, WebhookRecorder], tmp_path: Path
 ) -> None:
     base_url, recorder = alertmanager
-    model = notification_model(make_settings(), NOTIFICATIONS)
-    plan = tmp_path / "plan.json"
-    plan.write_text(plan_to_json(drill_plan(model, NOTIFICATIONS)))
+    # What `pulumi stack output --json` prints for a deployed stack.
+    outputs = tmp_path / "outputs.json"
+    plan = plan_to_json(drill_plan(make_settings(notifications=NOTIFICATIONS)))
+    outputs.write_text(json.dumps({"alertmanagerUrl": base_url, "drillPlan": plan}))
     result = subprocess.run(
-        [*DRILL, "--alertmanager", base_url, "--plan", str(plan), "--timeout", "60"],
+        [*DRILL, "--outputs", str(outputs), "--timeout", "60"],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+    print(result.stdout)  # the README shows this table
     assert result.returncode == 1, result.stdout + result.stderr
     rows = {
         (line.split()[1], line.split()[3].rstrip(":")) for line in result.stdout.splitlines()[2:]

@@ -17,12 +17,12 @@ from monitoring.notification_config import (
     alertmanager_version,
     parse_alerts,
     parse_notifications,
+    referenced_secret_keys,
     secret_keys_needed,
 )
 from monitoring.notifications import (
     BLACKHOLE,
     KIND_NAMES,
-    SECRET_FIELDS,
     Notifications,
     Receiver,
     UserRoute,
@@ -206,7 +206,7 @@ def test_msteams_needs_alertmanager_0_26(settings: ContentSettings) -> None:
 # (send_resolved), http_config, webhook_url, webhook_url_file, title, summary, text; one of
 # webhook_url / webhook_url_file, not both. The *_file fields of the other kinds by version
 # are in ../shared/NOTES.md (0.26: webhook url_file, telegram bot_token_file; 0.27: discord and
-# msteams webhook_url_file).
+# msteams webhook_url_file); those of receivers 0.25 knows are rendered as 0.25 reads them.
 NEWER_FIELDS: dict[str, set[str]] = {
     "msteams_configs": {
         "send_resolved",
@@ -220,38 +220,38 @@ NEWER_FIELDS: dict[str, set[str]] = {
 }
 
 
-def test_newer_alertmanager_reads_every_secret_from_a_file(
+def test_the_pinned_alertmanager_rendering_also_loads_in_0_25(
     settings: ContentSettings, tmp_path: Path
 ) -> None:
-    """For the pinned image (0.28) every secret is a file: the rendered config holds none.
-    Its Teams entries use only MSTeamsConfig's documented fields, and the rest of the file
-    passes amtool 0.25 once each file field is swapped for its 0.25 inline form."""
+    """For the pinned image (0.28): the receivers 0.25 knows use only fields 0.25 reads
+    (webhook, discord and telegram secrets inline, the file a secret as a whole), so the file
+    without its Teams entries passes amtool 0.25; the Teams entry reads its URL from a file and
+    uses only MSTeamsConfig's documented fields."""
     notifications = _example(settings, V028)
     model = notification_model(settings, notifications, _tuning(settings))
-    assert inline_secret_keys(model) == ()
-    text = render_alertmanager(settings, notifications, {}, _tuning(settings))
-    for value in EXAMPLE_SECRETS.values():
-        assert value not in text
+    assert inline_secret_keys(model) == ("discordData", "telegramBot")
+    files = alertmanager_secret_files(model)
+    assert files == {
+        "pagerdutyOncall": "pagerduty_oncall",
+        "slackTrading": "slack_trading",
+        "opsgenieKey": "opsgenie_key",
+        "teamsWebhook": "teams_webhook",
+    }
+    assert set(files) | set(inline_secret_keys(model)) == set(secret_keys_needed(notifications))
+    text = render_alertmanager(settings, notifications, EXAMPLE_SECRETS, _tuning(settings))
+    for key, value in EXAMPLE_SECRETS.items():
+        assert (value in text) == (key in inline_secret_keys(model)), key
     config = yaml.safe_load(text)
     teams = next(r for r in config["receivers"] if r["name"] == "teams")["msteams_configs"]
     assert len(teams) == 1
     assert set(teams[0]) <= NEWER_FIELDS["msteams_configs"]
     assert teams[0]["webhook_url_file"].endswith("/teams_webhook")
-    files = alertmanager_secret_files(model)
-    assert files == {key: re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower() for key in files}
-    assert set(files) == set(secret_keys_needed(notifications))
-    file_to_inline = {fields[1]: fields[0] for fields in SECRET_FIELDS.values()}
     for receiver in config["receivers"]:
         receiver.pop("msteams_configs", None)
-        for key, entries in list(receiver.items()):
-            if key == "name":
-                continue
-            for entry in entries:
-                for field in [f for f in entry if f in file_to_inline]:
-                    entry.pop(field)
-                    inline = file_to_inline[field]
-                    entry[inline] = "https://x.example.test/" if "url" in inline else "k"
     _check_config(tmp_path, yaml.safe_dump(config))
+    # The check can fail: 0.25 does not know the Teams entry.
+    (tmp_path / "teams.yml").write_text(text)
+    assert run([tool("amtool"), "check-config", str(tmp_path / "teams.yml")]).returncode != 0
 
 
 def test_every_kind_has_a_renderer_and_a_grafana_integration(settings: ContentSettings) -> None:
@@ -270,7 +270,7 @@ def test_every_kind_has_a_renderer_and_a_grafana_integration(settings: ContentSe
     seen: set[str] = set()
     for kind in ALONE:
         notifications = _alone(kind, settings, V028)
-        render_alertmanager(settings, notifications, {})
+        render_alertmanager(settings, notifications, EXAMPLE_SECRETS)
         grafana = grafana_notification_model(settings, notifications)
         (point,) = grafana.contact_points
         for integration in point.integrations:
@@ -417,9 +417,10 @@ def test_routes_name_existing_receivers_in_the_model() -> None:
 
 
 def test_drill_plan_covers_every_route_of_the_example(settings: ContentSettings) -> None:
-    notifications = _example(settings, V028)
-    model = notification_model(settings, notifications, _tuning(settings))
-    plan = drill_plan(model, notifications)
+    example = dataclasses.replace(
+        settings, notifications=_example(settings, V028), alerts=_tuning(settings)
+    )
+    plan = drill_plan(example)
     reached = [
         (c.route, [(r.name, [i.kind for i in r.integrations]) for r in c.receivers]) for c in plan
     ]
@@ -431,3 +432,37 @@ def test_drill_plan_covers_every_route_of_the_example(settings: ContentSettings)
     ]
     assert plan_from_json(plan_to_json(plan)) == plan
     assert all(c.labels["alertname"] == DRILL_ALERTNAME for c in plan)
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_plans() -> list[dict[str, Any]]:
+    """The `notifications` examples of the README's Notifications section (seed plans)."""
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.S)
+    plans = []
+    for block in blocks:
+        if "trading-monitoring:notifications:" in block:
+            doc = yaml.safe_load(block)
+            plans.append(doc["trading-monitoring:notifications"])
+    return plans
+
+
+def test_readme_plans_validate_and_pass_amtool(settings: ContentSettings, tmp_path: Path) -> None:
+    """Each seed plan of the README is stack config alone: it validates, passes amtool and
+    routes every route case as the model says."""
+    plans = _readme_plans()
+    assert len(plans) == 3  # the interface, severity+category channels, a Discord-only team
+    for i, raw in enumerate(plans):
+        keys = referenced_secret_keys(raw)
+        parsed = parse_notifications(raw, settings, keys, (), V028)
+        notifications = dataclasses.replace(parsed, alertmanager_version=V025)
+        secrets = {key: f"https://secret.example.test/{key}" for key in keys}
+        directory = tmp_path / str(i)
+        directory.mkdir()
+        _check_config(directory, render_alertmanager(settings, notifications, secrets))
+        model = notification_model(settings, notifications)
+        root = model.route.receiver or ""
+        for labels in _route_cases(model.route, {}):
+            receivers = route_receivers(model.route, labels, root)
+            _amtool_route(directory / "alertmanager.yml", labels, receivers)
