@@ -1,7 +1,8 @@
 """`python -m exporter check`: prove a mapping against a real database before deploying it.
 
 Runs every enabled database collector once, exactly as `serve` would, and prints one line per
-metric family: OK, or the database's (or the result shape's) error. Any failure exits 1.
+metric family: OK, or the database's (or the result shape's) error; then loads each market's
+exchange calendar. Any failure exits 1.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 
+from exporter.calendars import CalendarError, calendar_schedules
 from exporter.collectors import SqlCollector, metric_queries
 from exporter.config import ExporterConfig
 from exporter.db import APPLICATION_NAME, Database, DatabaseTarget
@@ -63,16 +66,39 @@ def _error_of(metric: str, metrics: tuple[str, ...], errors: list[str]) -> str |
     return found[0] if found else None
 
 
+def check_calendars(config: ExporterConfig) -> list[CheckLine]:
+    """One line per market with an exchange calendar: loaded by the calendar child process
+    (one process per calendar, so a wrong name is reported on its own market)."""
+    if not config.collector("market_status").enabled:
+        return []
+    today = date.today()
+    timeout = config.collector("market_status").timeout
+    lines = []
+    for market in config.markets:
+        if market.calendar is None:
+            continue
+        error = None
+        try:
+            calendar_schedules([market.calendar], today, today + timedelta(days=7), timeout)
+        except CalendarError as exc:
+            error = str(exc)
+        lines.append(CheckLine(f"market {market.code}", f"calendar {market.calendar}", error))
+    return lines
+
+
 def run_check(
     config: ExporterConfig, target: DatabaseTarget, out: Callable[[str], None] = print
 ) -> int:
     lines = check_mapping(config, target)
-    for line in lines:
+    calendars = check_calendars(config)
+    for line in (*lines, *calendars):
         out(line.render())
-    failed = [line for line in lines if line.error is not None]
     checked = [line for line in lines if not line.skipped]
+    failed = [line for line in checked if line.error is not None]
+    bad_calendars = [line for line in calendars if line.error is not None]
     out(
-        f"{len(checked) - len(failed)} of {len(checked)} metric families OK"
-        f" against {target.describe()} ({target.dialect})"
+        f"{len(checked) - len(failed)} of {len(checked)} metric families OK against"
+        f" {target.describe()} ({target.dialect}); {len(calendars) - len(bad_calendars)} of"
+        f" {len(calendars)} market calendars OK"
     )
-    return 1 if failed else 0
+    return 1 if failed or bad_calendars else 0

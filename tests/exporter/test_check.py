@@ -67,9 +67,11 @@ def _check(config: Path, database: str) -> subprocess.CompletedProcess[str]:
 
 
 def _lines(out: str) -> dict[str, str]:
-    """metric -> its whole line."""
+    """metric -> its whole line (calendar lines name a market, not a metric)."""
     return {
-        line.split()[1]: line for line in out.splitlines() if line[:4] in ("OK  ", "FAIL", "SKIP")
+        line.split()[1]: line
+        for line in out.splitlines()
+        if line[:4] in ("OK  ", "FAIL", "SKIP") and line.split()[1].startswith("trading_")
     }
 
 
@@ -82,6 +84,7 @@ def test_check_against_the_demo_sqlite_database(tmp_path: Path) -> None:
     lines = _lines(done.stdout)
     assert len(lines) == 20 and all(line.startswith("OK") for line in lines.values())
     assert "20 of 20 metric families OK" in done.stdout
+    assert "2 of 2 market calendars OK" in done.stdout
     # The seed-003 mapping on the demo schema: market_bars does not exist there.
     mapped = write_config(tmp_path / "mapped.yml", GOOD)
     done = _check(mapped, str(db))
@@ -117,3 +120,15 @@ def test_check_against_postgres_good_and_broken_mapping(
     done = _check(default, postgres.url)
     assert done.returncode == 1
     assert 'relation "orders" does not exist' in _lines(done.stdout)["trading_orders"]
+
+
+def test_check_names_a_market_whose_calendar_does_not_load(tmp_path: Path) -> None:
+    db = tmp_path / "trading.db"
+    demo_db.create(str(db), 1000, ("kr",), now=1_795_000_000)
+    markets = [*GOOD["markets"], {"code": "sz", "timezone": "Asia/Shanghai", "calendar": "XSHE"}]
+    done = _check(write_config(tmp_path / "cal.yml", {"markets": markets}), str(db))
+    assert done.returncode == 1, done.stdout
+    lines = {line.split(" (")[0]: line for line in done.stdout.splitlines()}
+    assert lines["OK    market kr"].endswith("(calendar XKRX)")
+    assert "XSHE, does not exist" in lines["FAIL  market sz"]
+    assert "20 of 20 metric families OK" in done.stdout  # the database side is fine
