@@ -99,29 +99,19 @@ class GrafanaContent(pulumi.ComponentResource):
         self._datasources(content, datasource_urls)
         self.dashboard_urls = {}
         self.dashboards = build_dashboards(content.settings)
-        for dashboard in self.dashboards:
+        # Ours, then the team's own JSON files (`dashboards.files`, folder Custom) as written.
+        boards = [(d.uid, d.model, d.folder_uid) for d in self.dashboards] + [
+            (c.uid, c.model, CUSTOM_FOLDER.uid) for c in content.custom_dashboards
+        ]
+        for uid, board_json, folder_uid in boards:
             board = grafana.oss.Dashboard(
-                f"dashboard-{dashboard.uid}",
-                config_json=json.dumps(dashboard.model, sort_keys=True),
-                folder=folders[dashboard.folder_uid].uid,
+                f"dashboard-{uid}",
+                config_json=json.dumps(board_json, sort_keys=True),
+                folder=folders[folder_uid].uid,
                 overwrite=True,
                 opts=self._opts,
             )
-            self.dashboard_urls[dashboard.uid] = pulumi.Output.concat(
-                endpoints.grafana_url, "/d/", board.uid
-            )
-
-        for custom in content.custom_dashboards:  # the team's own JSON files, as written
-            board = grafana.oss.Dashboard(
-                f"dashboard-{custom.uid}",
-                config_json=json.dumps(custom.model, sort_keys=True),
-                folder=folders[CUSTOM_FOLDER.uid].uid,
-                overwrite=True,
-                opts=self._opts,
-            )
-            self.dashboard_urls[custom.uid] = pulumi.Output.concat(
-                endpoints.grafana_url, "/d/", board.uid
-            )
+            self.dashboard_urls[uid] = pulumi.Output.concat(endpoints.grafana_url, "/d/", board.uid)
 
         templates = [
             grafana.alerting.MessageTemplate(
