@@ -22,6 +22,7 @@ from tests.exporter.harness import (
     wait_for,
     write_config,
 )
+from tests.exporter.slow_clients import SlowClients
 
 MARKETS = ("kr", "us")
 UP = ("trading_exporter_database_up", ())
@@ -197,3 +198,38 @@ def test_permission_denied_then_granted(shared_dir: Path) -> None:
         exporter.wait_for_log("permission denied")
         db.chmod(0o644)
         _assert_recovered(exporter)
+
+
+def _threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+
+
+def test_scrapes_keep_succeeding_while_100_slow_clients_hold_connections(
+    tmp_path: Path, db: Path, config: Path
+) -> None:
+    # 100 clients over the 64-connection cap, each sending one request byte every 10 s and
+    # reconnecting 1 s after being dropped; 22 s covers two rounds of the 10 s request deadline.
+    with run_exporter(db, tmp_path, config=config) as exporter:
+        _assert_recovered(exporter)
+        baseline_threads = _threads(exporter.process.pid)
+        with SlowClients(exporter.port, count=100, interval=10.0) as slow:
+            wait_for(lambda: slow.connects >= 100, 10, "100 slow connections")
+            statuses: list[int] = []
+            worst, most_threads = 0.0, 0
+            until = time.monotonic() + 22
+            while time.monotonic() < until:
+                started = time.monotonic()
+                statuses.append(exporter.get("/metrics")[0])
+                worst = max(worst, time.monotonic() - started)
+                most_threads = max(most_threads, _threads(exporter.process.pid))
+                time.sleep(0.2)
+            held = slow.open()
+        assert statuses.count(200) == len(statuses) >= 50, statuses
+        assert worst < 2.0, worst
+        assert held >= 50  # the slow clients did hold connections throughout
+        assert slow.drops >= 100  # ... and were dropped: oldest waiting first, then at deadline
+        # Bounded by the cap (100 clients would mean 100 threads); a dropped connection's thread
+        # and a collector run may briefly add a few.
+        assert most_threads <= baseline_threads + 64 + 10, (baseline_threads, most_threads)
+        assert "dropping the oldest idle connections" in exporter.log()

@@ -1,11 +1,13 @@
-"""The HTTP server frees idle keep-alive connections and caps the open ones."""
+"""The HTTP server frees idle connections, bounds each request, and caps the open ones."""
 
 from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 
 from exporter.server import ExporterHTTPServer, serve_in_thread
 from tests.exporter.harness import wait_for
@@ -14,13 +16,19 @@ REQUEST = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
 
 
 @contextmanager
-def _server(idle_timeout: float, max_connections: int = 64) -> Iterator[ExporterHTTPServer]:
+def _server(
+    idle_timeout: float,
+    max_connections: int = 64,
+    request_timeout: float = 10.0,
+    render: Callable[[], bytes] = lambda: b"up 1\n",
+) -> Iterator[ExporterHTTPServer]:
     server = ExporterHTTPServer(
         ("127.0.0.1", 0),
-        lambda: b"up 1\n",
+        render,
         lambda: True,
         idle_timeout=idle_timeout,
         max_connections=max_connections,
+        request_timeout=request_timeout,
     )
     serve_in_thread(server)
     try:
@@ -68,15 +76,93 @@ def test_idle_keep_alive_connections_are_closed_and_their_threads_end() -> None:
         wait_for(lambda: threading.active_count() == baseline, 5, "threads back to baseline")
 
 
-def test_connections_over_the_cap_get_503_and_freed_slots_serve_again() -> None:
-    with _server(idle_timeout=0.5, max_connections=2) as server, ExitStack() as stack:
+def test_a_trickled_request_is_cut_at_its_deadline_although_bytes_keep_coming() -> None:
+    with _server(idle_timeout=5, request_timeout=1.0) as server, ExitStack() as stack:
+        conn = _connect(server, stack)
+        started = time.monotonic()
+        closed_after = None
+        for byte in REQUEST * 4:  # far longer than the deadline at one byte per 0.1 s
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:  # reset by the server
+                closed_after = time.monotonic() - started
+                break
+            time.sleep(0.1)
+            conn.setblocking(False)
+            try:
+                if conn.recv(4096) == b"":
+                    closed_after = time.monotonic() - started
+                    break
+            except BlockingIOError:
+                pass
+            finally:
+                conn.setblocking(True)
+        assert closed_after is not None, "the server kept reading the trickled request"
+        assert 0.9 <= closed_after < 2.5, closed_after
+
+
+def test_a_complete_request_with_a_small_body_is_answered_and_the_body_discarded() -> None:
+    with _server(idle_timeout=5) as server, ExitStack() as stack:
+        conn = _connect(server, stack)
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello")
+        assert _response(conn).startswith(b"HTTP/1.1 200")
+        conn.sendall(REQUEST)  # the body was not taken for the next request
+        assert _response(conn).startswith(b"HTTP/1.1 200")
+        big = _connect(server, stack)
+        big.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 999999999\r\n\r\n")
+        assert _response(big).startswith(b"HTTP/1.1 413")
+        assert _closed_by_server(big)
+
+
+def _blocking_render(release: threading.Event, entered: threading.Semaphore) -> bytes:
+    entered.release()
+    release.wait(10)
+    return b"up 1\n"
+
+
+def test_at_the_cap_the_oldest_waiting_connection_is_dropped_and_busy_ones_kept() -> None:
+    release, entered = threading.Event(), threading.Semaphore(0)
+    render = partial(_blocking_render, release, entered)
+    with (
+        _server(idle_timeout=30, max_connections=3, render=render) as server,
+        ExitStack() as stack,
+    ):
+        busy = _connect(server, stack)
+        busy.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert entered.acquire(timeout=5)  # answering: not a candidate for dropping
+        oldest = _connect(server, stack)
+        wait_for(lambda: server.open_connections() == 2, 5, "two open")
+        time.sleep(0.05)
+        newer = _connect(server, stack)
+        wait_for(lambda: server.open_connections() == 3, 5, "three open")
+        newest = _connect(server, stack)  # over the cap: `oldest` makes room
+        assert _closed_by_server(oldest)
+        newest.sendall(REQUEST)
+        assert _response(newest).startswith(b"HTTP/1.1 200")
+        newer.sendall(REQUEST)
+        assert _response(newer).startswith(b"HTTP/1.1 200")
+        release.set()
+        assert _response(busy).startswith(b"HTTP/1.1 200")
+
+
+def test_when_every_connection_is_busy_a_new_one_gets_503() -> None:
+    release, entered = threading.Event(), threading.Semaphore(0)
+    render = partial(_blocking_render, release, entered)
+    with (
+        _server(idle_timeout=30, max_connections=2, render=render) as server,
+        ExitStack() as stack,
+    ):
         held = [_connect(server, stack) for _ in range(2)]
+        for conn in held:
+            conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert entered.acquire(timeout=5)
         extra = _connect(server, stack)
         extra.sendall(REQUEST)
         assert _response(extra).startswith(b"HTTP/1.1 503")
         assert _closed_by_server(extra)
+        release.set()
         for conn in held:
-            assert _closed_by_server(conn)  # idle timeout frees both slots
-        later = _connect(server, stack)
+            assert _response(conn).startswith(b"HTTP/1.1 200")
+        later = _connect(server, stack)  # freed slots serve again
         later.sendall(REQUEST)
         assert _response(later).startswith(b"HTTP/1.1 200")
