@@ -3,13 +3,16 @@
 For each size (OHLCV rows) it builds a demo database once (cached in benchmarks/.data/), runs
 `python -m exporter serve` as a real process, scrapes /metrics over HTTP (keep-alive, like
 Prometheus) while the cached aggregates keep refreshing, and then runs the naive baseline: the
-same SQL, executed inside each scrape (the seed exporters' approach).
+same SQL, executed inside each scrape (the seed exporters' approach). Then, against the same
+exporter process, it scrapes for --slow-seconds while --slow-clients hostile clients hold
+connections (one request byte every 10 s each, reconnecting 1 s after being dropped).
 
     .venv/bin/python benchmarks/exporter_scrape.py [--sizes 10000,1000000,10000000]
         [--scrapes 300] [--baseline-scrapes 20] [--refresh-interval 1]
+        [--slow-clients 100] [--slow-seconds 25]
 
 Targets: p99 scrape <= 15 ms at every size, >= 50x faster than the baseline at 10M rows,
-RSS <= 80 MB.
+RSS <= 80 MB; with 100 slow clients, no failed scrape and p99 <= 50 ms.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from exporter.config import default_config, with_overrides  # noqa: E402
 from exporter.db import parse_target  # noqa: E402
 from exporter.layout import SQL_COLLECTORS  # noqa: E402
 from exporter.scheduler import serialise  # noqa: E402
+from tests.exporter.slow_clients import SlowClients  # noqa: E402
 
 DATA = REPO / "benchmarks" / ".data"
 
@@ -54,6 +58,21 @@ class Result:
     refresh_total_s: float  # sum of the SQL collectors' run times
     baseline_p50_ms: float
     baseline_p99_ms: float
+    slow: SlowRun
+
+
+@dataclass
+class SlowRun:
+    """Scrapes while hostile slow clients hold connections."""
+
+    scrapes: int
+    failed: int  # non-200 answers or connections that failed twice in a row
+    reconnects: int  # the scraper's idle keep-alive connection was dropped: reconnected
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    held: int  # connections the slow clients held at the end
+    dropped: int  # slow connections the exporter dropped
 
 
 def demo_database(rows: int) -> Path:
@@ -86,6 +105,33 @@ def _scrape(port: int, count: int, pause: float) -> tuple[list[float], bytes]:
     return latencies, body
 
 
+def _scrape_for(port: int, seconds: float, pause: float) -> tuple[list[float], int, int]:
+    """Keep-alive scrapes for `seconds`; a dropped idle connection is reopened and the scrape
+    retried once (as Prometheus' HTTP client does). Returns latencies, failures, reconnects."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    latencies: list[float] = []
+    failed = reconnects = 0
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        started = time.perf_counter()
+        for attempt in range(2):
+            try:
+                conn.request("GET", "/metrics")
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+                break
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                reconnects += attempt == 0
+                ok = False
+        latencies.append((time.perf_counter() - started) * 1000)
+        failed += not ok
+        time.sleep(pause)
+    conn.close()
+    return latencies, failed, reconnects
+
+
 def _samples(body: bytes, name: str) -> dict[str, float]:
     pattern = re.compile(rf'^{name}{{collector="([a-z_]+)"}} (\S+)$', re.M)
     return {m.group(1): float(m.group(2)) for m in pattern.finditer(body.decode())}
@@ -100,8 +146,8 @@ def _peak_rss(pid: int) -> float:
 
 
 def measure_exporter(
-    db: Path, scrapes: int, refresh: float
-) -> tuple[list[float], float, float, float, float]:
+    db: Path, scrapes: int, refresh: float, slow_clients: int, slow_seconds: float
+) -> tuple[list[float], float, float, float, float, SlowRun]:
     log = DATA / "exporter-bench.log"
     cmd = [sys.executable, "-m", "exporter", "serve", "--db", str(db), "--listen", "127.0.0.1:0"]
     cmd += ["--refresh-interval", str(refresh), "--timeout", "60"]
@@ -130,7 +176,21 @@ def measure_exporter(
         durations = _samples(body, "trading_exporter_collector_duration_seconds")
         sql = [durations[c] for c in SQL_COLLECTORS]
         rss = psutil.Process(proc.pid).memory_info().rss / 2**20
-        return latencies, rss, _peak_rss(proc.pid), max(sql), sum(sql)
+        with SlowClients(port, count=slow_clients, interval=10.0) as slow:
+            time.sleep(1)  # every slow client connected
+            slow_latencies, failed, reconnects = _scrape_for(port, slow_seconds, 0.01)
+            held, dropped = slow.open(), slow.drops
+        slow_run = SlowRun(
+            len(slow_latencies),
+            failed,
+            reconnects,
+            statistics.median(slow_latencies),
+            _percentile(slow_latencies, 0.99),
+            max(slow_latencies),
+            held,
+            dropped,
+        )
+        return latencies, rss, _peak_rss(proc.pid), max(sql), sum(sql), slow_run
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -197,6 +257,8 @@ def main() -> int:
     parser.add_argument("--scrapes", type=int, default=300)
     parser.add_argument("--baseline-scrapes", type=int, default=20)
     parser.add_argument("--refresh-interval", type=float, default=1.0)
+    parser.add_argument("--slow-clients", type=int, default=100)
+    parser.add_argument("--slow-seconds", type=float, default=25.0)
     parser.add_argument(
         "--naive-serve", nargs=2, metavar=("DB", "PORT_FILE"), help=argparse.SUPPRESS
     )
@@ -208,8 +270,8 @@ def main() -> int:
     for rows in (int(s) for s in args.sizes.split(",")):
         db = demo_database(rows)
         print(f"measuring {rows} rows ...", file=sys.stderr, flush=True)
-        latencies, rss, peak, refresh, refresh_total = measure_exporter(
-            db, args.scrapes, args.refresh_interval
+        latencies, rss, peak, refresh, refresh_total, slow = measure_exporter(
+            db, args.scrapes, args.refresh_interval, args.slow_clients, args.slow_seconds
         )
         baseline = measure_baseline(db, args.baseline_scrapes)
         results.append(
@@ -224,6 +286,7 @@ def main() -> int:
                 refresh_total,
                 statistics.median(baseline),
                 _percentile(baseline, 0.99),
+                slow,
             )
         )
     print(
@@ -242,6 +305,22 @@ def main() -> int:
             f"| {r.rss_mb:.1f} ({r.peak_rss_mb:.1f}) | {r.refresh_s:.3f} ({r.refresh_total_s:.3f}) "
             f"| {r.baseline_p50_ms:.1f} | {r.baseline_p99_ms:.1f} "
             f"| {r.baseline_p50_ms / r.p50_ms:.0f}x | {r.baseline_p99_ms / r.p99_ms:.0f}x |"
+        )
+    print(
+        f"\nsame exporter, {args.slow_seconds:g}s of keep-alive scrapes while "
+        f"{args.slow_clients} slow clients (one byte every 10 s each) hold connections\n"
+    )
+    print(
+        "| OHLCV rows | quiet p50 ms | quiet p99 ms | scrapes | failed | reconnects "
+        "| p50 ms | p99 ms | max ms | slow connections held | dropped |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        w = r.slow
+        print(
+            f"| {r.rows:,} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {w.scrapes} | {w.failed} "
+            f"| {w.reconnects} | {w.p50_ms:.2f} | {w.p99_ms:.2f} | {w.max_ms:.2f} | {w.held} "
+            f"| {w.dropped} |"
         )
     return 0
 
