@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -17,38 +18,44 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from exporter.config import ConfigError
+from exporter.redact import mask_passwords
 
 Dialect = Literal["sqlite", "postgresql"]
 Row = dict[str, Any]
 
 
 class DatabaseError(Exception):
-    """Any failure to reach or query the database, with a short reason."""
+    """Any failure to reach or query the database, with a short reason (passwords masked:
+    a driver may echo the connection string)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(mask_passwords(reason))
 
 
 @dataclass(frozen=True)
 class DatabaseTarget:
     dialect: Dialect
-    location: str  # SQLite: file path; PostgreSQL: connection URL (may hold a password)
+    # SQLite: file path; PostgreSQL: connection URL or libpq key=value string (either may hold
+    # a password)
+    location: str
 
     def describe(self) -> str:
-        """Printable form: a PostgreSQL password is never shown."""
-        if self.dialect == "sqlite":
-            return self.location
-        parts = urlsplit(self.location)
-        if parts.password is None:
-            return self.location
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
+        """Printable form: a password is never shown, in any DSN form."""
+        return mask_passwords(self.location)
+
+
+# A libpq connection string: `host=db dbname=trading user=exporter password=...`.
+_CONNINFO = re.compile(r"^\w+\s*=")
 
 
 def parse_target(value: str, key: str = "--db") -> DatabaseTarget:
-    """`path`, `sqlite:///relative`, `sqlite:////absolute` or `postgresql://...`."""
+    """`path`, `sqlite:///relative`, `sqlite:////absolute`, `postgresql://...` or a libpq
+    key=value string."""
     value = value.strip()
-    if value.startswith(("postgresql://", "postgres://")):
+    if value.startswith(("postgresql://", "postgres://")) or _CONNINFO.match(value):
         return DatabaseTarget("postgresql", value)
     if value.startswith("sqlite:///"):
         path = value[len("sqlite:///") :]
@@ -56,8 +63,11 @@ def parse_target(value: str, key: str = "--db") -> DatabaseTarget:
             return DatabaseTarget("sqlite", path)
     elif "://" not in value and value:
         return DatabaseTarget("sqlite", value)
-    shown = DatabaseTarget("postgresql", value).describe() if "://" in value else value
-    raise ConfigError(key, shown, "a SQLite file path, sqlite:///PATH or postgresql://USER@HOST/DB")
+    raise ConfigError(
+        key,
+        mask_passwords(value),
+        "a SQLite file path, sqlite:///PATH, postgresql://USER@HOST/DB or host=... dbname=...",
+    )
 
 
 class Connection(Protocol):

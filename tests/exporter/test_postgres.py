@@ -195,3 +195,26 @@ def test_postgres_matches_sqlite_and_recovers(postgres: Postgres, tmp_path: Path
         pg.wait_until(lambda s: s[UP] == 1 and ready(s), timeout=15)
         assert pg.get("/readyz")[0] == 200
         assert "postgresql://postgres@127.0.0.1" in pg.log()  # which database, in the log
+
+
+def test_passwords_never_reach_the_log_in_any_dsn_form(postgres: Postgres, tmp_path: Path) -> None:
+    # The test server trusts every local connection, so each DSN connects although it carries a
+    # password; a second exporter points at a closed port, so connection errors are logged too.
+    config = write_config(tmp_path / "config.yml", always_open_config(MARKETS))
+    host = f"127.0.0.1:{postgres.port}"
+    dsns = {
+        "url-userinfo": f"postgresql://postgres:Secret-1@{host}/postgres",
+        "url-query": f"postgresql://postgres@{host}/postgres?password=Secret-2",
+        "key-value": f"host=127.0.0.1 port={postgres.port} user=postgres password=Secret-3 "
+        "dbname=postgres",
+        "key-value-quoted": f"host=127.0.0.1 port={postgres.port} user=postgres "
+        "password='Secret 4' dbname=postgres",
+        "unreachable": f"postgresql://postgres:Secret-5@127.0.0.1:{_free_port()}/postgres",
+    }
+    for form, dsn in dsns.items():
+        want = 0 if form == "unreachable" else 1
+        with run_exporter(dsn, tmp_path, config=config) as exporter:
+            exporter.wait_until(lambda s: s[UP] == want)  # noqa: B023 (used at once)
+            log = exporter.log()
+        assert "Secret" not in log, (form, log)
+        assert "***" in log and "127.0.0.1" in log, (form, log)
