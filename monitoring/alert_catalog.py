@@ -167,11 +167,13 @@ DEFAULT_MARKETS = (
 
 
 def default_settings() -> ContentSettings:
-    """The six markets of the default config, every notification channel enabled."""
+    """The six markets of the default config, every notification channel enabled; Kubernetes
+    discovery, so the Kubernetes-only alerts are listed too."""
     one = ("localhost:9",)
     return ContentSettings(
         markets=DEFAULT_MARKETS,
         targets=Targets(one, one, one, one, one, one, one, one),
+        discovery="kubernetes",
         receivers=Receivers(
             slack_channel="#trading-alerts",
             slack_critical_channel="#trading-oncall",

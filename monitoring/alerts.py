@@ -14,6 +14,7 @@ from monitoring import jobs
 from monitoring.availability import exposed_names, prune_rule_groups
 from monitoring.market_hours import holiday_window_end_timestamp
 from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
+from monitoring.self_watch import kubernetes_rule_group, prometheus_storage_alerts
 from monitoring.service_rules import service_rule_groups
 from monitoring.settings import ContentSettings
 from monitoring.slo import slo_rule_groups
@@ -776,7 +777,7 @@ def alert_rule_groups(settings: ContentSettings) -> tuple[RuleGroup, ...]:
         ),
         RuleGroup("system", "system.yml", (FILESYSTEM_AVAILABLE, *_system(settings))),
         RuleGroup("trading", "trading.yml", (ORDER_FAILURE_RATIO_5M, *_trading(settings))),
-        RuleGroup("meta", "meta.yml", _meta(settings)),
+        RuleGroup("meta", "meta.yml", (*_meta(settings), *prometheus_storage_alerts(settings))),
         RuleGroup("market-calendars", "market_calendars.yml", _market_calendars(settings)),
     )
 
@@ -802,8 +803,10 @@ def unavailable_series(settings: ContentSettings) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=8)
 def _available(settings: ContentSettings) -> tuple[tuple[RuleGroup, ...], frozenset[str]]:
+    kubernetes = kubernetes_rule_group(settings)  # the stack's own pods and volumes
+    extra = (kubernetes,) if kubernetes else ()
     return prune_rule_groups(
-        alert_rule_groups(settings) + slo_rule_groups(settings),
+        alert_rule_groups(settings) + extra + slo_rule_groups(settings),
         exposed_names(settings.exporter_missing_families),
         exporter_job=not settings.exporter_enabled,
     )

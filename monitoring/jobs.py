@@ -21,6 +21,9 @@ ADAPTER = "adapter"  # one target per market, labelled `market`
 POSTGRES = "postgres"
 REDIS = "redis"
 NGINX = "nginx"
+# Kubernetes only (monitoring/self_watch.py): object state, and the kubelets' volume stats.
+KUBE_STATE_METRICS = "kube-state-metrics"
+KUBELET = "kubelet"
 
 ALL: tuple[str, ...] = (
     PROMETHEUS,
@@ -38,5 +41,6 @@ ALL: tuple[str, ...] = (
 K8S_NAME_LABEL = "app.kubernetes.io/name"
 NODE_EXPORTER_APP = "node-exporter"
 ALLOY_APP = "alloy"
+KUBE_STATE_METRICS_APP = "kube-state-metrics"
 METRICS_PORT_NAME = "metrics"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

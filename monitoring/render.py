@@ -69,6 +69,10 @@ def check_settings(settings: ContentSettings) -> None:
             raise InvalidValue(f"thresholds.{name}", value, "a ratio in (0, 1), e.g. 0.995")
     for name in DURATION_FIELDS:
         duration_seconds(f"thresholds.{name}", getattr(t, name))
+    for name in ("volume_fill_days", "remote_write_behind_seconds"):
+        value = getattr(t, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidValue(f"thresholds.{name}", value, "a whole number >= 1")
     for name in (
         "scrape_interval",
         "scrape_timeout",

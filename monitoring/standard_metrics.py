@@ -48,6 +48,30 @@ STANDARD_METRICS: dict[str, frozenset[str]] = {
             "prometheus_tsdb_head_series",
             "prometheus_tsdb_storage_blocks_bytes",
             "prometheus_rule_group_last_duration_seconds",  # dashboards
+            "prometheus_tsdb_compactions_failed_total",
+            "prometheus_remote_storage_samples_failed_total",
+            "prometheus_remote_storage_samples_retried_total",
+            "prometheus_remote_storage_highest_timestamp_in_seconds",
+            "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+        }
+    ),
+    # Kubernetes only (monitoring/self_watch.py): kube-state-metrics v2 STABLE metrics.
+    "kube_state_metrics": frozenset(
+        {
+            "kube_pod_container_status_waiting_reason",
+            "kube_pod_status_ready",
+            "kube_pod_status_phase",
+            "kube_statefulset_replicas",
+            "kube_statefulset_status_replicas_ready",
+            "kube_daemonset_status_desired_number_scheduled",
+            "kube_daemonset_status_number_ready",
+        }
+    ),
+    "kubelet": frozenset(
+        {
+            "kubelet_volume_stats_available_bytes",
+            "kubelet_volume_stats_capacity_bytes",
+            "kubelet_volume_stats_used_bytes",
         }
     ),
     "alertmanager": frozenset(

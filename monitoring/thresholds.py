@@ -64,6 +64,19 @@ class AlertThresholds:
     exporter_database_down_for: str = "2m"
     exporter_collector_failing_for: str = "2m"  # gating collectors (critical)
     component_error_ratio: float = 0.05  # Grafana / Loki 5xx share of requests
+    remote_write_behind_seconds: int = 120  # newest sample sent vs. newest appended
+    remote_write_for: str = "15m"
+    tsdb_compaction_for: str = "10m"
+    # The stack's own pods and volumes (Kubernetes: kube-state-metrics, kubelet volume stats).
+    kubernetes_for: str = "15m"  # crash-looping or not-ready pod, replicas short
+    volume_full_ratio: float = 0.9  # used share of a persistent volume
+    volume_full_for: str = "5m"
+    # Predicted to fill within `volume_fill_days`, judged over `volume_fill_window`, once less
+    # than `volume_fill_free_ratio` is free (a fresh volume's first growth is not a trend).
+    volume_fill_days: int = 4
+    volume_fill_window: str = "6h"
+    volume_fill_free_ratio: float = 0.5
+    volume_fill_for: str = "1h"
     # SLOs (30-day objectives).
     api_availability_objective: float = 0.995
     data_freshness_objective: float = 0.99
@@ -118,6 +131,8 @@ RATIO_FIELDS: tuple[str, ...] = (
     "disk_free_ratio_critical",
     "order_failure_ratio",
     "component_error_ratio",
+    "volume_full_ratio",
+    "volume_fill_free_ratio",
     "position_limit_ratio_warning",
     "position_limit_ratio_critical",
 )
@@ -125,6 +140,7 @@ OBJECTIVE_FIELDS: tuple[str, ...] = ("api_availability_objective", "data_freshne
 DURATION_FIELDS: tuple[str, ...] = (
     *(name for name in AlertThresholds.__dataclass_fields__ if name.endswith("_for")),
     "collection_stalled_window",
+    "volume_fill_window",
     "slo_period_interval",
 )
 

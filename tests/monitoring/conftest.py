@@ -64,6 +64,8 @@ def make_settings(**changes: object) -> ContentSettings:
         # the same SLO period interval, the recorded per-interval increases tile time as in
         # production.
         thresholds=AlertThresholds(slo_period_interval="1m"),
+        # Kubernetes renders every rule (its own-pods-and-volumes group is Kubernetes-only).
+        discovery="kubernetes",
     )
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 

@@ -146,6 +146,7 @@ def test_alert_catalog_is_up_to_date() -> None:
 
 
 def test_scrape_jobs_static(settings: ContentSettings) -> None:
+    settings = dataclasses.replace(settings, discovery="static")
     config = yaml.safe_load(render_prometheus_config(settings))
     by_name = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(by_name) == set(jobs.ALL)

@@ -1,0 +1,297 @@
+"""The stack watching itself: Prometheus' own storage and remote_write (both targets) and, on
+Kubernetes, its pods, workloads and volumes through kube-state-metrics and kubelet volume stats.
+
+Metric names, as exposed by the pinned versions:
+- Prometheus (2.42 checked live, 3.x per the upstream prometheus-mixin):
+  `prometheus_tsdb_compactions_failed_total`, `prometheus_remote_storage_samples_failed_total`
+  (non-recoverable), `prometheus_remote_storage_samples_retried_total` (recoverable, e.g. the
+  endpoint unreachable), `prometheus_remote_storage_highest_timestamp_in_seconds` and
+  `prometheus_remote_storage_queue_highest_sent_timestamp_seconds` (absent until a first
+  successful send).
+- kube-state-metrics v2 (STABLE metrics): `kube_pod_container_status_waiting_reason{reason}`,
+  `kube_pod_status_ready{condition}`, `kube_pod_status_phase{phase}`,
+  `kube_statefulset_replicas`, `kube_statefulset_status_replicas_ready`,
+  `kube_daemonset_status_desired_number_scheduled`, `kube_daemonset_status_number_ready`.
+- kubelet `/metrics`: `kubelet_volume_stats_{available,capacity,used}_bytes{namespace,
+  persistentvolumeclaim}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitoring import dashboard_uids as uids
+from monitoring import jobs
+from monitoring.rules import AlertRule, RuleGroup
+from monitoring.scrape import _k8s_cadvisor_job, _k8s_pod_job, scrape_configs
+from monitoring.settings import ContentSettings
+
+VOLUME_METRICS = "kubelet_volume_stats_(available|capacity|used)_bytes"
+
+
+def _num(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def our_namespaces(settings: ContentSettings) -> list[str]:
+    return sorted({settings.kubernetes_namespace, settings.node_exporter_namespace})
+
+
+def _ours(settings: ContentSettings) -> str:
+    """Label matcher for the stack's own namespaces (DNS labels: no regex characters)."""
+    return f'namespace=~"{"|".join(our_namespaces(settings))}"'
+
+
+# --- scrape jobs (Kubernetes discovery only) -------------------------------------------------
+
+
+def kube_state_metrics_job(settings: ContentSettings) -> dict[str, Any]:
+    """kube-state-metrics pods in our namespace. `honor_labels`: the series' own `namespace`
+    and `pod` (of the object described) must win over the scraped pod's."""
+    pod_job = _k8s_pod_job(
+        jobs.KUBE_STATE_METRICS, jobs.KUBE_STATE_METRICS_APP, [settings.kubernetes_namespace]
+    )
+    keep = [r for r in pod_job["relabel_configs"] if r.get("action") == "keep"]
+    return {
+        "job_name": jobs.KUBE_STATE_METRICS,
+        "honor_labels": True,
+        "kubernetes_sd_configs": pod_job["kubernetes_sd_configs"],
+        "relabel_configs": [
+            *keep,
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "instance"},
+        ],
+    }
+
+
+def kubelet_volume_stats_job(settings: ContentSettings) -> dict[str, Any]:
+    """Every kubelet's own /metrics (same endpoint, TLS and token as cAdvisor: `nodes/metrics`),
+    keeping only the volume stats."""
+    job = _k8s_cadvisor_job(settings)
+    job["job_name"] = jobs.KUBELET
+    job["metrics_path"] = "/metrics"
+    job["metric_relabel_configs"] = [
+        {"source_labels": ["__name__"], "regex": VOLUME_METRICS, "action": "keep"}
+    ]
+    return job
+
+
+def self_watch_scrape_configs(settings: ContentSettings) -> list[dict[str, Any]]:
+    if settings.discovery != "kubernetes":
+        return []
+    return [kube_state_metrics_job(settings), kubelet_volume_stats_job(settings)]
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+def prometheus_storage_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
+    """Prometheus' TSDB and remote_write: on both targets (part of the meta group)."""
+    t = settings.thresholds
+    queue = "job, instance, remote_name, url"
+    return (
+        AlertRule(
+            name="PrometheusTSDBCompactionsFailing",
+            expr="increase(prometheus_tsdb_compactions_failed_total[3h]) > 0",
+            for_=t.tsdb_compaction_for,
+            severity="warning",
+            category="meta",
+            summary="Prometheus {{ $labels.instance }} fails to compact its TSDB blocks",
+            description=(
+                "{{ $value | humanize }} TSDB compactions failed on {{ $labels.instance }} in the"
+                " last 3 hours: the head block grows in memory, and retention stops working"
+                " (full disk, corrupt or overlapping blocks)."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="PrometheusRemoteWriteFailing",
+            expr=(
+                f"sum by ({queue}) (rate(prometheus_remote_storage_samples_failed_total[5m])) > 0"
+                f" or sum by ({queue})"
+                " (rate(prometheus_remote_storage_samples_retried_total[5m])) > 0"
+            ),
+            for_=t.remote_write_for,
+            severity="warning",
+            category="meta",
+            summary="Prometheus {{ $labels.instance }} fails to remote-write to {{ $labels.url }}",
+            description=(
+                "Sending samples from {{ $labels.instance }} to {{ $labels.remote_name }}"
+                " ({{ $labels.url }}) fails or is retried ({{ $value | humanize }} samples/s):"
+                " the remote copy has gaps, or will once the WAL is truncated."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="PrometheusRemoteWriteBehind",
+            expr=(
+                "max_over_time(prometheus_remote_storage_highest_timestamp_in_seconds[5m])"
+                " - ignoring (remote_name, url) group_right"
+                " max_over_time(prometheus_remote_storage_queue_highest_sent_timestamp_seconds[5m])"
+                f" > {t.remote_write_behind_seconds}"
+            ),
+            for_=t.remote_write_for,
+            severity="warning",
+            category="meta",
+            summary="Prometheus {{ $labels.instance }} remote_write is behind",
+            description=(
+                "The newest sample sent to {{ $labels.remote_name }} ({{ $labels.url }}) is"
+                " {{ $value | humanizeDuration }} older than the newest one appended on"
+                f" {{{{ $labels.instance }}}} (limit {t.remote_write_behind_seconds}s): the"
+                " endpoint is slow or the queue needs more shards."
+            ),
+            dashboard_uid=uids.META,
+        ),
+    )
+
+
+def discovered_jobs(settings: ContentSettings) -> list[str]:
+    """Jobs whose targets come from Kubernetes discovery (per-node DaemonSets, kubelets,
+    kube-state-metrics once scraped): none found means every alert on that job is blind."""
+    return [c["job_name"] for c in scrape_configs(settings) if "kubernetes_sd_configs" in c]
+
+
+def _targets_missing(settings: ContentSettings) -> AlertRule:
+    # One absent() per job: each yields {job="<job>"} while that job has no target at all.
+    return AlertRule(
+        name="ScrapeTargetsMissing",
+        expr=" or ".join(f'absent(up{{job="{job}"}})' for job in discovered_jobs(settings)),
+        for_=settings.thresholds.meta_for,
+        severity="warning",
+        category="meta",
+        summary="Prometheus discovers no target for job {{ $labels.job }}",
+        description=(
+            "Kubernetes discovery finds no {{ $labels.job }} target at all (no pod, or no"
+            " node, matches): every alert on its metrics is silently blind."
+        ),
+        dashboard_uid=uids.META,
+    )
+
+
+def _workload_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
+    t = settings.thresholds
+    ours = _ours(settings)
+    return (
+        AlertRule(
+            name="KubePodCrashLooping",
+            expr=(
+                "max by (job, namespace, pod, container) (max_over_time("
+                f'kube_pod_container_status_waiting_reason{{reason="CrashLoopBackOff", {ours}}}'
+                "[5m])) >= 1"
+            ),
+            for_=t.kubernetes_for,
+            severity="warning",
+            category="meta",
+            summary="Container {{ $labels.container }} of {{ $labels.pod }} is crash-looping",
+            description=(
+                "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }}"
+                " keeps crashing (CrashLoopBackOff): that part of the monitoring is down or"
+                " restarting."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="KubePodNotReady",
+            expr=(
+                f'max by (job, namespace, pod) (kube_pod_status_ready{{condition="true", {ours}}})'
+                " == 0 unless on (namespace, pod)"
+                f' max by (namespace, pod) (kube_pod_status_phase{{phase="Succeeded", {ours}}})'
+                " == 1"
+            ),
+            for_=t.kubernetes_for,
+            severity="warning",
+            category="meta",
+            summary="Pod {{ $labels.namespace }}/{{ $labels.pod }} is not ready",
+            description=(
+                "Pod {{ $labels.namespace }}/{{ $labels.pod }} has not been ready for"
+                f" {t.kubernetes_for} (pending, failing its readiness probe or unknown)."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="KubeStatefulSetReplicasShort",
+            expr=(
+                f"kube_statefulset_status_replicas_ready{{{ours}}}"
+                f" < kube_statefulset_replicas{{{ours}}}"
+            ),
+            for_=t.kubernetes_for,
+            severity="warning",
+            category="meta",
+            summary="StatefulSet {{ $labels.namespace }}/{{ $labels.statefulset }} is short of"
+            " replicas",
+            description=(
+                "Only {{ $value }} replicas of StatefulSet {{ $labels.namespace }}/"
+                "{{ $labels.statefulset }} are ready, fewer than desired."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="KubeDaemonSetPodsShort",
+            expr=(
+                f"kube_daemonset_status_number_ready{{{ours}}}"
+                f" < kube_daemonset_status_desired_number_scheduled{{{ours}}}"
+            ),
+            for_=t.kubernetes_for,
+            severity="warning",
+            category="meta",
+            summary="DaemonSet {{ $labels.namespace }}/{{ $labels.daemonset }} is short of pods",
+            description=(
+                "Only {{ $value }} pods of DaemonSet {{ $labels.namespace }}/"
+                "{{ $labels.daemonset }} are ready, fewer than the nodes it should run on:"
+                " those nodes are not watched."
+            ),
+            dashboard_uid=uids.META,
+        ),
+    )
+
+
+def _volume_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
+    t = settings.thresholds
+    ours = _ours(settings)
+    available = f"kubelet_volume_stats_available_bytes{{{ours}}}"
+    free = f"{available} / kubelet_volume_stats_capacity_bytes{{{ours}}}"
+    horizon = t.volume_fill_days * 86400
+    return (
+        AlertRule(
+            name="KubePersistentVolumeFillingUp",
+            expr=(
+                f"({free}) < {_num(t.volume_fill_free_ratio)}"
+                f" and predict_linear({available}[{t.volume_fill_window}], {horizon}) < 0"
+            ),
+            for_=t.volume_fill_for,
+            severity="warning",
+            category="meta",
+            summary="Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} fills up"
+            f" within {t.volume_fill_days} days",
+            description=(
+                "At the growth of the last"
+                f" {t.volume_fill_window}, the volume claimed by {{{{ $labels.persistentvolumeclaim"
+                f" }}}} in {{{{ $labels.namespace }}}} is full within {t.volume_fill_days} days;"
+                " {{ $value | humanizePercentage }} is free now."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
+            name="KubePersistentVolumeAlmostFull",
+            expr=f"({free}) < {_num(1 - t.volume_full_ratio)}",
+            for_=t.volume_full_for,
+            severity="critical",
+            category="meta",
+            summary="Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is over"
+            f" {_num(t.volume_full_ratio * 100)}% full",
+            description=(
+                "Only {{ $value | humanizePercentage }} of the volume claimed by"
+                " {{ $labels.persistentvolumeclaim }} in {{ $labels.namespace }} is free"
+                f" (limit {_num(t.volume_full_ratio * 100)}% used): Prometheus or Loki stop"
+                " writing when it is full."
+            ),
+            dashboard_uid=uids.META,
+        ),
+    )
+
+
+def kubernetes_rule_group(settings: ContentSettings) -> RuleGroup | None:
+    """The stack's own pods, workloads, volumes and discovered targets (Kubernetes only)."""
+    if settings.discovery != "kubernetes":
+        return None
+    rules = (*_workload_alerts(settings), *_volume_alerts(settings), _targets_missing(settings))
+    return RuleGroup("kubernetes", "kubernetes.yml", rules)
