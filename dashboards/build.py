@@ -79,7 +79,7 @@ def build_dashboards(settings: ContentSettings) -> list[Dashboard]:
         (database(lv), PLATFORM),
         (system(settings, lv), PLATFORM),
         (logs(), PLATFORM),
-        (meta(lv), MONITORING),
+        (meta(settings, lv), MONITORING),
         *((market_dashboard(market, lv, slo_list), MARKETS) for market in settings.markets),
         # One per declared component type (PostgreSQL, Redis, NGINX).
         *(

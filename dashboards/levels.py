@@ -28,6 +28,8 @@ class PanelLevels:
     container_memory_limit_usage: Levels
     disk_free: Levels
     component_error_ratio: Levels
+    volume_used: Levels
+    remote_write_lag_seconds: Levels
 
 
 def panel_levels(t: AlertThresholds) -> PanelLevels:
@@ -48,4 +50,6 @@ def panel_levels(t: AlertThresholds) -> PanelLevels:
         container_memory_limit_usage=Levels(t.container_memory_limit_ratio),
         disk_free=Levels(t.disk_free_ratio_warning, t.disk_free_ratio_critical, high_is_bad=False),
         component_error_ratio=Levels(t.component_error_ratio),
+        volume_used=Levels(t.volume_full_ratio),
+        remote_write_lag_seconds=Levels(t.remote_write_behind_seconds),
     )

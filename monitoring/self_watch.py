@@ -37,7 +37,7 @@ def our_namespaces(settings: ContentSettings) -> list[str]:
     return sorted({settings.kubernetes_namespace, settings.node_exporter_namespace})
 
 
-def _ours(settings: ContentSettings) -> str:
+def namespace_matcher(settings: ContentSettings) -> str:
     """Label matcher for the stack's own namespaces (DNS labels: no regex characters)."""
     return f'namespace=~"{"|".join(our_namespaces(settings))}"'
 
@@ -167,17 +167,41 @@ def _targets_missing(settings: ContentSettings) -> AlertRule:
     )
 
 
+def crash_looping_containers(settings: ContentSettings) -> str:
+    """One series (value 1) per container of ours in CrashLoopBackOff in the last 5 minutes."""
+    selector = f'reason="CrashLoopBackOff", {namespace_matcher(settings)}'
+    return (
+        "max by (job, namespace, pod, container) (max_over_time("
+        f"kube_pod_container_status_waiting_reason{{{selector}}}[5m])) >= 1"
+    )
+
+
+def pods_not_ready(settings: ContentSettings) -> str:
+    """One series per pod of ours that is not ready (finished pods excluded)."""
+    selector = namespace_matcher(settings)
+    return (
+        f'max by (job, namespace, pod) (kube_pod_status_ready{{condition="true", {selector}}})'
+        " == 0 unless on (namespace, pod)"
+        f' max by (namespace, pod) (kube_pod_status_phase{{phase="Succeeded", {selector}}})'
+        " == 1"
+    )
+
+
+def volume_free_ratio(settings: ContentSettings) -> str:
+    selector = namespace_matcher(settings)
+    return (
+        f"kubelet_volume_stats_available_bytes{{{selector}}}"
+        f" / kubelet_volume_stats_capacity_bytes{{{selector}}}"
+    )
+
+
 def _workload_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
     t = settings.thresholds
-    ours = _ours(settings)
+    selector = namespace_matcher(settings)
     return (
         AlertRule(
             name="KubePodCrashLooping",
-            expr=(
-                "max by (job, namespace, pod, container) (max_over_time("
-                f'kube_pod_container_status_waiting_reason{{reason="CrashLoopBackOff", {ours}}}'
-                "[5m])) >= 1"
-            ),
+            expr=crash_looping_containers(settings),
             for_=t.kubernetes_for,
             severity="warning",
             category="meta",
@@ -191,12 +215,7 @@ def _workload_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
         ),
         AlertRule(
             name="KubePodNotReady",
-            expr=(
-                f'max by (job, namespace, pod) (kube_pod_status_ready{{condition="true", {ours}}})'
-                " == 0 unless on (namespace, pod)"
-                f' max by (namespace, pod) (kube_pod_status_phase{{phase="Succeeded", {ours}}})'
-                " == 1"
-            ),
+            expr=pods_not_ready(settings),
             for_=t.kubernetes_for,
             severity="warning",
             category="meta",
@@ -210,8 +229,8 @@ def _workload_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
         AlertRule(
             name="KubeStatefulSetReplicasShort",
             expr=(
-                f"kube_statefulset_status_replicas_ready{{{ours}}}"
-                f" < kube_statefulset_replicas{{{ours}}}"
+                f"kube_statefulset_status_replicas_ready{{{selector}}}"
+                f" < kube_statefulset_replicas{{{selector}}}"
             ),
             for_=t.kubernetes_for,
             severity="warning",
@@ -227,8 +246,8 @@ def _workload_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
         AlertRule(
             name="KubeDaemonSetPodsShort",
             expr=(
-                f"kube_daemonset_status_number_ready{{{ours}}}"
-                f" < kube_daemonset_status_desired_number_scheduled{{{ours}}}"
+                f"kube_daemonset_status_number_ready{{{selector}}}"
+                f" < kube_daemonset_status_desired_number_scheduled{{{selector}}}"
             ),
             for_=t.kubernetes_for,
             severity="warning",
@@ -246,9 +265,8 @@ def _workload_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
 
 def _volume_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
     t = settings.thresholds
-    ours = _ours(settings)
-    available = f"kubelet_volume_stats_available_bytes{{{ours}}}"
-    free = f"{available} / kubelet_volume_stats_capacity_bytes{{{ours}}}"
+    available = f"kubelet_volume_stats_available_bytes{{{namespace_matcher(settings)}}}"
+    free = volume_free_ratio(settings)
     horizon = t.volume_fill_days * 86400
     return (
         AlertRule(

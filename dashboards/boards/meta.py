@@ -1,5 +1,6 @@
 """tm-meta: is the monitoring itself working (Prometheus, Alertmanager, Grafana, Loki, Alloy,
-the exporter)? A quiet Alertmanager means nothing if these panels are red."""
+the exporter and, on Kubernetes, the stack's own pods and volumes)? A quiet Alertmanager means
+nothing if these panels are red."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ from dashboards.panels import (
     states,
 )
 from monitoring import dashboard_uids
+from monitoring.self_watch import (
+    crash_looping_containers,
+    discovered_jobs,
+    namespace_matcher,
+    pods_not_ready,
+    volume_free_ratio,
+)
+from monitoring.settings import ContentSettings
 
 RATE = "$__rate_interval"
 
@@ -279,7 +288,167 @@ def _exporter(dashboard: db.Dashboard, lv: PanelLevels) -> db.Dashboard:
     )
 
 
-def meta(lv: PanelLevels) -> db.Dashboard:
+def _prometheus_storage(dashboard: db.Dashboard, lv: PanelLevels) -> db.Dashboard:
+    sent = "prometheus_remote_storage_queue_highest_sent_timestamp_seconds"
+    lag = (
+        "max_over_time(prometheus_remote_storage_highest_timestamp_in_seconds[5m])"
+        f" - ignoring (remote_name, url) group_right max_over_time({sent}[5m])"
+    )
+    return (
+        dashboard.with_row(row("Prometheus storage and remote write"))
+        .with_panel(
+            _failure_rate_graph(
+                "TSDB compaction failures",
+                "prometheus_tsdb_compactions_failed_total",
+                "instance",
+                description="Failed compactions: memory and disk grow, retention stops.",
+            )
+        )
+        .with_panel(
+            graph(
+                "Remote write failed and retried samples",
+                [
+                    Q(
+                        _or_zero(
+                            "sum by (remote_name) (rate("
+                            f"prometheus_remote_storage_samples_failed_total[{RATE}]))"
+                        ),
+                        "failed {{remote_name}}",
+                    ),
+                    Q(
+                        _or_zero(
+                            "sum by (remote_name) (rate("
+                            f"prometheus_remote_storage_samples_retried_total[{RATE}]))"
+                        ),
+                        "retried {{remote_name}}",
+                    ),
+                ],
+                "ops",
+                description="Failed: rejected by the endpoint (lost). Retried: not delivered yet.",
+                levels=NONZERO_RATE_IS_BAD,
+                min_value=0,
+                width=8,
+            )
+        )
+        .with_panel(
+            graph(
+                "Remote write lag",
+                [Q(lag, "{{instance}} {{remote_name}}")],
+                "s",
+                description="Newest sample appended minus newest sample sent, per queue.",
+                levels=lv.remote_write_lag_seconds,
+                min_value=0,
+                width=8,
+            )
+        )
+    )
+
+
+def _kubernetes(
+    dashboard: db.Dashboard, settings: ContentSettings, lv: PanelLevels
+) -> db.Dashboard:
+    """The stack's own pods, workloads, volumes and discovered targets (Kubernetes only)."""
+    ours = namespace_matcher(settings)
+    t = settings.thresholds
+    discovered = "|".join(discovered_jobs(settings))
+    return (
+        dashboard.with_row(row("Kubernetes: the stack's own pods and volumes"))
+        .with_panel(
+            single(
+                "Containers crash-looping",
+                [Q(f"count({crash_looping_containers(settings)}) or vector(0)")],
+                "short",
+                description="Containers of the stack in CrashLoopBackOff (last 5 minutes).",
+                levels=ANY_IS_BAD,
+                width=6,
+            )
+        )
+        .with_panel(
+            single(
+                "Pods not ready",
+                [Q(f"count({pods_not_ready(settings)}) or vector(0)")],
+                "short",
+                description="Pods of the stack that are not ready (finished pods excluded).",
+                levels=ANY_IS_BAD,
+                width=6,
+            )
+        )
+        .with_panel(
+            graph(
+                "Targets discovered per job",
+                [Q(f'count by (job) (up{{job=~"{discovered}"}})', "{{job}}")],
+                "short",
+                description="Zero (a missing line) means discovery finds no target at all.",
+                min_value=0,
+            )
+        )
+        .with_panel(
+            graph(
+                "StatefulSet replicas missing",
+                [
+                    Q(
+                        f"kube_statefulset_replicas{{{ours}}}"
+                        f" - kube_statefulset_status_replicas_ready{{{ours}}}",
+                        "{{namespace}}/{{statefulset}}",
+                    )
+                ],
+                "short",
+                description="Desired minus ready replicas.",
+                levels=ANY_IS_BAD,
+                min_value=0,
+            )
+        )
+        .with_panel(
+            graph(
+                "DaemonSet pods missing",
+                [
+                    Q(
+                        f"kube_daemonset_status_desired_number_scheduled{{{ours}}}"
+                        f" - kube_daemonset_status_number_ready{{{ours}}}",
+                        "{{namespace}}/{{daemonset}}",
+                    )
+                ],
+                "short",
+                description="Nodes that should run a pod minus ready pods.",
+                levels=ANY_IS_BAD,
+                min_value=0,
+            )
+        )
+        .with_panel(
+            ratio_graph(
+                "Volume space used",
+                [
+                    Q(
+                        f"1 - ({volume_free_ratio(settings)})",
+                        "{{namespace}}/{{persistentvolumeclaim}}",
+                    )
+                ],
+                description="Share of each persistent volume of the stack in use.",
+                levels=lv.volume_used,
+            )
+        )
+        .with_panel(
+            graph(
+                f"Volume free space predicted in {t.volume_fill_days} days",
+                [
+                    Q(
+                        "predict_linear(kubelet_volume_stats_available_bytes"
+                        f"{{{ours}}}[{t.volume_fill_window}], {t.volume_fill_days * 86400})",
+                        "{{namespace}}/{{persistentvolumeclaim}}",
+                    )
+                ],
+                "bytes",
+                description=(
+                    f"At the growth of the last {t.volume_fill_window}; below zero means full"
+                    f" within {t.volume_fill_days} days."
+                ),
+                levels=Levels(0, high_is_bad=False),
+            )
+        )
+    )
+
+
+def meta(settings: ContentSettings, lv: PanelLevels) -> db.Dashboard:
     dashboard = new_dashboard(
         dashboard_uids.META,
         "Meta-monitoring",
@@ -287,6 +456,9 @@ def meta(lv: PanelLevels) -> db.Dashboard:
         ["meta"],
         [prometheus_variable()],
     )
-    dashboard = _prometheus(_scrape_targets(dashboard))
+    dashboard = _prometheus_storage(_prometheus(_scrape_targets(dashboard)), lv)
     dashboard = _grafana_and_loki(_alertmanager(dashboard), lv.component_error_ratio)
-    return _exporter(dashboard, lv)
+    dashboard = _exporter(dashboard, lv)
+    if settings.discovery == "kubernetes":
+        dashboard = _kubernetes(dashboard, settings, lv)
+    return dashboard

@@ -217,7 +217,10 @@ def test_ratios_are_percentunit(dashboards: list[Dashboard]) -> None:
             if RATIO_TITLE.search(panel["title"]):
                 assert unit == "percentunit", (d.uid, panel["title"])
             if "_timestamp_seconds" in exprs and "time() -" not in exprs:
-                assert unit == "dateTimeFromNow" and "* 1000" in exprs, (d.uid, panel["title"])
+                if " - " in exprs:  # a time minus a time is a duration
+                    assert unit == "s", (d.uid, panel["title"])
+                else:
+                    assert unit == "dateTimeFromNow" and "* 1000" in exprs, (d.uid, panel["title"])
 
 
 def test_market_variable_where_markets_are_shown(dashboards: list[Dashboard]) -> None:

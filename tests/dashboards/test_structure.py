@@ -234,3 +234,25 @@ def test_docs_table_matches_the_dashboards(dashboards: list[Dashboard]) -> None:
             assert (title, folder, panels) == (d.title, folders[d.folder_uid], str(count))
         else:
             assert (folder, panels) == (folders[d.folder_uid], f"{count} each"), d.uid
+
+
+@pytest.mark.parametrize("discovery", ["static", "kubernetes"])
+def test_every_self_watch_alert_has_a_meta_panel(discovery: str) -> None:
+    """Each alert on the stack's own storage, pods and volumes has a meta panel showing its
+    metrics; the Kubernetes row exists only with Kubernetes discovery."""
+    from monitoring.self_watch import kubernetes_rule_group, prometheus_storage_alerts
+    from tests.monitoring.test_metric_contract import metric_names
+
+    settings = make_settings(discovery=discovery)
+    board = next(d for d in build_dashboards(settings) if d.uid == dashboard_uids.META)
+    shown: set[str] = set()
+    for panel in iter_panels(board.model):
+        for target in panel.get("targets", []):
+            shown |= metric_names(target["expr"].replace("$__rate_interval", "5m"))
+    group = kubernetes_rule_group(settings)
+    alerts = [*prometheus_storage_alerts(settings), *(group.rules if group else ())]
+    assert len(alerts) == (3 if discovery == "static" else 10)
+    for alert in alerts:
+        assert isinstance(alert, AlertRule)
+        assert metric_names(alert.expr) & shown, alert.name
+    assert any(name.startswith("kube_") for name in shown) == (discovery == "kubernetes")
