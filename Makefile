@@ -15,7 +15,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv tools up preview destroy test lint typecheck pytest synth drill bench clean pulumi-cli docker-check stack
+.PHONY: help venv tools checkov up preview destroy test lint typecheck pytest synth drill bench clean pulumi-cli docker-check stack
 
 help:
 	@echo "make up [STACK=dev]       deploy a stack (installs .venv and the Pulumi CLI if missing)"
@@ -34,6 +34,17 @@ $(VENV)/.installed: requirements.lock
 	touch $@
 
 venv: $(VENV)/.installed
+
+# checkov in a virtualenv of its own (its pins clash with requirements.lock); the tests run it
+# over the rendered prod manifests (tests/security/test_checkov.py).
+CHECKOV_VENV := $(VENV)/checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.lock
+	python3 -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.lock
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed
 
 # --- Real tools for the tests (Debian packages): Prometheus, Alertmanager, PostgreSQL, Redis,
 # NGINX and the third-party exporters the components and services run against. -------------
@@ -119,7 +130,7 @@ typecheck: venv
 
 # Two stages: everything else first, then the live pipeline (real processes on 127.0.0.1).
 # pytest exits 5 when it collects no tests; that fails here like any other non-zero status.
-pytest: venv tools
+pytest: venv tools checkov
 	@for stage in "not live" "live"; do \
 	  echo "== pytest -m '$$stage'"; \
 	  $(PY) -m pytest -m "$$stage"; status=$$?; \

@@ -38,11 +38,16 @@ def test_actionlint_is_clean() -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_every_action_is_pinned_by_version_tag() -> None:
+# A tag can be moved to other code; a full commit SHA cannot. The comment names the release.
+PINNED = re.compile(r"^\s*(?:- )?uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+$")
+
+
+def test_every_action_is_pinned_by_commit_sha() -> None:
     for path in WORKFLOWS:
-        for step in _steps(_load(path)):
-            if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+(\.\d+){0,2}", step["uses"]), step
+        lines = [line for line in path.read_text().splitlines() if "uses:" in line]
+        assert len(lines) == sum("uses" in step for step in _steps(_load(path)))
+        for line in lines:
+            assert PINNED.match(line), f"{path.name}: not pinned by commit SHA: {line.strip()}"
 
 
 def test_ci_runs_the_tests_previews_each_stack_and_diffs_the_synth() -> None:
@@ -54,7 +59,7 @@ def test_ci_runs_the_tests_previews_each_stack_and_diffs_the_synth() -> None:
     assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
     assert preview["permissions"]["pull-requests"] == "write"
     (pulumi,) = [s for s in preview["steps"] if str(s.get("uses", "")).startswith("pulumi/")]
-    assert re.fullmatch(r"pulumi/actions@v[67]", pulumi["uses"])
+    assert re.fullmatch(r"pulumi/actions@[0-9a-f]{40}", pulumi["uses"])
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["diff"] is True and pulumi["with"]["comment-on-pr"] is True
     assert pulumi["with"]["stack-name"] == "${{ matrix.stack }}"
