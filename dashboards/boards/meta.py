@@ -5,7 +5,7 @@ nothing if these panels are red."""
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import timeseries
+from grafana_foundation_sdk.builders import stat, timeseries
 
 from dashboards import sections
 from dashboards.layout import new_dashboard
@@ -344,6 +344,18 @@ def _prometheus_storage(dashboard: db.Dashboard, lv: PanelLevels) -> db.Dashboar
     )
 
 
+def _count_of(title: str, alert_expr: str, description: str) -> stat.Panel:
+    """How many series the alert's own expression returns now (0, not "No data")."""
+    return single(
+        title,
+        [Q(f"count({alert_expr}) or vector(0)")],
+        "short",
+        description=description,
+        levels=ANY_IS_BAD,
+        width=6,
+    )
+
+
 def _kubernetes(
     dashboard: db.Dashboard, settings: ContentSettings, lv: PanelLevels
 ) -> db.Dashboard:
@@ -354,23 +366,17 @@ def _kubernetes(
     return (
         dashboard.with_row(row("Kubernetes: the stack's own pods and volumes"))
         .with_panel(
-            single(
+            _count_of(
                 "Containers crash-looping",
-                [Q(f"count({crash_looping_containers(settings)}) or vector(0)")],
-                "short",
-                description="Containers of the stack in CrashLoopBackOff (last 5 minutes).",
-                levels=ANY_IS_BAD,
-                width=6,
+                crash_looping_containers(settings),
+                "Containers of the stack in CrashLoopBackOff (last 5 minutes).",
             )
         )
         .with_panel(
-            single(
+            _count_of(
                 "Pods not ready",
-                [Q(f"count({pods_not_ready(settings)}) or vector(0)")],
-                "short",
-                description="Pods of the stack that are not ready (finished pods excluded).",
-                levels=ANY_IS_BAD,
-                width=6,
+                pods_not_ready(settings),
+                "Pods of the stack that are not ready (finished pods excluded).",
             )
         )
         .with_panel(

@@ -120,16 +120,34 @@ def _blocking_render(release: threading.Event, entered: threading.Semaphore) -> 
     return b"up 1\n"
 
 
-def test_at_the_cap_the_oldest_waiting_connection_is_dropped_and_busy_ones_kept() -> None:
+@contextmanager
+def _blocking_server(
+    max_connections: int,
+) -> Iterator[tuple[ExporterHTTPServer, ExitStack, Callable[[], socket.socket], threading.Event]]:
+    """A server whose /metrics blocks until released; `busy()` opens a connection that is
+    answering a scrape (not waiting for a request)."""
     release, entered = threading.Event(), threading.Semaphore(0)
     render = partial(_blocking_render, release, entered)
     with (
-        _server(idle_timeout=30, max_connections=3, render=render) as server,
+        _server(idle_timeout=30, max_connections=max_connections, render=render) as server,
         ExitStack() as stack,
     ):
-        busy = _connect(server, stack)
-        busy.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert entered.acquire(timeout=5)  # answering: not a candidate for dropping
+
+        def busy() -> socket.socket:
+            conn = _connect(server, stack)
+            conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert entered.acquire(timeout=5)
+            return conn
+
+        try:
+            yield server, stack, busy, release
+        finally:
+            release.set()
+
+
+def test_at_the_cap_the_oldest_waiting_connection_is_dropped_and_busy_ones_kept() -> None:
+    with _blocking_server(max_connections=3) as (server, stack, open_busy, release):
+        busy = open_busy()  # answering: not a candidate for dropping
         oldest = _connect(server, stack)
         wait_for(lambda: server.open_connections() == 2, 5, "two open")
         time.sleep(0.05)
@@ -146,16 +164,8 @@ def test_at_the_cap_the_oldest_waiting_connection_is_dropped_and_busy_ones_kept(
 
 
 def test_when_every_connection_is_busy_a_new_one_gets_503() -> None:
-    release, entered = threading.Event(), threading.Semaphore(0)
-    render = partial(_blocking_render, release, entered)
-    with (
-        _server(idle_timeout=30, max_connections=2, render=render) as server,
-        ExitStack() as stack,
-    ):
-        held = [_connect(server, stack) for _ in range(2)]
-        for conn in held:
-            conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
-            assert entered.acquire(timeout=5)
+    with _blocking_server(max_connections=2) as (server, stack, open_busy, release):
+        held = [open_busy() for _ in range(2)]
         extra = _connect(server, stack)
         extra.sendall(REQUEST)
         assert _response(extra).startswith(b"HTTP/1.1 503")
