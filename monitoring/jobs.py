@@ -35,7 +35,10 @@ ALL: tuple[str, ...] = (
     LOKI,
     ALLOY,
     ADAPTER,
+    KUBE_STATE_METRICS,
+    KUBELET,
 )
+KUBERNETES_ONLY: tuple[str, ...] = (KUBE_STATE_METRICS, KUBELET)
 
 # Kubernetes discovery contract (settings.discovery == "kubernetes").
 K8S_NAME_LABEL = "app.kubernetes.io/name"

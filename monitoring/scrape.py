@@ -68,6 +68,40 @@ def _k8s_cadvisor_job(settings: ContentSettings) -> dict[str, Any]:
     }
 
 
+# The kubelet's own /metrics: only the volume stats (the rest is large and unused).
+VOLUME_METRICS = "kubelet_volume_stats_(available|capacity|used)_bytes"
+
+
+def _k8s_kube_state_metrics_job(settings: ContentSettings) -> dict[str, Any]:
+    """kube-state-metrics pods in our namespace. `honor_labels`: the series' own `namespace`
+    and `pod` (of the object described) must win over the scraped pod's."""
+    pod_job = _k8s_pod_job(
+        jobs.KUBE_STATE_METRICS, jobs.KUBE_STATE_METRICS_APP, [settings.kubernetes_namespace]
+    )
+    keep = [r for r in pod_job["relabel_configs"] if r.get("action") == "keep"]
+    return {
+        "job_name": jobs.KUBE_STATE_METRICS,
+        "honor_labels": True,
+        "kubernetes_sd_configs": pod_job["kubernetes_sd_configs"],
+        "relabel_configs": [
+            *keep,
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "instance"},
+        ],
+    }
+
+
+def _k8s_kubelet_volume_stats_job(settings: ContentSettings) -> dict[str, Any]:
+    """Every kubelet's own /metrics (same endpoint, TLS and token as cAdvisor: `nodes/metrics`),
+    keeping only the volume stats."""
+    job = _k8s_cadvisor_job(settings)
+    job["job_name"] = jobs.KUBELET
+    job["metrics_path"] = "/metrics"
+    job["metric_relabel_configs"] = [
+        {"source_labels": ["__name__"], "regex": VOLUME_METRICS, "action": "keep"}
+    ]
+    return job
+
+
 def scrape_configs(settings: ContentSettings) -> list[dict[str, Any]]:
     t = settings.targets
     configs = [
@@ -87,6 +121,9 @@ def scrape_configs(settings: ContentSettings) -> list[dict[str, Any]]:
                 jobs.ALLOY_APP,
                 sorted({settings.kubernetes_namespace, settings.node_exporter_namespace}),
             ),
+            # The stack watching its own pods and volumes (monitoring/self_watch.py).
+            _k8s_kube_state_metrics_job(settings),
+            _k8s_kubelet_volume_stats_job(settings),
         ]
     else:
         configs += [

@@ -18,15 +18,10 @@ Metric names, as exposed by the pinned versions:
 
 from __future__ import annotations
 
-from typing import Any
-
 from monitoring import dashboard_uids as uids
-from monitoring import jobs
 from monitoring.rules import AlertRule, RuleGroup
-from monitoring.scrape import _k8s_cadvisor_job, _k8s_pod_job, scrape_configs
+from monitoring.scrape import scrape_configs
 from monitoring.settings import ContentSettings
-
-VOLUME_METRICS = "kubelet_volume_stats_(available|capacity|used)_bytes"
 
 
 def _num(value: float) -> str:
@@ -40,45 +35,6 @@ def our_namespaces(settings: ContentSettings) -> list[str]:
 def namespace_matcher(settings: ContentSettings) -> str:
     """Label matcher for the stack's own namespaces (DNS labels: no regex characters)."""
     return f'namespace=~"{"|".join(our_namespaces(settings))}"'
-
-
-# --- scrape jobs (Kubernetes discovery only) -------------------------------------------------
-
-
-def kube_state_metrics_job(settings: ContentSettings) -> dict[str, Any]:
-    """kube-state-metrics pods in our namespace. `honor_labels`: the series' own `namespace`
-    and `pod` (of the object described) must win over the scraped pod's."""
-    pod_job = _k8s_pod_job(
-        jobs.KUBE_STATE_METRICS, jobs.KUBE_STATE_METRICS_APP, [settings.kubernetes_namespace]
-    )
-    keep = [r for r in pod_job["relabel_configs"] if r.get("action") == "keep"]
-    return {
-        "job_name": jobs.KUBE_STATE_METRICS,
-        "honor_labels": True,
-        "kubernetes_sd_configs": pod_job["kubernetes_sd_configs"],
-        "relabel_configs": [
-            *keep,
-            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "instance"},
-        ],
-    }
-
-
-def kubelet_volume_stats_job(settings: ContentSettings) -> dict[str, Any]:
-    """Every kubelet's own /metrics (same endpoint, TLS and token as cAdvisor: `nodes/metrics`),
-    keeping only the volume stats."""
-    job = _k8s_cadvisor_job(settings)
-    job["job_name"] = jobs.KUBELET
-    job["metrics_path"] = "/metrics"
-    job["metric_relabel_configs"] = [
-        {"source_labels": ["__name__"], "regex": VOLUME_METRICS, "action": "keep"}
-    ]
-    return job
-
-
-def self_watch_scrape_configs(settings: ContentSettings) -> list[dict[str, Any]]:
-    if settings.discovery != "kubernetes":
-        return []
-    return [kube_state_metrics_job(settings), kubelet_volume_stats_job(settings)]
 
 
 # --- alerts ----------------------------------------------------------------------------------

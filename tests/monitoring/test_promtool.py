@@ -73,7 +73,8 @@ def test_promtool_check_config(
     text = render_prometheus_config(rendered).replace(SERVICE_ACCOUNT_DIR, str(service_account))
     config: dict[str, Any] = yaml.safe_load(text)
     swapped = _without_kubernetes_sd(config)
-    assert swapped == (3 if discovery == "kubernetes" else 0)  # node, cadvisor, alloy
+    # node, cadvisor, alloy, kube-state-metrics, kubelet
+    assert swapped == (5 if discovery == "kubernetes" else 0)
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     result = run([tool("promtool"), "check", "config", str(path)])

@@ -149,7 +149,7 @@ def test_scrape_jobs_static(settings: ContentSettings) -> None:
     settings = dataclasses.replace(settings, discovery="static")
     config = yaml.safe_load(render_prometheus_config(settings))
     by_name = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(by_name) == set(jobs.ALL)
+    assert set(by_name) == set(jobs.ALL) - set(jobs.KUBERNETES_ONLY)
     adapters = by_name[jobs.ADAPTER]["static_configs"]
     assert [(a["targets"], a["labels"]) for a in adapters] == [
         (["adapter-kr:8001"], {"market": "kr"}),

@@ -1,50 +1,28 @@
-"""The self-watch scrape jobs (kube-state-metrics, kubelet volume stats) pass promtool, keep
-what the alerts need, and the Kubernetes-only rules stay off Docker."""
+"""The self-watch scrape jobs (kube-state-metrics, kubelet volume stats) keep what the alerts
+need (promtool checks them with the whole Kubernetes config in test_promtool.py), and the
+Kubernetes-only rules stay off Docker."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from monitoring import jobs
 from monitoring.alerts import all_rule_groups
 from monitoring.render import render_rule_files
-from monitoring.scrape import prometheus_config
-from monitoring.self_watch import (
-    VOLUME_METRICS,
-    discovered_jobs,
-    kubernetes_rule_group,
-    self_watch_scrape_configs,
-)
+from monitoring.scrape import VOLUME_METRICS, scrape_configs
+from monitoring.self_watch import discovered_jobs, kubernetes_rule_group
 from monitoring.settings import ContentSettings
 from monitoring.standard_metrics import STANDARD_METRICS
-from tests.monitoring.conftest import run, tool
-from tests.monitoring.test_promtool import _without_kubernetes_sd
 
 
-def test_self_watch_jobs_pass_promtool(settings: ContentSettings, tmp_path: Path) -> None:
-    config = prometheus_config(dataclasses.replace(settings, kubelet_insecure_skip_verify=True))
-    added = self_watch_scrape_configs(settings)
-    assert [j["job_name"] for j in added] == [jobs.KUBE_STATE_METRICS, jobs.KUBELET]
-    config["scrape_configs"] += added
-    config["rule_files"] = []
-    text = yaml.safe_dump(config).replace(jobs.SERVICE_ACCOUNT_DIR, str(tmp_path))
-    (tmp_path / "token").write_text("not-a-token")
-    (tmp_path / "ca.crt").write_text("")
-    checked: dict[str, Any] = yaml.safe_load(text)
-    assert _without_kubernetes_sd(checked) == 5  # node, cadvisor, alloy, ksm, kubelet
-    path = tmp_path / "prometheus.yml"
-    path.write_text(yaml.safe_dump(checked))
-    result = run([tool("promtool"), "check", "config", str(path)])
-    assert result.returncode == 0, result.stdout + result.stderr
+def _jobs(settings: ContentSettings) -> dict[str, dict[str, Any]]:
+    return {job["job_name"]: job for job in scrape_configs(settings)}
 
 
 def test_kube_state_metrics_job_keeps_the_objects_labels(settings: ContentSettings) -> None:
-    ksm, _ = self_watch_scrape_configs(settings)
+    ksm = _jobs(settings)[jobs.KUBE_STATE_METRICS]
     assert ksm["honor_labels"] is True  # kube_pod_*{namespace, pod} describe other pods
     targets = {r.get("target_label") for r in ksm["relabel_configs"]}
     assert "namespace" not in targets and "pod" not in targets
@@ -57,7 +35,7 @@ def test_kube_state_metrics_job_keeps_the_objects_labels(settings: ContentSettin
 
 
 def test_kubelet_job_keeps_only_volume_stats(settings: ContentSettings) -> None:
-    _, kubelet = self_watch_scrape_configs(settings)
+    kubelet = _jobs(settings)[jobs.KUBELET]
     assert kubelet["metrics_path"] == "/metrics" and kubelet["scheme"] == "https"
     assert kubelet["authorization"]["credentials_file"].endswith("/token")
     (keep,) = kubelet["metric_relabel_configs"]
@@ -71,7 +49,7 @@ def test_kubelet_job_keeps_only_volume_stats(settings: ContentSettings) -> None:
 
 def test_kubernetes_rules_only_with_kubernetes_discovery(settings: ContentSettings) -> None:
     static = dataclasses.replace(settings, discovery="static")
-    assert self_watch_scrape_configs(static) == []
+    assert not set(_jobs(static)) & set(jobs.KUBERNETES_ONLY)
     assert kubernetes_rule_group(static) is None
     assert "kubernetes.yml" not in render_rule_files(static)
     assert "kubernetes.yml" in render_rule_files(settings)
@@ -83,6 +61,12 @@ def test_targets_missing_covers_every_discovered_job(settings: ContentSettings) 
     group = kubernetes_rule_group(settings)
     assert group is not None
     (rule,) = [r for r in group.rules if getattr(r, "name", "") == "ScrapeTargetsMissing"]
-    assert discovered_jobs(settings) == [jobs.NODE, jobs.CADVISOR, jobs.ALLOY]
+    assert discovered_jobs(settings) == [
+        jobs.NODE,
+        jobs.CADVISOR,
+        jobs.ALLOY,
+        jobs.KUBE_STATE_METRICS,
+        jobs.KUBELET,
+    ]
     for job in discovered_jobs(settings):
         assert f'absent(up{{job="{job}"}})' in rule.expr
