@@ -14,6 +14,7 @@ from components import (
     demo_service,
     exporter,
     grafana,
+    kube_state_metrics,
     loki,
     nginx_exporter,
     node_exporter,
@@ -38,6 +39,7 @@ COMPONENTS: tuple[Component, ...] = (
     nginx_exporter.COMPONENT,
     blackbox_exporter.COMPONENT,
     demo_service.COMPONENT,
+    kube_state_metrics.COMPONENT,
 )
 # The component types of monitoring/thirdparty, by `Kind`.
 THIRD_PARTY: dict[str, Component] = {

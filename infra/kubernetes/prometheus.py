@@ -3,7 +3,7 @@
 Each replica labels its series `<replica_label>=<pod name>` (external label expanded from
 $HOSTNAME, `--enable-feature=expand-external-labels`); alerts drop it (`alert_relabel_configs`),
 so Alertmanager deduplicates the pair. Both replicas send to every Alertmanager.
-The ServiceAccount may discover pods/nodes and read kubelet metrics (cAdvisor).
+The ServiceAccount may discover pods/nodes and read kubelet metrics (cAdvisor, volume stats).
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ RBAC_RULES: list[k8s.rbac.v1.PolicyRuleArgsDict] = [
         "resources": ["nodes", "pods", "services", "endpoints"],
         "verbs": ["get", "list", "watch"],
     },
-    {"api_groups": [""], "resources": ["nodes/metrics", "nodes/proxy"], "verbs": ["get"]},
+    # The kubelet's /metrics and /metrics/cadvisor. Never nodes/proxy: it allows exec in every
+    # container on every node.
+    {"api_groups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
     {
         "api_groups": ["discovery.k8s.io"],
         "resources": ["endpointslices"],

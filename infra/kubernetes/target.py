@@ -20,6 +20,7 @@ from infra.kubernetes.component_exporters import create_component_exporters
 from infra.kubernetes.exporter import create_exporter
 from infra.kubernetes.grafana import create_grafana
 from infra.kubernetes.ingress import create_ingresses
+from infra.kubernetes.kube_state_metrics import create_kube_state_metrics
 from infra.kubernetes.loki import create_loki
 from infra.kubernetes.namespaces import create_namespaces, create_network_policies
 from infra.kubernetes.node_exporter import create_node_exporter
@@ -111,6 +112,7 @@ class KubernetesTarget(pulumi.ComponentResource):
         create_component_exporters(ctx, name)
         if content.blackbox_yml is not None:
             create_blackbox_exporter(ctx, name, content.blackbox_yml)
+        create_kube_state_metrics(ctx, name)
         grafana = create_grafana(ctx, name)
         ingresses = create_ingresses(ctx, name)
 

@@ -49,6 +49,7 @@ class Resources(StrictModel):
     redis_exporter: ComputeResources = compute_resources("20m", "16Mi", "200m", "64Mi")
     nginx_exporter: ComputeResources = compute_resources("10m", "16Mi", "100m", "32Mi")
     blackbox_exporter: ComputeResources = compute_resources("20m", "32Mi", "200m", "128Mi")
+    kube_state_metrics: ComputeResources = compute_resources("10m", "32Mi", "100m", "128Mi")
 
 
 class Storage(StrictModel):

@@ -229,12 +229,15 @@ class ImagesConfig(ConfigModel):
 
     prometheus: str = "prom/prometheus:v3.5.0"
     alertmanager: str = "prom/alertmanager:v0.28.1"
-    grafana: str = "grafana/grafana:11.6.1"
+    grafana: str = "grafana/grafana:11.6.16"  # the latest 11.6.x security release
     loki: str = "grafana/loki:3.4.2"
     alloy: str = "grafana/alloy:v1.9.2"
     node_exporter: str = "prom/node-exporter:v1.9.1"
     cadvisor: str = "ghcr.io/google/cadvisor:v0.57.0"  # >= v0.54 for Docker 29
     blackbox_exporter: str = "prom/blackbox-exporter:v0.25.0"  # with `services` probes
+    kube_state_metrics: str = (  # Kubernetes only
+        "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0"
+    )
     python_base: str = "python:3.11.14-slim-bookworm"  # base image of the exporter build
     # Standard components (one container per declared instance). Proven live against Debian's
     # postgres_exporter 0.11.1, redis_exporter 1.45.0 and nginx exporter 0.11.0 (README).

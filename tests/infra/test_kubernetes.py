@@ -109,6 +109,12 @@ def test_inventory(prod_run: StackRun) -> None:
         ("ServiceAccount", NS, "prometheus"),
         ("ServiceAccount", NS, "alloy"),
         ("ServiceAccount", NODE_NS, "node-exporter"),
+        ("ServiceAccount", NS, "kube-state-metrics"),
+        ("Role", NS, "kube-state-metrics"),
+        ("Role", NODE_NS, "kube-state-metrics"),
+        ("RoleBinding", NS, "kube-state-metrics"),
+        ("RoleBinding", NODE_NS, "kube-state-metrics"),
+        ("Deployment", NS, "kube-state-metrics"),
         ("ClusterRole", "", "monitoring-prometheus"),
         ("ClusterRole", "", "monitoring-alloy"),
         ("ClusterRoleBinding", "", "monitoring-prometheus"),
@@ -187,7 +193,7 @@ def test_kubeconfig_from_config_is_a_secret() -> None:
 
 def test_every_container_is_probed_limited_pinned_and_restricted(prod_run: StackRun) -> None:
     workloads = [r for t in WORKLOADS for r in k8s_objects(prod_run, t).values()]
-    assert len(workloads) == 7
+    assert len(workloads) == 8
     for workload in workloads:
         name = workload.inputs["metadata"]["name"]
         pod = pod_spec(workload)
@@ -449,9 +455,9 @@ def test_prometheus_may_discover_and_read_kubelet_metrics(prod_run: StackRun) ->
         for resource in rule.get("resources", [])
         for verb in rule["verbs"]
     }
+    assert ("nodes/proxy", "get") not in granted  # would allow exec in every container
     for needed in (
-        ("nodes/metrics", "get"),
-        ("nodes/proxy", "get"),
+        ("nodes/metrics", "get"),  # /metrics/cadvisor and /metrics (volume stats)
         ("pods", "list"),
         ("pods", "watch"),
         ("nodes", "list"),
@@ -727,6 +733,42 @@ def _prod_kubernetes(**changes: Any) -> dict[str, Any]:
 
     current: dict[str, Any] = json.loads(stack_config("prod")["kubernetes"])
     return {**current, **changes}
+
+
+ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+
+
+def test_kube_state_metrics_reads_only_our_namespaces_and_the_kinds_alerts_use(
+    prod_run: StackRun,
+) -> None:
+    (container,) = containers(obj(prod_run, DEPLOYMENT, "kube-state-metrics"))
+    assert PINNED.match(container["image"]) and "kube-state-metrics:v2." in container["image"]
+    assert f"--namespaces={NS},{NODE_NS}" in container["args"]
+    assert "--resources=pods,statefulsets,daemonsets" in container["args"]
+    assert container["ports"] == [{"containerPort": 8080, "name": "metrics", "protocol": "TCP"}]
+    for namespace in (NS, NODE_NS):
+        role = obj(prod_run, ROLE, "kube-state-metrics", namespace)
+        assert role.inputs["rules"] == [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {
+                "apiGroups": ["apps"],
+                "resources": ["statefulsets", "daemonsets"],
+                "verbs": ["get", "list", "watch"],
+            },
+        ]
+        binding = obj(prod_run, ROLE_BINDING, "kube-state-metrics", namespace)
+        assert binding.inputs["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "kube-state-metrics",
+        }
+        assert binding.inputs["subjects"] == [
+            {"kind": "ServiceAccount", "name": "kube-state-metrics", "namespace": NS}
+        ]
+    # No cluster-wide grant at all for it.
+    for binding in k8s_objects(prod_run, CLUSTER_ROLE_BINDING).values():
+        assert "kube-state-metrics" not in str(binding.inputs["subjects"])
 
 
 def test_alloy_may_only_read_pods_and_their_logs(prod_run: StackRun) -> None:
