@@ -50,7 +50,22 @@ def grafana_env(config: cfg.StackConfig, settings: ContentSettings) -> dict[str,
         "GF_SERVER_HTTP_PORT": str(grafana.COMPONENT.port),
         "GF_SERVER_ROOT_URL": settings.grafana_url,
         "GF_LOG_MODE": "console",
+        # Grafana's default Content-Security-Policy template (script nonces, self only).
+        "GF_SECURITY_CONTENT_SECURITY_POLICY": "true",
+        **grafana_https_env(settings.grafana_url),
         **grafana_smtp_env(config),
+    }
+
+
+def grafana_https_env(grafana_url: str) -> dict[str, str]:
+    """Behind https: session cookies only over TLS, and HSTS (a year). Over plain http (dev on
+    localhost) both would lock users out, so they are set only for an https root URL."""
+    if not grafana_url.startswith("https://"):
+        return {}
+    return {
+        "GF_SECURITY_COOKIE_SECURE": "true",
+        "GF_SECURITY_STRICT_TRANSPORT_SECURITY": "true",
+        "GF_SECURITY_STRICT_TRANSPORT_SECURITY_MAX_AGE_SECONDS": "31536000",
     }
 
 

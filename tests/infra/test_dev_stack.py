@@ -176,6 +176,11 @@ def test_grafana_server_settings(dev_run: StackRun) -> None:
     assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
     assert "GF_SECURITY_ADMIN_PASSWORD" not in env
     assert not any(re.search(r"admin:admin|=admin$", item) for item in envs)
+    # Plain http on localhost: a Secure cookie or HSTS would lock the user out; CSP stays.
+    assert env["GF_SERVER_ROOT_URL"].startswith("http://")
+    assert "GF_SECURITY_COOKIE_SECURE" not in env
+    assert "GF_SECURITY_STRICT_TRANSPORT_SECURITY" not in env
+    assert env["GF_SECURITY_CONTENT_SECURITY_POLICY"] == "true"
 
 
 def test_grafana_content_waits_for_a_healthy_grafana(dev_run: StackRun) -> None:

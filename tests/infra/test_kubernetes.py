@@ -367,6 +367,12 @@ def test_secrets_reach_pods_as_files_never_env(prod_run: StackRun) -> None:
     assert env["GF_SECURITY_SECRET_KEY__FILE"] == "/etc/grafana/secrets/secret_key"
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
+    # Served over https through the ingress: secure cookies, HSTS and a CSP.
+    assert env["GF_SERVER_ROOT_URL"].startswith("https://")
+    assert env["GF_SECURITY_COOKIE_SECURE"] == "true"
+    assert env["GF_SECURITY_STRICT_TRANSPORT_SECURITY"] == "true"
+    assert int(env["GF_SECURITY_STRICT_TRANSPORT_SECURITY_MAX_AGE_SECONDS"]) >= 31536000
+    assert env["GF_SECURITY_CONTENT_SECURITY_POLICY"] == "true"
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod_spec(grafana)["volumes"]}
     assert volumes[mounts["/etc/grafana/secrets"]]["secret"]["secretName"] == "grafana-secrets"
