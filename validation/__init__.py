@@ -67,6 +67,15 @@ def check_url(key: str, value: str, schemes: tuple[str, ...] = ("http", "https")
     if parsed.scheme not in schemes or not parsed.hostname:
         shown = " or ".join(f"{scheme}://" for scheme in schemes)
         raise InvalidValue(key, value, f"an {shown} URL with a host")
+    if parsed.username is not None or parsed.password is not None:
+        # The URL would spread into plain config, annotations and logs: never show the password.
+        masked = value.replace(f":{parsed.password}@", ":***@", 1) if parsed.password else value
+        raise InvalidValue(
+            key,
+            masked,
+            "a URL without user:password@ (credentials go in secret config: see the README's"
+            " Secrets section)",
+        )
     return value
 
 

@@ -232,6 +232,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...]]] = [
         ("dashboards.files[0]", "team_rules.yml'", "a Grafana dashboard JSON file (JSON:"),
     ),
     (
+        "runbook URL with credentials",
+        {"runbookBaseUrl": "https://wiki:Rb-S3cret@runbooks.example.com/runbooks.md"},
+        {},
+        ("runbookBaseUrl", "'https://wiki:***@runbooks.example.com/runbooks.md'", "user:password@"),
+    ),
+    (
         "kubernetes without its settings",
         {"target": "kubernetes"},
         {},

@@ -221,3 +221,22 @@ def test_numeric_cpu_quantities_are_accepted() -> None:
     assert (loki.cpu_request, loki.cpu_limit) == ("0.5", "2")
     with pytest.raises(ValueError, match=r"resources\.loki\.cpuRequest = True is invalid"):
         load_kubernetes_settings(with_change("resources.loki.cpuRequest", True))
+
+
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        ("remoteWriteUrl", "https://tenant:Rw-S3cret@mimir.example.com/api/v1/push"),
+        ("remoteWriteUrl", "https://tenant@mimir.example.com/api/v1/push"),
+        ("grafanaUrl", "https://admin:Gf-S3cret@grafana.example.com"),
+    ],
+)
+def test_urls_with_credentials_are_refused_without_showing_them(path: str, url: str) -> None:
+    """Credentials in a URL would spread into prometheus.yml, alert annotations and the plan."""
+    with pytest.raises(ValueError) as error:
+        load_kubernetes_settings(with_change(path, url))
+    message = str(error.value)
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith(f"trading-monitoring:kubernetes.{path} "), message
+    assert "without user:password@" in message and "secret" in message, message
+    assert "S3cret" not in message, message
