@@ -232,4 +232,4 @@ def test_scrapes_keep_succeeding_while_100_slow_clients_hold_connections(
         # Bounded by the cap (100 clients would mean 100 threads); a dropped connection's thread
         # and a collector run may briefly add a few.
         assert most_threads <= baseline_threads + 64 + 10, (baseline_threads, most_threads)
-        assert "dropping the oldest idle connections" in exporter.log()
+        exporter.wait_for_log("dropping the oldest idle connections")
