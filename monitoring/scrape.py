@@ -149,6 +149,25 @@ def scrape_configs(settings: ContentSettings) -> list[dict[str, Any]]:
     ]
 
 
+# Files of the Prometheus secret under `settings.prometheus_secrets_dir`.
+REMOTE_WRITE_PASSWORD_FILE = "remote_write_password"
+REMOTE_WRITE_TOKEN_FILE = "remote_write_token"
+
+
+def remote_write(settings: ContentSettings) -> dict[str, Any]:
+    """The remote_write entry; credentials only as file paths (the files are a Secret)."""
+    entry: dict[str, Any] = {"url": settings.remote_write_url}
+    secrets = settings.prometheus_secrets_dir.rstrip("/")
+    if settings.remote_write_auth == "basic":
+        entry["basic_auth"] = {
+            "username": settings.remote_write_username,
+            "password_file": f"{secrets}/{REMOTE_WRITE_PASSWORD_FILE}",
+        }
+    elif settings.remote_write_auth == "bearer":
+        entry["authorization"] = {"credentials_file": f"{secrets}/{REMOTE_WRITE_TOKEN_FILE}"}
+    return entry
+
+
 def prometheus_config(settings: ContentSettings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "global": {
@@ -172,5 +191,5 @@ def prometheus_config(settings: ContentSettings) -> dict[str, Any]:
             {"action": "labeldrop", "regex": settings.replica_label}
         ]
     if settings.remote_write_url:
-        config["remote_write"] = [{"url": settings.remote_write_url}]
+        config["remote_write"] = [remote_write(settings)]
     return config

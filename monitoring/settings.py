@@ -97,6 +97,10 @@ class ContentSettings:
         "https://github.com/trading-monitoring/trading-monitoring/blob/main/docs/runbooks.md"
     )
     remote_write_url: str | None = None
+    # remote_write credentials, read by Prometheus from files under `prometheus_secrets_dir`.
+    remote_write_auth: Literal["none", "basic", "bearer"] = "none"
+    remote_write_username: str | None = None
+    prometheus_secrets_dir: str = "/etc/prometheus/secrets"
     rule_files_dir: str = "/etc/prometheus/rules"
     # "static": scrape `targets` as listed (Docker). "kubernetes": discover DaemonSet pods
     # (node-exporter, Alloy) and kubelet cAdvisor through kubernetes_sd_configs.

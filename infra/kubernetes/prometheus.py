@@ -8,11 +8,13 @@ The ServiceAccount may discover pods/nodes and read kubelet metrics (cAdvisor, v
 
 from __future__ import annotations
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from components import prometheus
 from infra.kubernetes.common import (
     CHECKSUM_CONFIG,
+    CHECKSUM_SECRET,
     HTTP_PORT_NAME,
     Context,
     component_container,
@@ -25,13 +27,20 @@ from infra.kubernetes.common import (
     labels,
     pod_security,
     read_only_cluster_role,
+    secret,
+    secret_checksum,
+    secret_volume,
     service,
     service_account,
     sha256_data,
     spread_across_nodes,
     stateful_set,
 )
-from monitoring.scrape import REPLICA_LABEL_VALUE
+from monitoring.scrape import (
+    REMOTE_WRITE_PASSWORD_FILE,
+    REMOTE_WRITE_TOKEN_FILE,
+    REPLICA_LABEL_VALUE,
+)
 
 APP = "prometheus"
 CONFIG_FILE = file_name(prometheus.CONFIG_PATH)
@@ -76,7 +85,26 @@ def replica_env(ctx: Context) -> list[k8s.core.v1.EnvVarArgsDict]:
     return [env_from_field(variable, "metadata.name")]
 
 
-def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
+REMOTE_WRITE_SECRET = "prometheus-remote-write"
+
+
+def remote_write_secret(
+    ctx: Context, prefix: str, credential: pulumi.Output[str] | None
+) -> tuple[list[pulumi.Resource], dict[str, pulumi.Output[str]]]:
+    """The remote_write password or token as a Secret file (none without remote_write auth):
+    the resources to wait for and the pod annotations that roll Prometheus when it changes."""
+    auth = ctx.content.settings.remote_write_auth
+    if auth == "none" or credential is None:
+        return [], {}
+    name = REMOTE_WRITE_PASSWORD_FILE if auth == "basic" else REMOTE_WRITE_TOKEN_FILE
+    files = {name: credential}
+    created = secret(ctx, f"{prefix}-prometheus-remote-write", APP, REMOTE_WRITE_SECRET, files)
+    return [created], {CHECKSUM_SECRET: secret_checksum(files, ctx.checksum_key)}
+
+
+def create_prometheus(
+    ctx: Context, prefix: str, remote_write_credential: pulumi.Output[str] | None = None
+) -> k8s.apps.v1.StatefulSet:
     settings = ctx.settings
     content = ctx.content
     account = service_account(ctx, f"{prefix}-prometheus-sa", APP, token=True)
@@ -93,6 +121,25 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
         [(HTTP_PORT_NAME, prometheus.COMPONENT.port, "TCP")],
         headless=True,
     )
+    secrets, secret_annotations = remote_write_secret(ctx, prefix, remote_write_credential)
+    mounts: list[k8s.core.v1.VolumeMountArgsDict] = [
+        config_file_mount(prometheus.CONFIG_PATH),
+        {"name": "rules", "mount_path": content.settings.rule_files_dir, "read_only": True},
+        {"name": "data", "mount_path": prometheus.DATA_DIR},
+    ]
+    volumes: list[k8s.core.v1.VolumeArgsDict] = [
+        config_volume(CONFIG_MAP),
+        {"name": "rules", "config_map": {"name": RULES_MAP}},
+    ]
+    if secrets:
+        mounts.append(
+            {
+                "name": "secrets",
+                "mount_path": content.settings.prometheus_secrets_dir,
+                "read_only": True,
+            }
+        )
+        volumes.append(secret_volume("secrets", REMOTE_WRITE_SECRET))
     statefulset = stateful_set(
         ctx,
         f"{prefix}-prometheus",
@@ -104,7 +151,8 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
             "metadata": {
                 "labels": labels(APP),
                 "annotations": {
-                    CHECKSUM_CONFIG: sha256_data({**config_data, **content.rule_files})
+                    CHECKSUM_CONFIG: sha256_data({**config_data, **content.rule_files}),
+                    **secret_annotations,
                 },
             },
             "spec": {
@@ -122,24 +170,13 @@ def create_prometheus(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                         env=replica_env(ctx),
                         # WAL replay can take minutes: startup gates the other probes.
                         startup_failures=60,
-                        volume_mounts=[
-                            config_file_mount(prometheus.CONFIG_PATH),
-                            {
-                                "name": "rules",
-                                "mount_path": content.settings.rule_files_dir,
-                                "read_only": True,
-                            },
-                            {"name": "data", "mount_path": prometheus.DATA_DIR},
-                        ],
+                        volume_mounts=mounts,
                     )
                 ],
-                "volumes": [
-                    config_volume(CONFIG_MAP),
-                    {"name": "rules", "config_map": {"name": RULES_MAP}},
-                ],
+                "volumes": volumes,
             },
         },
-        depends_on=[config, rules, governing, binding],
+        depends_on=[config, rules, governing, binding, *secrets],
     )
     disruption_budget(ctx, f"{prefix}-prometheus-pdb", APP)
     return statefulset

@@ -28,6 +28,8 @@ from infra.kubernetes.prometheus import create_prometheus
 from infra.settings.kubernetes import (
     EXPORTER_DSN_KEY,
     REGISTRY_PASSWORD_KEY,
+    REMOTE_WRITE_PASSWORD_KEY,
+    REMOTE_WRITE_TOKEN_KEY,
     KubernetesSettings,
 )
 from infra.settings.stack import StackConfig, StackSecrets
@@ -104,7 +106,12 @@ class KubernetesTarget(pulumi.ComponentResource):
         ctx = Context(
             settings, config.images, content, base.with_deps(namespaces.main, namespaces.node)
         )
-        prometheus = create_prometheus(ctx, name)
+        credential_key = {
+            "basic": REMOTE_WRITE_PASSWORD_KEY,
+            "bearer": REMOTE_WRITE_TOKEN_KEY,
+        }.get(settings.remote_write_auth)
+        credential = _secret(secrets, credential_key) if credential_key else None
+        prometheus = create_prometheus(ctx, name, credential)
         alertmanager = create_alertmanager(ctx, name)
         create_loki(ctx, name)
         create_alloy(ctx, name)

@@ -21,7 +21,15 @@ from validation import InvalidValue, check_image_tag, check_url
 # Secret config keys (set with `pulumi config set --secret KEY VALUE`).
 REGISTRY_PASSWORD_KEY = "registryPassword"
 EXPORTER_DSN_KEY = "exporterDatabaseDsn"
-SECRET_KEYS = (REGISTRY_PASSWORD_KEY, EXPORTER_DSN_KEY)
+# remote_write credentials (Prometheus reads them from files of a Secret).
+REMOTE_WRITE_PASSWORD_KEY = "remoteWritePassword"
+REMOTE_WRITE_TOKEN_KEY = "remoteWriteBearerToken"
+SECRET_KEYS = (
+    REGISTRY_PASSWORD_KEY,
+    EXPORTER_DSN_KEY,
+    REMOTE_WRITE_PASSWORD_KEY,
+    REMOTE_WRITE_TOKEN_KEY,
+)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -228,6 +236,10 @@ class KubernetesSettings(StrictModel):
     exporter_database: ExporterDatabase = Field(default_factory=ExporterDatabase)
     ingress: Ingress = Field(default_factory=Ingress)
     remote_write_url: str | None = None
+    # "basic": username here, password in the secret remoteWritePassword; "bearer": the secret
+    # remoteWriteBearerToken. Both reach Prometheus as files, never in prometheus.yml.
+    remote_write_auth: Literal["none", "basic", "bearer"] = "none"
+    remote_write_username: str | None = None
     grafana_url: str | None = None  # how `pulumi up` reaches Grafana when ingress is off
     # Scrape kubelet cAdvisor without verifying its certificate (self-signed kubelets, kubeadm).
     kubelet_insecure_skip_verify: bool = False
@@ -239,6 +251,22 @@ class KubernetesSettings(StrictModel):
             # The error location already names the field.
             raise InvalidValue("", value, "a non-empty string or unset")
         return value
+
+    def _check_remote_write_auth(self) -> None:
+        auth, url = self.remote_write_auth, self.remote_write_url
+        if auth != "none" and url is None:
+            raise InvalidValue("remoteWriteAuth", auth, "'none' while remoteWriteUrl is unset")
+        if auth != "none" and url is not None and not url.startswith("https://"):
+            raise InvalidValue("remoteWriteUrl", url, "an https:// URL when remoteWriteAuth is set")
+        username = self.remote_write_username
+        if auth == "basic" and (username is None or not username.strip()):
+            raise InvalidValue(
+                "remoteWriteUsername", username, "a user name when remoteWriteAuth is 'basic'"
+            )
+        if auth != "basic" and username is not None:
+            raise InvalidValue(
+                "remoteWriteUsername", username, "unset unless remoteWriteAuth is 'basic'"
+            )
 
     @model_validator(mode="after")
     def _check(self) -> KubernetesSettings:
@@ -262,6 +290,7 @@ class KubernetesSettings(StrictModel):
             )
         if self.remote_write_url is not None:
             check_url("remoteWriteUrl", self.remote_write_url)
+        self._check_remote_write_auth()
         if self.grafana_url is not None:
             check_url("grafanaUrl", self.grafana_url)
         elif not self.ingress.enabled:

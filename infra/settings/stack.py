@@ -602,6 +602,11 @@ def required_secret_keys(config: StackConfig) -> dict[str, str]:
         needed[k8s_settings.REGISTRY_PASSWORD_KEY] = "kubernetes.registry"
         if config.kubernetes.exporter_database.mode == "dsn":
             needed[EXPORTER_DATABASE_DSN] = "kubernetes.exporterDatabase.mode = 'dsn'"
+        auth = config.kubernetes.remote_write_auth
+        if auth == "basic":
+            needed[k8s_settings.REMOTE_WRITE_PASSWORD_KEY] = "kubernetes.remoteWriteAuth = 'basic'"
+        elif auth == "bearer":
+            needed[k8s_settings.REMOTE_WRITE_TOKEN_KEY] = "kubernetes.remoteWriteAuth = 'bearer'"
     if config.target == "docker" and not config.docker_settings.exporter_demo_database:
         needed[EXPORTER_DATABASE_DSN] = "docker.exporterDemoDatabase = false"
     return needed
@@ -675,6 +680,8 @@ def content_settings(config: StackConfig) -> ContentSettings:
         node_namespace = config.kubernetes.node_exporter_namespace
         replica_label = "replica" if config.kubernetes.replicas.prometheus > 1 else None
         remote_write = config.kubernetes.remote_write_url
+        remote_write_auth = config.kubernetes.remote_write_auth
+        remote_write_username = config.kubernetes.remote_write_username
         insecure_kubelet = config.kubernetes.kubelet_insecure_skip_verify
     else:
         targets = docker_targets(config.docker_settings, config.components)
@@ -682,6 +689,7 @@ def content_settings(config: StackConfig) -> ContentSettings:
         grafana_url = f"http://127.0.0.1:{config.docker_settings.ports.grafana}"
         namespace, node_namespace = "monitoring", "monitoring-node"
         replica_label, remote_write = None, None
+        remote_write_auth, remote_write_username = "none", None
         insecure_kubelet = False
     services = config.user_services
     docker = config.docker_settings
@@ -721,6 +729,8 @@ def content_settings(config: StackConfig) -> ContentSettings:
         grafana_url=grafana_url,
         runbook_base_url=config.runbook_base_url,
         remote_write_url=remote_write,
+        remote_write_auth=remote_write_auth,
+        remote_write_username=remote_write_username,
         discovery=discovery,
         kubernetes_namespace=namespace,
         node_exporter_namespace=node_namespace,

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from infra.kubernetes.common import sha256_data
-from infra.synth import SECRET, RecordedResource
+from infra.synth import SECRET, RecordedResource, SynthError
 from tests.infra.harness import REAL_SECRETS, StackRun, plain_strings, run_stack
 
 NS = "monitoring"
@@ -731,6 +731,92 @@ def test_remote_write_reaches_prometheus_yml() -> None:
         obj(run, CONFIG_MAP, "prometheus-config").inputs["data"]["prometheus.yml"]
     )
     assert config["remote_write"] == [{"url": "https://mimir.example.com/push"}]
+
+
+@pytest.mark.parametrize(
+    ("auth", "secret_key", "file", "block"),
+    [
+        ("basic", "remoteWritePassword", "remote_write_password", "basic_auth"),
+        ("bearer", "remoteWriteBearerToken", "remote_write_token", "authorization"),
+    ],
+)
+def test_remote_write_credentials_reach_prometheus_as_a_secret_file(
+    auth: str, secret_key: str, file: str, block: str
+) -> None:
+    credential = "Rw-Cr3dential-that-must-not-leak"
+    changes: dict[str, Any] = {
+        "remoteWriteUrl": "https://mimir.example.com/api/v1/push",
+        "remoteWriteAuth": auth,
+    }
+    if auth == "basic":
+        changes["remoteWriteUsername"] = "tenant-1"
+    run = run_stack(
+        "prod",
+        overrides={"kubernetes": _prod_kubernetes(**changes)},
+        secrets={**REAL_SECRETS, secret_key: credential},
+    )
+    text = obj(run, CONFIG_MAP, "prometheus-config").inputs["data"]["prometheus.yml"]
+    (entry,) = yaml.safe_load(text)["remote_write"]
+    path = f"/etc/prometheus/secrets/{file}"
+    if auth == "basic":
+        assert entry[block] == {"username": "tenant-1", "password_file": path}
+    else:
+        assert entry[block] == {"credentials_file": path}
+    assert credential not in text
+    assert credential in _secret_values(obj(run, SECRET_TYPE, "prometheus-remote-write"))
+    statefulset = obj(run, STATEFULSET, "prometheus")
+    (container,) = containers(statefulset)
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["secrets"]["mountPath"] == "/etc/prometheus/secrets"
+    assert mounts["secrets"]["readOnly"] is True
+    volumes = {v["name"]: v for v in pod_spec(statefulset)["volumes"]}
+    assert volumes["secrets"]["secret"]["secretName"] == "prometheus-remote-write"
+    assert "checksum/secret" in pod_annotations(statefulset)
+    for resource in run.resources:
+        assert credential not in json.dumps(list(plain_strings(resource.wire_inputs)))
+
+
+@pytest.mark.parametrize(
+    ("changes", "secrets", "message"),
+    [
+        (
+            {"remoteWriteUrl": "https://m.example.com/push", "remoteWriteAuth": "basic"},
+            {"remoteWritePassword": "x-Secret-1"},
+            "kubernetes.remoteWriteUsername = None is invalid",
+        ),
+        (
+            {
+                "remoteWriteUrl": "https://m.example.com/push",
+                "remoteWriteAuth": "basic",
+                "remoteWriteUsername": "tenant",
+            },
+            {},
+            "remoteWritePassword is not set: required by kubernetes.remoteWriteAuth = 'basic'",
+        ),
+        (
+            {"remoteWriteUrl": "http://m.example.com/push", "remoteWriteAuth": "bearer"},
+            {"remoteWriteBearerToken": "x-Secret-2"},
+            "kubernetes.remoteWriteUrl = 'http://m.example.com/push' is invalid: allowed an https",
+        ),
+        (
+            {"remoteWriteAuth": "bearer"},
+            {"remoteWriteBearerToken": "x-Secret-3"},
+            "kubernetes.remoteWriteAuth = 'bearer' is invalid",
+        ),
+    ],
+)
+def test_remote_write_auth_errors(
+    changes: dict[str, Any], secrets: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SynthError) as raised:
+        run_stack(
+            "prod",
+            overrides={"kubernetes": _prod_kubernetes(**changes)},
+            secrets={**REAL_SECRETS, **secrets},
+        )
+    assert message in str(raised.value), str(raised.value)
+    for value in secrets.values():
+        assert value not in str(raised.value)
 
 
 def _prod_kubernetes(**changes: Any) -> dict[str, Any]:

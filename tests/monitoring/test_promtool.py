@@ -209,3 +209,24 @@ def test_checked_in_cases_follow_the_tuning(settings: ContentSettings, tmp_path:
         names.append(path.name)
     result = run([tool("promtool"), "test", "rules", *names], timeout=180, cwd=root)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("auth", ["basic", "bearer"])
+def test_remote_write_credentials_as_files_pass_promtool(
+    auth: str, settings: ContentSettings, rules_dir: Path, tmp_path: Path
+) -> None:
+    rendered = dataclasses.replace(
+        settings,
+        discovery="static",
+        rule_files_dir=str(rules_dir / "rules"),
+        remote_write_url="https://remote.example.test/api/v1/write",
+        remote_write_auth=auth,  # type: ignore[arg-type]
+        remote_write_username="tenant-1" if auth == "basic" else None,
+    )
+    text = render_prometheus_config(rendered)
+    (entry,) = yaml.safe_load(text)["remote_write"]
+    assert set(entry) == {"url", "basic_auth" if auth == "basic" else "authorization"}
+    path = tmp_path / "prometheus.yml"
+    path.write_text(text)
+    result = run([tool("promtool"), "check", "config", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
