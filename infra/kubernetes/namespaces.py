@@ -7,15 +7,20 @@
 
 NetworkPolicies: deny all ingress in both namespaces, then allow exactly the flows the stack
 needs. Kubelet probes come from the node and are allowed by common CNIs (Calico, Cilium).
+Egress likewise (`kubernetes.egress`, on by default): deny all, allow DNS, then per component
+only its destinations: pods of the stack by label, and outside the pod network only
+`egress.externalCidrs` on the ports that component needs (create_egress_policies).
+node-exporter runs on the host network, where NetworkPolicies do not apply.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import pulumi_kubernetes as k8s
 
-from components import PORTS, alertmanager
+from components import PORTS, alertmanager, node_exporter
 from infra.kubernetes.common import (
     NAME_LABEL,
     PART_OF,
@@ -190,4 +195,119 @@ def create_network_policies(
                 {"match_labels": {ACME_SOLVER_LABEL: "true"}},
                 [{"from_": [controller], "ports": _ports((ACME_SOLVER_PORT, "TCP"))}],
             )
+    return policies
+
+
+DNS_PORT = 53
+KUBELET_PORT = 10250
+
+
+def _external(
+    ctx: Context, ports: list[int]
+) -> list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]:
+    """Traffic leaving the pod network: only `egress.externalCidrs`, only `ports` (TCP)."""
+    if not ports:
+        return []
+    cidrs = ctx.settings.egress.external_cidrs
+    return [
+        {
+            "to": [{"ip_block": {"cidr": cidr}} for cidr in cidrs],
+            "ports": _ports(*((number, "TCP") for number in sorted(set(ports)))),
+        }
+    ]
+
+
+def _url_port(url: str | None) -> list[int]:
+    if url is None:
+        return []
+    parsed = urlparse(url)
+    return [parsed.port or (443 if parsed.scheme == "https" else 80)]
+
+
+def egress_rules(
+    ctx: Context,
+) -> dict[str, list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]]:
+    """app -> the egress rules of its pods (besides DNS), in the main namespace."""
+    egress = ctx.settings.egress
+    content = ctx.content.settings
+    api = list(egress.api_server_ports)
+    smtp = (
+        [int(content.receivers.email_smarthost.rsplit(":", 1)[1])]
+        if content.receivers.email_to
+        else []
+    )
+    adapters = [
+        int(m.adapter_target.rsplit(":", 1)[1]) for m in content.markets if m.adapter_target
+    ]
+    scraped = [KUBELET_PORT, node_exporter.COMPONENT.port, *adapters]
+    every_pod: k8s.networking.v1.NetworkPolicyPeerArgsDict = {"namespace_selector": {}}
+    return {
+        # Scrapes any pod (ours, and user services in other namespaces), the kubelets and the
+        # host-network node-exporter on the nodes, the API server (discovery), remote_write.
+        "prometheus": [
+            {"to": [every_pod]},
+            *_external(ctx, [*api, *scraped, *_url_port(content.remote_write_url)]),
+        ],
+        "alertmanager": [
+            {
+                "to": [_pods("alertmanager")],
+                "ports": _ports((alertmanager.MESH_PORT, "TCP"), (alertmanager.MESH_PORT, "UDP")),
+            },
+            *_external(ctx, [*egress.receiver_ports, *smtp]),
+        ],
+        "grafana": [
+            {"to": [_pods("prometheus")], "ports": _ports(*_tcp("prometheus"))},
+            {"to": [_pods("loki")], "ports": _ports(*_tcp("loki"))},
+            {"to": [_pods("alertmanager")], "ports": _ports(*_tcp("alertmanager"))},
+            *_external(ctx, smtp),
+        ],
+        "loki": [{"to": [_pods("alertmanager")], "ports": _ports(*_tcp("alertmanager"))}],
+        "alloy": [
+            {"to": [_pods("loki")], "ports": _ports(*_tcp("loki"))},
+            *_external(ctx, api),
+        ],
+        "kube-state-metrics": _external(ctx, api),
+        "exporter": _external(
+            ctx, [egress.database_port] if ctx.settings.exporter_database.mode == "dsn" else []
+        ),
+    }
+
+
+def create_egress_policies(
+    ctx: Context, prefix: str, namespaces: Namespaces
+) -> list[k8s.networking.v1.NetworkPolicy]:
+    """Default deny egress + DNS in both namespaces, then each component's destinations."""
+    if not ctx.settings.egress.enabled:
+        return []
+    opts = ctx.with_deps(namespaces.main, namespaces.node)
+
+    def policy(
+        name: str,
+        namespace: str,
+        pod_selector: k8s.meta.v1.LabelSelectorArgsDict,
+        egress: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict],
+    ) -> k8s.networking.v1.NetworkPolicy:
+        return k8s.networking.v1.NetworkPolicy(
+            f"{prefix}-netpol-{namespace}-{name}",
+            metadata={
+                "name": name,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/part-of": PART_OF},
+            },
+            spec={"pod_selector": pod_selector, "policy_types": ["Egress"], "egress": egress},
+            opts=opts,
+        )
+
+    policies = []
+    for namespace in (ctx.namespace, ctx.node_namespace):
+        policies.append(policy("default-deny-egress", namespace, {}, []))
+        # The cluster DNS Service's address and pod labels differ between distributions.
+        dns: list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict] = [
+            {"ports": _ports((DNS_PORT, "UDP"), (DNS_PORT, "TCP"))}
+        ]
+        policies.append(policy("allow-dns-egress", namespace, {}, dns))
+    for app, rules in egress_rules(ctx).items():
+        if rules:
+            selector: k8s.meta.v1.LabelSelectorArgsDict = {"match_labels": selector_labels(app)}
+            policies.append(policy(f"allow-{app}-egress", ctx.namespace, selector, rules))
     return policies

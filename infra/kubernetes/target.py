@@ -22,7 +22,11 @@ from infra.kubernetes.grafana import create_grafana
 from infra.kubernetes.ingress import create_ingresses
 from infra.kubernetes.kube_state_metrics import create_kube_state_metrics
 from infra.kubernetes.loki import create_loki
-from infra.kubernetes.namespaces import create_namespaces, create_network_policies
+from infra.kubernetes.namespaces import (
+    create_egress_policies,
+    create_namespaces,
+    create_network_policies,
+)
 from infra.kubernetes.node_exporter import create_node_exporter
 from infra.kubernetes.prometheus import create_prometheus
 from infra.settings.kubernetes import (
@@ -103,6 +107,7 @@ class KubernetesTarget(pulumi.ComponentResource):
         )
         namespaces = create_namespaces(base, name)
         create_network_policies(base, name, namespaces)
+        create_egress_policies(base, name, namespaces)
         ctx = Context(
             settings, config.images, content, base.with_deps(namespaces.main, namespaces.node)
         )

@@ -8,6 +8,7 @@ Every error names the key, the value and what is allowed.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from decimal import Decimal
 from typing import Literal
@@ -126,6 +127,40 @@ class Registry(StrictModel):
         return f"{self.server}/{self.repository}:{self.tag}"
 
 
+class Egress(StrictModel):
+    """Egress NetworkPolicies: deny by default, then what each component needs (see
+    infra/kubernetes/namespaces.py). Traffic leaving the pod network (receivers, remote_write,
+    the database, the API server, kubelets) may only reach `externalCidrs` on the ports each
+    component needs: narrow it to your networks, or widen a port list here."""
+
+    enabled: bool = True
+    external_cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    api_server_ports: list[int] = Field(default_factory=lambda: [443, 6443])
+    database_port: int = 5432  # the exporter's database (exporterDatabase.mode = "dsn")
+    receiver_ports: list[int] = Field(default_factory=lambda: [443])  # Slack, PagerDuty, hooks
+
+    @model_validator(mode="after")
+    def _check(self) -> Egress:
+        if not self.external_cidrs:
+            raise InvalidValue("externalCidrs", self.external_cidrs, "at least one CIDR")
+        for cidr in self.external_cidrs:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                raise InvalidValue(
+                    "externalCidrs", cidr, 'CIDRs such as "10.0.0.0/8" or "0.0.0.0/0"'
+                ) from None
+        for key, ports in (
+            ("apiServerPorts", self.api_server_ports),
+            ("receiverPorts", self.receiver_ports),
+            ("databasePort", [self.database_port]),
+        ):
+            for number in ports:
+                if isinstance(number, bool) or not 1 <= number <= 65535:
+                    raise InvalidValue(key, number, "ports 1-65535")
+        return self
+
+
 class Ingress(StrictModel):
     """Optional Ingress with TLS for Grafana (and, with auth annotations, Prometheus/AM)."""
 
@@ -235,6 +270,7 @@ class KubernetesSettings(StrictModel):
     registry: Registry
     exporter_database: ExporterDatabase = Field(default_factory=ExporterDatabase)
     ingress: Ingress = Field(default_factory=Ingress)
+    egress: Egress = Field(default_factory=Egress)
     remote_write_url: str | None = None
     # "basic": username here, password in the secret remoteWritePassword; "bearer": the secret
     # remoteWriteBearerToken. Both reach Prometheus as files, never in prometheus.yml.

@@ -37,6 +37,7 @@ CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"
 CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
 CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
 WORKLOADS = (STATEFULSET, DEPLOYMENT, DAEMONSET)
+NETWORK_POLICY = NETPOL
 HOST_ACCESS = {"node-exporter"}  # the only workload allowed host access
 PINNED = re.compile(r"^[^@\s]+(:[A-Za-z0-9_][A-Za-z0-9_.-]*|@sha256:[0-9a-f]{64})$")
 
@@ -106,6 +107,8 @@ def test_inventory(prod_run: StackRun) -> None:
         },
         ("NetworkPolicy", NODE_NS, "default-deny-ingress"),
         ("NetworkPolicy", NODE_NS, "allow-prometheus-scrape"),
+        *{("NetworkPolicy", ns, name) for ns in (NS, NODE_NS) for name in EGRESS_BASE},
+        *{("NetworkPolicy", NS, f"allow-{app}-egress") for app in EGRESS_APPS},
         ("ServiceAccount", NS, "prometheus"),
         ("ServiceAccount", NS, "alloy"),
         ("ServiceAccount", NODE_NS, "node-exporter"),
@@ -530,6 +533,8 @@ def _allowed(run: StackRun) -> set[tuple[str, str, str, int | None, str | None]]
     flows = set()
     for (namespace, _), policy in k8s_objects(run, NETPOL).items():
         spec = policy.inputs["spec"]
+        if spec["policyTypes"] == ["Egress"]:
+            continue  # test_egress_* below
         assert spec["policyTypes"] == ["Ingress"]
         labels = spec["podSelector"].get("matchLabels", {})
         target = labels.get("app.kubernetes.io/name") or (
@@ -545,6 +550,92 @@ def _allowed(run: StackRun) -> set[tuple[str, str, str, int | None, str | None]]
                 for port in rule.get("ports", [{"port": None, "protocol": None}]):
                     flows.add((namespace, target, source, port["port"], port["protocol"]))
     return flows
+
+
+EGRESS_BASE = ("default-deny-egress", "allow-dns-egress")
+EGRESS_APPS = (
+    "prometheus",
+    "alertmanager",
+    "grafana",
+    "loki",
+    "alloy",
+    "kube-state-metrics",
+    "exporter",
+)
+
+
+def _egress(run: StackRun, name: str) -> list[dict[str, Any]]:
+    spec = obj(run, NETWORK_POLICY, name).inputs["spec"]
+    assert spec["policyTypes"] == ["Egress"]
+    rules: list[dict[str, Any]] = spec.get("egress", [])
+    return rules
+
+
+def _external_ports(rules: list[dict[str, Any]]) -> set[int]:
+    return {
+        port["port"]
+        for rule in rules
+        if any("ipBlock" in peer for peer in rule.get("to", []))
+        for port in rule["ports"]
+    }
+
+
+def test_egress_is_denied_by_default_and_allowed_per_component(prod_run: StackRun) -> None:
+    for namespace in (NS, NODE_NS):
+        deny = obj(prod_run, NETWORK_POLICY, "default-deny-egress", namespace).inputs["spec"]
+        assert deny == {"podSelector": {}, "policyTypes": ["Egress"], "egress": []}
+    # Each workload of the main namespace has its own egress policy, selecting its pods.
+    workloads = {
+        w.inputs["metadata"]["name"]
+        for t in WORKLOADS
+        for (ns, _), w in k8s_objects(prod_run, t).items()
+        if ns == NS
+    }
+    assert workloads == set(EGRESS_APPS)
+    for app in EGRESS_APPS:
+        policy = obj(prod_run, NETWORK_POLICY, f"allow-{app}-egress").inputs["spec"]
+        assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == app
+    # Outside the pod network, only the ports each one needs.
+    assert _external_ports(_egress(prod_run, "allow-grafana-egress")) == {587}  # SMTP
+    assert _external_ports(_egress(prod_run, "allow-alertmanager-egress")) == {443, 587}
+    assert _external_ports(_egress(prod_run, "allow-exporter-egress")) == {5432}
+    assert _external_ports(_egress(prod_run, "allow-kube-state-metrics-egress")) == {443, 6443}
+    assert _external_ports(_egress(prod_run, "allow-prometheus-egress")) == {
+        443,
+        6443,
+        9100,
+        10250,
+    }
+    assert _external_ports(_egress(prod_run, "allow-loki-egress")) == set()
+
+
+def test_egress_can_be_narrowed_widened_or_turned_off() -> None:
+    narrow = run_stack(
+        "prod",
+        overrides={
+            "kubernetes": _prod_kubernetes(
+                egress={"externalCidrs": ["10.0.0.0/8"], "databasePort": 6432},
+                remoteWriteUrl="https://mimir.example.com:8443/push",
+            )
+        },
+        secrets=REAL_SECRETS,
+    )
+    for rule in _egress(narrow, "allow-exporter-egress"):
+        assert rule["to"] == [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
+    assert _external_ports(_egress(narrow, "allow-exporter-egress")) == {6432}
+    assert 8443 in _external_ports(_egress(narrow, "allow-prometheus-egress"))
+    off = run_stack(
+        "prod",
+        overrides={"kubernetes": _prod_kubernetes(egress={"enabled": False})},
+        secrets=REAL_SECRETS,
+    )
+    assert not [p for p in k8s_objects(off, NETWORK_POLICY).values() if "Egress" in str(p.inputs)]
+    with pytest.raises(SynthError, match=r"kubernetes\.egress\.externalCidrs = '10\.0\.0\.0/33'"):
+        run_stack(
+            "prod",
+            overrides={"kubernetes": _prod_kubernetes(egress={"externalCidrs": ["10.0.0.0/33"]})},
+            secrets=REAL_SECRETS,
+        )
 
 
 def test_network_policies_deny_by_default_and_allow_the_stack_flows(prod_run: StackRun) -> None:
