@@ -1016,3 +1016,21 @@ def test_namespaced_objects_are_created_after_their_namespace(prod_run: StackRun
     for resource in namespaced:
         namespace = resource.inputs["metadata"]["namespace"]
         assert namespaces[namespace] in resource.dependencies, resource.name
+
+
+def test_every_image_can_be_pinned_by_digest() -> None:
+    """`images.*` accepts "repo:tag@sha256:<digest>": the containers then run exactly that."""
+    from infra.settings.stack import ImagesConfig
+
+    digest = "sha256:" + "ab" * 32
+    images = {
+        key: f"{value.split('@')[0]}@{digest}"
+        for key, value in ImagesConfig().model_dump(by_alias=True).items()
+    }
+    run = run_stack("prod", overrides={"images": images}, secrets=REAL_SECRETS)
+    workloads = [r for t in WORKLOADS for r in k8s_objects(run, t).values()]
+    for workload in workloads:
+        for container in containers(workload):
+            assert container["image"].endswith(f"@{digest}") or "@sha256:" in container["image"]
+    pinned = [c["image"] for w in workloads for c in containers(w) if c["image"].endswith(digest)]
+    assert len(pinned) >= len(workloads) - 1  # all but our exporter, pinned by its own digest
