@@ -21,10 +21,15 @@ COMPONENT = Component(
 )
 
 
-def args() -> list[str]:
+# On Kubernetes node-exporter serves only the node's loopback; kube-rbac-proxy serves the node's
+# address on the same port, over TLS, to authenticated and authorized callers only.
+LOOPBACK_LISTEN = f"127.0.0.1:{COMPONENT.port}"
+
+
+def args(listen: str = f":{COMPONENT.port}") -> list[str]:
     return [
         f"--path.rootfs={HOST_ROOT}",
-        f"--web.listen-address=:{COMPONENT.port}",
+        f"--web.listen-address={listen}",
         # Container and kubelet mounts are not node filesystems.
         "--collector.filesystem.mount-points-exclude="
         "^/(dev|proc|sys|run/containerd/.+|var/lib/docker/.+|var/lib/kubelet/.+)($|/)",

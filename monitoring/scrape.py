@@ -68,6 +68,17 @@ def _k8s_cadvisor_job(settings: ContentSettings) -> dict[str, Any]:
     }
 
 
+def _k8s_node_exporter_job(settings: ContentSettings) -> dict[str, Any]:
+    """node-exporter behind kube-rbac-proxy: https with the ServiceAccount token. The proxy's
+    certificate is self-signed per pod (as in kube-prometheus), so it is not verified; the
+    token is what authenticates, and it is only sent to pods discovered in our namespace."""
+    job = _k8s_pod_job(jobs.NODE, jobs.NODE_EXPORTER_APP, [settings.node_exporter_namespace])
+    job["scheme"] = "https"
+    job["authorization"] = {"credentials_file": f"{jobs.SERVICE_ACCOUNT_DIR}/token"}
+    job["tls_config"] = {"insecure_skip_verify": True}
+    return job
+
+
 # The kubelet's own /metrics: only the volume stats (the rest is large and unused).
 VOLUME_METRICS = "kubelet_volume_stats_(available|capacity|used)_bytes"
 
@@ -114,7 +125,7 @@ def scrape_configs(settings: ContentSettings) -> list[dict[str, Any]]:
         configs.insert(2, _static_job(jobs.EXPORTER, t.exporter))
     if settings.discovery == "kubernetes":
         configs += [
-            _k8s_pod_job(jobs.NODE, jobs.NODE_EXPORTER_APP, [settings.node_exporter_namespace]),
+            _k8s_node_exporter_job(settings),
             _k8s_cadvisor_job(settings),
             _k8s_pod_job(
                 jobs.ALLOY,

@@ -151,6 +151,11 @@ def http_probe(
     }
 
 
+def tcp_probe(port: str) -> k8s.core.v1.ProbeArgsDict:
+    """Ready when `port` accepts connections (for endpoints that answer 401 without a token)."""
+    return {"tcp_socket": {"port": port}, "period_seconds": 10, "timeout_seconds": 5}
+
+
 def tcp_liveness_probe(port: str, initial_delay: int | None = None) -> k8s.core.v1.ProbeArgsDict:
     """Restart only when `port` stops accepting connections (every 20 s, 6 failures)."""
     probe: k8s.core.v1.ProbeArgsDict = {

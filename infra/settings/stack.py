@@ -235,6 +235,8 @@ class ImagesConfig(ConfigModel):
     node_exporter: str = "prom/node-exporter:v1.9.1"
     cadvisor: str = "ghcr.io/google/cadvisor:v0.57.0"  # >= v0.54 for Docker 29
     blackbox_exporter: str = "prom/blackbox-exporter:v0.25.0"  # with `services` probes
+    # Kubernetes only: authenticates scrapes of node-exporter (as kube-prometheus does).
+    kube_rbac_proxy: str = "quay.io/brancz/kube-rbac-proxy:v0.22.1"
     kube_state_metrics: str = (  # Kubernetes only
         "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0"
     )

@@ -122,6 +122,8 @@ def test_inventory(prod_run: StackRun) -> None:
         ("ClusterRole", "", "monitoring-alloy"),
         ("ClusterRoleBinding", "", "monitoring-prometheus"),
         ("ClusterRoleBinding", "", "monitoring-alloy"),
+        ("ClusterRole", "", "monitoring-node-exporter"),
+        ("ClusterRoleBinding", "", "monitoring-node-exporter"),
         *{
             ("ConfigMap", NS, name)
             for name in (
@@ -242,9 +244,10 @@ def test_only_node_exporter_has_host_access_in_its_own_privileged_namespace(
     node_exporter = obj(prod_run, DAEMONSET, "node-exporter", NODE_NS)
     pod = pod_spec(node_exporter)
     assert pod["hostNetwork"] is True and pod["hostPID"] is True
-    assert pod["automountServiceAccountToken"] is False
+    assert pod["automountServiceAccountToken"] is True  # kube-rbac-proxy's TokenReviews
     assert pod["volumes"] == [{"name": "root", "hostPath": {"path": "/"}}]
-    (container,) = pod["containers"]
+    container, proxy = pod["containers"]
+    assert "volumeMounts" not in proxy
     (mount,) = container["volumeMounts"]
     assert mount["readOnly"] is True and mount["mountPath"] == "/host/root"
     assert "--path.rootfs=/host/root" in container["args"]
@@ -264,8 +267,8 @@ def test_discovery_contract_labels_and_metrics_ports(prod_run: StackRun) -> None
         daemonset = obj(prod_run, DAEMONSET, name, namespace)
         labels = daemonset.inputs["spec"]["template"]["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == name
-        (container,) = pod_spec(daemonset)["containers"]
-        assert [p["name"] for p in container["ports"]] == ["metrics"]
+        ports = [p["name"] for c in pod_spec(daemonset)["containers"] for p in c.get("ports", [])]
+        assert ports == ["metrics"]  # node-exporter: its kube-rbac-proxy's port
     prometheus_yml = yaml.safe_load(
         obj(prod_run, CONFIG_MAP, "prometheus-config").inputs["data"]["prometheus.yml"]
     )
@@ -920,6 +923,48 @@ def _prod_kubernetes(**changes: Any) -> dict[str, Any]:
 
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+
+
+def test_node_exporter_is_reachable_only_through_an_authenticating_proxy(
+    prod_run: StackRun,
+) -> None:
+    node_exporter, proxy = pod_spec(obj(prod_run, DAEMONSET, "node-exporter", NODE_NS))[
+        "containers"
+    ]
+    # node-exporter serves the node's loopback only; the kubelet probes it there.
+    assert "--web.listen-address=127.0.0.1:9100" in node_exporter["args"]
+    assert "ports" not in node_exporter
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert node_exporter[probe]["httpGet"]["host"] == "127.0.0.1"
+    # kube-rbac-proxy serves the node's address over TLS and forwards to the loopback.
+    assert PINNED.match(proxy["image"]) and "kube-rbac-proxy" in proxy["image"]
+    assert "--secure-listen-address=[$(NODE_IP)]:9100" in proxy["args"]
+    assert "--upstream=http://127.0.0.1:9100/" in proxy["args"]
+    assert proxy["env"][0]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert proxy["securityContext"]["runAsNonRoot"] is True
+    assert "httpGet" not in proxy["readinessProbe"]  # every HTTP request needs a token
+    role = k8s_objects(prod_run, CLUSTER_ROLE)[("", "monitoring-node-exporter")]
+    assert role.inputs["rules"] == [
+        {
+            "apiGroups": ["authentication.k8s.io"],
+            "resources": ["tokenreviews"],
+            "verbs": ["create"],
+        },
+        {
+            "apiGroups": ["authorization.k8s.io"],
+            "resources": ["subjectaccessreviews"],
+            "verbs": ["create"],
+        },
+    ]
+    # Prometheus authenticates with its token, and may get /metrics.
+    prometheus_role = k8s_objects(prod_run, CLUSTER_ROLE)[("", "monitoring-prometheus")]
+    assert {"nonResourceURLs": ["/metrics"], "verbs": ["get"]} in prometheus_role.inputs["rules"]
+    config = yaml.safe_load(
+        obj(prod_run, CONFIG_MAP, "prometheus-config").inputs["data"]["prometheus.yml"]
+    )
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "node"]
+    assert job["scheme"] == "https"
+    assert job["authorization"]["credentials_file"].endswith("/serviceaccount/token")
 
 
 def test_kube_state_metrics_reads_only_our_namespaces_and_the_kinds_alerts_use(
