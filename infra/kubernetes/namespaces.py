@@ -224,6 +224,19 @@ def _url_port(url: str | None) -> list[int]:
     return [parsed.port or (443 if parsed.scheme == "https" else 80)]
 
 
+def _component_ports(ctx: Context) -> dict[str, int]:
+    """app of each declared PostgreSQL/Redis/NGINX exporter -> the port of its instance."""
+    ports: dict[str, int] = {}
+    components = ctx.content.settings.components
+    for db in components.postgres:
+        ports[f"postgres-exporter-{db.name}"] = int(db.address.rsplit(":", 1)[1])
+    for cache in components.redis:
+        ports[f"redis-exporter-{cache.name}"] = urlparse(cache.address).port or 6379
+    for proxy in components.nginx:
+        ports[f"nginx-exporter-{proxy.name}"] = _url_port(proxy.status_url)[0]
+    return ports
+
+
 def egress_rules(
     ctx: Context,
 ) -> dict[str, list[k8s.networking.v1.NetworkPolicyEgressRuleArgsDict]]:
@@ -270,6 +283,14 @@ def egress_rules(
         "exporter": _external(
             ctx, [egress.database_port] if ctx.settings.exporter_database.mode == "dsn" else []
         ),
+        # Each declared database, cache or proxy: in the cluster or off the pod network.
+        **{
+            app: [
+                {"to": [every_pod], "ports": _ports((port, "TCP"))},
+                *_external(ctx, [port]),
+            ]
+            for app, port in _component_ports(ctx).items()
+        },
     }
 
 

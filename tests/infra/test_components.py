@@ -27,6 +27,7 @@ from tests.infra.harness import (
 )
 from tests.infra.test_kubernetes import (
     DEPLOYMENT,
+    NETPOL,
     PINNED,
     SECRET_TYPE,
     SERVICE,
@@ -300,3 +301,21 @@ def test_synth_with_components_passes_promtool_amtool_and_the_schemas(
     for password in PASSWORDS.values():
         assert password not in text
     assert "placeholder-cachePw" in files["exporters/redis-cache/redis-passwords.json"].read_text()
+
+
+def test_prod_each_component_exporter_may_reach_only_its_instance_port(
+    prod_components: StackRun,
+) -> None:
+    expected = {
+        "postgres-exporter-trading-db": 5432,
+        "postgres-exporter-replica": 5432,
+        "redis-exporter-cache": 6379,
+        "nginx-exporter-edge": 8080,
+    }
+    assert set(expected) == APPS
+    for app, port in expected.items():
+        policy = obj(prod_components, NETPOL, f"allow-{app}-egress").inputs["spec"]
+        assert policy["policyTypes"] == ["Egress"]
+        assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == app
+        ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
+        assert ports == {port}
