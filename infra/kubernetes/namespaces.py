@@ -280,8 +280,12 @@ def egress_rules(
             *_external(ctx, api),
         ],
         "kube-state-metrics": _external(ctx, api),
+        # Our exporter (when deployed) reads its database; on a PVC it needs nothing.
         "exporter": _external(
-            ctx, [egress.database_port] if ctx.settings.exporter_database.mode == "dsn" else []
+            ctx,
+            [egress.database_port]
+            if content.exporter_enabled and ctx.settings.exporter_database.mode == "dsn"
+            else [],
         ),
         # Each declared database, cache or proxy: in the cluster or off the pod network.
         **{
