@@ -223,8 +223,30 @@ def read_stack_file(path: Path) -> tuple[dict[str, str], set[str]]:
         elif isinstance(value, str):
             values[key] = value
         else:
-            values[key] = json.dumps(value)
+            # `pulumi config set --secret --path a.b value` encrypts the leaf in place and makes
+            # the whole key a secret: stand-ins for the leaves, and the key stays secret.
+            resolved, nested = _nested_secure(value, key)
+            values[key] = json.dumps(resolved)
+            if nested:
+                secure.add(key)
     return values, secure
+
+
+def _nested_secure(value: Any, path: str) -> tuple[Any, bool]:
+    """`value` with each nested `{secure: ...}` leaf replaced by a placeholder; whether any."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return cfg.placeholder_secret(path), True
+        found = False
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            out[name], nested = _nested_secure(item, f"{path}.{name}")
+            found = found or nested
+        return out, found
+    if isinstance(value, list):
+        items = [_nested_secure(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [item for item, _ in items], any(nested for _, nested in items)
+    return value, False
 
 
 @dataclass

@@ -495,6 +495,29 @@ def raw_stack_config() -> tuple[dict[str, str], set[str]]:
     return values, secret
 
 
+KUBECONFIG_SECRET_HINT = (
+    "a kubeconfig file path, or its contents as a secret: "
+    '`pulumi config set --secret --path kubernetes.kubeconfig "$(cat FILE)"`'
+)
+
+
+def _plain_inline_kubeconfig(raw: Mapping[str, str], secret_keys: set[str]) -> str | None:
+    """An inline kubeconfig (credentials) in plain config is refused; a path or a secret is not."""
+    if "kubernetes" not in raw or "kubernetes" in secret_keys:
+        return None
+    try:
+        document = json.loads(raw["kubernetes"])
+    except (json.JSONDecodeError, TypeError):
+        return None
+    kubeconfig = document.get("kubeconfig") if isinstance(document, dict) else None
+    if isinstance(kubeconfig, str) and ("\n" in kubeconfig or "apiVersion" in kubeconfig):
+        return (
+            f"{NAMESPACE}:kubernetes.kubeconfig = '[inline kubeconfig]' is invalid: allowed "
+            + KUBECONFIG_SECRET_HINT
+        )
+    return None
+
+
 def load_stack_config(
     raw: Mapping[str, str] | None = None,
     placeholder: Callable[[str], str] | None = None,
@@ -517,6 +540,9 @@ def load_stack_config(
         *sorted(named | referenced_secret_keys(raw.get("notifications"))),
     )
     if from_runtime:
+        problem = _plain_inline_kubeconfig(raw, secret_keys)
+        if problem:
+            problems.append(problem)
         for key in sorted(set(raw) & set(all_secret_keys) - secret_keys):
             problems.append(
                 f"{NAMESPACE}:{key} = '[secret]' is stored in plain text: allowed only as a "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -191,6 +192,49 @@ def test_kubeconfig_from_config_is_a_secret() -> None:
     )
     provider = run.named("pulumi:providers:kubernetes", "prod-k8s")
     assert provider.inputs["kubeconfig"] == SECRET
+
+
+INLINE_KUBECONFIG = "apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user: {token: Kc-T0ken}\n"
+
+
+def test_an_inline_kubeconfig_in_plain_config_is_refused() -> None:
+    with pytest.raises(SynthError) as raised:
+        run_stack(
+            "prod",
+            overrides={"kubernetes": _prod_kubernetes(kubeconfig=INLINE_KUBECONFIG)},
+            secrets=REAL_SECRETS,
+        )
+    message = str(raised.value)
+    assert "kubernetes.kubeconfig = '[inline kubeconfig]' is invalid" in message
+    assert "pulumi config set --secret --path kubernetes.kubeconfig" in message
+    assert "Kc-T0ken" not in message
+
+
+def test_an_inline_kubeconfig_as_a_nested_secret_is_accepted() -> None:
+    """`pulumi config set --secret --path kubernetes.kubeconfig ...` makes `kubernetes` secret."""
+    kubernetes = json.dumps(_prod_kubernetes(kubeconfig=INLINE_KUBECONFIG))
+    run = run_stack("prod", secrets={**REAL_SECRETS, "kubernetes": kubernetes})
+    provider = run.named("pulumi:providers:kubernetes", "prod-k8s")
+    assert provider.inputs["kubeconfig"] == SECRET
+    for resource in run.resources:
+        assert "Kc-T0ken" not in json.dumps(list(plain_strings(resource.wire_inputs)))
+
+
+def test_synth_reads_nested_secrets_of_a_stack_file(tmp_path: Path) -> None:
+    from infra import synth
+
+    document = yaml.safe_load((Path(synth.PROJECT_DIR) / "Pulumi.prod.yaml").read_text())
+    document["config"]["trading-monitoring:kubernetes"]["kubeconfig"] = {"secure": "v1:AAAA"}
+    (tmp_path / "Pulumi.nested.yaml").write_text(yaml.safe_dump(document))
+    values, secure = synth.read_stack_file(tmp_path / "Pulumi.nested.yaml")
+    assert "kubernetes" in secure
+    assert "v1:AAAA" not in values["kubernetes"]
+    out = tmp_path / "out"
+    args = ["synth", "--stack", "nested", "--out", str(out), "--project-dir", str(tmp_path)]
+    assert synth.main(args) == 0
+    plan = json.loads((out / "plan.json").read_text())
+    (provider,) = [r for r in plan["resources"] if r["type"] == "pulumi:providers:kubernetes"]
+    assert provider["inputs"]["kubeconfig"] == SECRET
 
 
 # --- Pod hardening ------------------------------------------------------------------------
