@@ -287,6 +287,16 @@ def egress_rules(
             if content.exporter_enabled and ctx.settings.exporter_database.mode == "dsn"
             else [],
         ),
+        # The services' probes (deployed only with probes): any pod, and off the pod network
+        # anywhere in externalCidrs on any port (a probe's target is whatever you list).
+        "blackbox-exporter": (
+            [
+                {"to": [every_pod]},
+                {"to": [{"ip_block": {"cidr": cidr}} for cidr in egress.external_cidrs]},
+            ]
+            if ctx.content.blackbox_yml is not None
+            else []
+        ),
         # Each declared database, cache or proxy: in the cluster or off the pod network.
         **{
             app: [

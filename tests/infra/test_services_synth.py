@@ -136,6 +136,14 @@ def test_the_blackbox_exporter_is_deployed_and_hardened(
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["automountServiceAccountToken"] is False
         assert container["resources"]["limits"]
+        # Its probes may leave through the egress policies (any pod, externalCidrs).
+        (egress,) = [
+            r["inputs"]["spec"]
+            for r in by_type["kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+            if r["inputs"]["metadata"]["name"] == "allow-blackbox-exporter-egress"
+        ]
+        assert egress["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "blackbox-exporter"
+        assert {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]} in egress["egress"]
 
 
 def test_prod_discovers_endpoints_with_the_existing_cluster_role(
