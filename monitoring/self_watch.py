@@ -19,6 +19,7 @@ Metric names, as exposed by the pinned versions:
 from __future__ import annotations
 
 from monitoring import dashboard_uids as uids
+from monitoring import jobs
 from monitoring.rules import AlertRule, RuleGroup
 from monitoring.scrape import scrape_configs
 from monitoring.settings import ContentSettings
@@ -103,7 +104,11 @@ def prometheus_storage_alerts(settings: ContentSettings) -> tuple[AlertRule, ...
 def discovered_jobs(settings: ContentSettings) -> list[str]:
     """Jobs whose targets come from Kubernetes discovery (per-node DaemonSets, kubelets,
     kube-state-metrics once scraped): none found means every alert on that job is blind."""
-    return [c["job_name"] for c in scrape_configs(settings) if "kubernetes_sd_configs" in c]
+    return [
+        c["job_name"]
+        for c in scrape_configs(settings)
+        if "kubernetes_sd_configs" in c and c["job_name"] in jobs.ALL  # the stack's own jobs
+    ]
 
 
 def _targets_missing(settings: ContentSettings) -> AlertRule:
