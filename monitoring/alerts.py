@@ -560,6 +560,21 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
         ),
         *_collector_failing(settings),
         AlertRule(
+            name="ExporterReconciliationFailing",
+            expr="trading_exporter_reconciliation_success == 0",
+            for_=t.meta_for,
+            severity="warning",
+            category="meta",
+            summary="Exporter recount of collector {{ $labels.collector }} fails",
+            description=(
+                "The last full recount of the incremental counts of collector"
+                " {{ $labels.collector }} on {{ $labels.instance }} failed: rows deleted or"
+                " updated since the last successful one are not reflected (counts stay as first"
+                " seen) until one succeeds. The collector itself keeps serving."
+            ),
+            dashboard_uid=uids.META,
+        ),
+        AlertRule(
             name="PrometheusConfigReloadFailed",
             expr="prometheus_config_last_reload_successful == 0",
             for_=t.meta_for,
