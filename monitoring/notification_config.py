@@ -40,13 +40,12 @@ from monitoring.notifications import (
 from monitoring.rules import CATEGORIES, SEVERITIES, AlertRule, Severity
 from monitoring.settings import ContentSettings
 from monitoring.tuning import AlertOverride, AlertTuning
-from validation import InvalidValue, check_duration, check_unique
+from validation import HOST_PORT, InvalidValue, check_duration, check_unique
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _SECRET_KEY = re.compile(r"^[a-z][a-zA-Z0-9]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
 _SLACK_CHANNEL = re.compile(r"^[#@][a-z0-9][a-z0-9._-]{0,79}$")
-_HOST_PORT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5}$")
 OVERRIDE_SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
 
 
@@ -231,7 +230,7 @@ def _smtp(raw: object, secrets: _Secrets) -> Smtp:
     sender = body.get("from", defaults.sender)
     _text(f"{key}.from", sender, _EMAIL, "an email address")
     smarthost = body.get("smarthost", defaults.smarthost)
-    _text(f"{key}.smarthost", smarthost, _HOST_PORT, "host:port of the SMTP relay")
+    _text(f"{key}.smarthost", smarthost, HOST_PORT, "host:port of the SMTP relay")
     username = body.get("username")
     if username is not None and (not isinstance(username, str) or not username.strip()):
         raise InvalidValue(f"{key}.username", username, "a non-empty name or unset")

@@ -17,13 +17,12 @@ from typing import Any, Literal, TypeVar
 import promql_parser
 
 from monitoring.rules import CATEGORIES, SEVERITIES, Category, Severity
-from validation import InvalidValue, check_unique, duration_seconds, is_duration
+from validation import HOST_PORT, InvalidValue, check_unique, duration_seconds, is_duration
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,27}[a-z0-9])?$")  # uid "tm-service-<name>" <= 40
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _ALERT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _TEAM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_HOST_PORT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5}$")
 _URL = re.compile(r"^(http|https)://[A-Za-z0-9.-]+(:\d{1,5})?(/\S*)?$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _PATH = re.compile(r"^/\S*$")
@@ -208,7 +207,7 @@ def _metrics(key: str, raw: object) -> ServiceMetrics:
     if scheme not in ("http", "https"):
         raise _fail(f"{key}.scheme", scheme, "http or https")
     targets = tuple(
-        _str(f"{key}.targets[{i}]", t, _HOST_PORT, "host:port")
+        _str(f"{key}.targets[{i}]", t, HOST_PORT, "host:port")
         for i, t in enumerate(_list(f"{key}.targets", m.get("targets")))
     )
     kubernetes = None
@@ -240,7 +239,7 @@ def _probe(key: str, raw: object) -> Probe:
     p = _mapping(key, raw, ("name", "url", "tcp", "expectStatus", "expectBody"))
     name = _str(f"{key}.name", p.get("name"), _NAME, "lowercase letters, digits and -")
     url = _opt_str(f"{key}.url", p.get("url"), _URL, "an http:// or https:// URL")
-    tcp = _opt_str(f"{key}.tcp", p.get("tcp"), _HOST_PORT, "host:port")
+    tcp = _opt_str(f"{key}.tcp", p.get("tcp"), HOST_PORT, "host:port")
     if url and tcp:
         raise _fail(f"{key}.tcp", tcp, "either url or tcp in one probe, not both")
     if not url and not tcp:

@@ -59,7 +59,11 @@ def check_duration(key: str, value: object) -> str:
     return value
 
 
-# --- URLs, image references, uniqueness -------------------------------------------------------
+# --- host:port, URLs, image references, uniqueness -------------------------------------
+
+
+# "host:port" (host name or IPv4 address); the groups name both parts.
+HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})$")
 
 
 def check_url(key: str, value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:

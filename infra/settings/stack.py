@@ -62,6 +62,7 @@ from monitoring.settings import ContentSettings, Market, Receivers, Targets
 from monitoring.thirdparty.model import NO_COMPONENTS, Components
 from monitoring.thresholds import AlertThresholds
 from validation import (
+    HOST_PORT,
     InvalidValue,
     check_duration,
     check_image_reference,
@@ -90,7 +91,6 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SIZE = re.compile(r"^(0|\d+(B|KB|MB|GB|TB|PB|EB))$")
 _SESSION = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_HOST_PORT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?:\d{1,5}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
@@ -155,7 +155,7 @@ class MarketConfig(ConfigModel):
                 self.calendar,
                 "only with `sessions` (a calendar brings its own holidays)",
             )
-        if self.adapter_target is not None and not _HOST_PORT.match(self.adapter_target):
+        if self.adapter_target is not None and not HOST_PORT.match(self.adapter_target):
             raise InvalidValue("adapterTarget", self.adapter_target, "host:port")
         return self
 
@@ -202,7 +202,7 @@ class ReceiversConfig(ConfigModel):
         for key, address in (("emailTo", self.email_to), ("emailFrom", self.email_from)):
             if address is not None and not _EMAIL.match(address):
                 raise InvalidValue(key, address, "an email address")
-        if not _HOST_PORT.match(self.smtp_smarthost):
+        if not HOST_PORT.match(self.smtp_smarthost):
             raise InvalidValue("smtpSmarthost", self.smtp_smarthost, "host:port of the SMTP relay")
         if self.smtp_username is not None and not self.smtp_username.strip():
             raise InvalidValue("smtpUsername", self.smtp_username, "a non-empty name or unset")

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from validation import InvalidValue, check_unique, check_url
+from validation import HOST_PORT, InvalidValue, check_unique, check_url
 
 CONFIG_KEY = "components"
 KINDS = ("postgres", "redis", "nginx")
@@ -25,7 +25,6 @@ SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
 
 # A name becomes a label value, a container/Deployment name suffix and a Grafana variable value.
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
-_HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})$")
 _DATABASE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$")
 _USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
 # A flat secret key of the stack config (camelCase, like every other key): `cachePassword`.
@@ -37,7 +36,7 @@ def _port_ok(port: str) -> bool:
 
 
 def _check_host_port(key: str, value: str) -> None:
-    match = _HOST_PORT.match(value)
+    match = HOST_PORT.match(value)
     if not match or not _port_ok(match["port"]):
         raise InvalidValue(key, value, 'host:port, e.g. "db.internal:5432"')
 
