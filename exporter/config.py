@@ -11,14 +11,21 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from exporter.layout import COLLECTORS, INCREMENTAL_TABLES, SQL_METRICS
-from validation import InvalidValue, check_unique
+from validation import (
+    WEEKDAYS,
+    InvalidValue,
+    check_date,
+    check_timezone,
+    check_unique,
+    check_weekday,
+    close_minute,
+    session_minutes,
+)
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_ENDPOINTS = ("quotes", "ohlcv", "orders", "account", "auth")
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SIDES = ("buy", "sell")
@@ -40,8 +47,6 @@ MIN_INTERVAL, MAX_INTERVAL = 0.1, 86_400.0
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,23}$")
 _CALENDAR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/_]{1,15}$")
-_SESSION = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 # A bad exporter configuration value: the product's one error type and message form.
@@ -186,25 +191,7 @@ def default_config() -> ExporterConfig:
 
 
 def parse_session(value: object, key: str) -> Session:
-    allowed = '"HH:MM-HH:MM" local time, start before end, end at most 24:00'
-    match = _SESSION.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ConfigError(key, value, allowed)
-    h1, m1, h2, m2 = (int(g) for g in match.groups())
-    start, end = h1 * 60 + m1, h2 * 60 + m2
-    if h1 > 23 or m1 > 59 or m2 > 59 or end > 24 * 60 or start >= end:
-        raise ConfigError(key, value, allowed)
-    return Session(start, end)
-
-
-def parse_close(value: object, key: str) -> int:
-    """An early close "HH:MM" (after 00:00, up to 24:00) as minutes after midnight."""
-    try:
-        if not isinstance(value, str):
-            raise ConfigError(key, value, "")
-        return parse_session(f"00:00-{value}", key).end_minute
-    except ConfigError:
-        raise ConfigError(key, value, '"HH:MM" local time after 00:00, up to 24:00') from None
+    return Session(*session_minutes(key, value))
 
 
 def parse_interval(value: object, key: str) -> float:
@@ -267,13 +254,7 @@ def _parse_market(raw: object, key: str) -> MarketConfig:
         ("code", "timezone", "calendar", "sessions", "weekdays", "holidays", "early_closes"),
     )
     code = parse_market_code(data.get("code"), f"{key}.code")
-    tz = data.get("timezone")
-    try:
-        if not isinstance(tz, str):
-            raise ZoneInfoNotFoundError
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{key}.timezone", tz, "an IANA time zone like 'Asia/Seoul'") from None
+    tz = check_timezone(f"{key}.timezone", data.get("timezone"))
     calendar = data.get("calendar")
     if calendar is not None and (not isinstance(calendar, str) or not _CALENDAR.match(calendar)):
         raise ConfigError(
@@ -286,26 +267,21 @@ def _parse_market(raw: object, key: str) -> MarketConfig:
     )
     if calendar is None and not sessions:
         raise ConfigError(f"{key}.sessions", raw_sessions, "a non-empty list when no calendar")
-    weekdays = []
-    raw_weekdays = data.get("weekdays", list(WEEKDAYS[:5]))
-    for i, day in enumerate(_require_list(raw_weekdays, f"{key}.weekdays")):
-        if day not in WEEKDAYS:
-            raise ConfigError(f"{key}.weekdays[{i}]", day, ", ".join(WEEKDAYS))
-        weekdays.append(WEEKDAYS.index(day))
-    holidays = []
-    for i, day in enumerate(_require_list(data.get("holidays", []), f"{key}.holidays")):
-        if not isinstance(day, str) or not _DATE.match(day):
-            raise ConfigError(f"{key}.holidays[{i}]", day, "a date 'YYYY-MM-DD' (quoted)")
-        holidays.append(day)
+    raw_weekdays = _require_list(data.get("weekdays", list(WEEKDAYS[:5])), f"{key}.weekdays")
+    weekdays = [
+        WEEKDAYS.index(check_weekday(f"{key}.weekdays[{i}]", day))
+        for i, day in enumerate(raw_weekdays)
+    ]
+    holidays = [
+        check_date(f"{key}.holidays[{i}]", day)
+        for i, day in enumerate(_require_list(data.get("holidays", []), f"{key}.holidays"))
+    ]
     early_closes = []
     for i, entry in enumerate(_require_list(data.get("early_closes", []), f"{key}.early_closes")):
         item = _require_mapping(entry, f"{key}.early_closes[{i}]")
         _check_keys(item, f"{key}.early_closes[{i}]", ("date", "close"))
-        day = item.get("date")
-        if not isinstance(day, str) or not _DATE.match(day):
-            raise ConfigError(f"{key}.early_closes[{i}].date", day, "a date 'YYYY-MM-DD' (quoted)")
-        close = item.get("close")
-        minute = parse_close(close, f"{key}.early_closes[{i}].close")
+        day = check_date(f"{key}.early_closes[{i}].date", item.get("date"))
+        minute = close_minute(f"{key}.early_closes[{i}].close", item.get("close"))
         early_closes.append((day, minute))
     # Explicit sessions win over a calendar: that is how tests pin a market open or closed.
     return MarketConfig(

@@ -14,7 +14,6 @@ import pulumi
 import yaml
 
 from components import THIRD_PARTY, alloy, grafana, prometheus
-from exporter.config import WEEKDAYS as EXPORTER_WEEKDAYS
 from exporter.config import parse_config as parse_exporter_config
 from infra.settings import stack as cfg
 from infra.targets import ComponentExporter, GrafanaServerConfig, RenderedContent
@@ -102,7 +101,7 @@ def render_exporter_config(
         entry: dict[str, object] = {"code": market.code, "timezone": market.timezone}
         if market.sessions:
             entry["sessions"] = list(market.sessions)
-            entry["weekdays"] = [EXPORTER_WEEKDAYS[d] for d in market.weekdays]
+            entry["weekdays"] = list(market.weekdays)
             if market.holidays:
                 entry["holidays"] = list(market.holidays)
             if market.early_closes:

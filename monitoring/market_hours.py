@@ -23,14 +23,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exporter.calendars import merge_intervals
-from monitoring.settings import Market
+from monitoring.settings import MARKET_CODE, MARKET_CODE_ALLOWED, Market
+from validation import WEEKDAYS as DAY_NAMES
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DAY_MINUTES = 24 * 60
-# Market codes become label values, Grafana uids (`tm-market-<code>`, 40 characters at most)
-# and interval names, so they stay short and plain.
-MARKET_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
-MARKET_CODE_ALLOWED = "1 to 24 of a-z, 0-9 and '-', not starting with '-'"
 
 _SESSION = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
@@ -118,11 +115,11 @@ def _close(value: str, key: str) -> int:
 
 
 def _weekdays(market: Market) -> tuple[int, ...]:
-    if not market.weekdays or any(d not in range(7) for d in market.weekdays):
+    if not market.weekdays or any(d not in DAY_NAMES for d in market.weekdays):
         raise ValueError(
             f"markets[{market.code}].weekdays: {market.weekdays!r}; expected at least one day"
         )
-    return market.weekdays
+    return tuple(DAY_NAMES.index(d) for d in market.weekdays)
 
 
 def check_market_code(code: str, key: str = "markets[].code") -> None:
@@ -257,7 +254,7 @@ def market_schedule(market: Market, first_year: int) -> MarketSchedule:
                 for day, close in market.early_closes
             ],
         )
-    custom = market.holidays or market.early_closes or market.weekdays != (0, 1, 2, 3, 4)
+    custom = market.holidays or market.early_closes or market.weekdays != DAY_NAMES[:5]
     if custom:
         raise ValueError(
             f"markets[{market.code}]: weekdays, holidays and earlyCloses belong to a custom"

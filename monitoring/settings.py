@@ -1,16 +1,30 @@
 """The typed inputs of every renderer in `monitoring/` and `dashboards/` (no Pulumi here).
 
-`infra/settings/stack.py` validates stack config and builds one `ContentSettings`; tests build
-their own.
+`infra/settings/stack.py` validates stack config and builds one `ContentSettings` (its `markets`
+entries validate straight into `Market`); tests build their own.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from pydantic import ConfigDict, with_config
+from pydantic.alias_generators import to_camel
 
 from monitoring.thirdparty.model import NO_COMPONENTS, Components
 from monitoring.thresholds import AlertThresholds, ComponentThresholds, ServiceThresholds
+from validation import (
+    HOST_PORT,
+    WEEKDAYS,
+    InvalidValue,
+    check_date,
+    check_timezone,
+    check_weekday,
+    close_minute,
+    session_minutes,
+)
 
 if TYPE_CHECKING:  # services.py reads rules.py, which reads this module
     from monitoring.services import Service
@@ -20,19 +34,68 @@ if TYPE_CHECKING:  # both import this module
     from monitoring.tuning import AlertTuning
 
 
+class EarlyClose(NamedTuple):
+    date: str  # "YYYY-MM-DD", local
+    close: str  # "HH:MM", local
+
+
+# Market codes become label values, Grafana uids (`tm-market-<code>`, 40 characters at most)
+# and interval names, so they stay short and plain.
+MARKET_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
+MARKET_CODE_ALLOWED = "1 to 24 of a-z, 0-9 and '-', not starting with '-'"
+
+
+@with_config(ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid"))
 @dataclass(frozen=True)
 class Market:
+    """One market: the stack config's `markets[]` entry (camelCase keys) as the content reads it."""
+
     code: str  # label value used everywhere: "kr", "us", ...
     name: str  # human name: "Korea (KRX)"
-    calendar: str | None  # exchange_calendars code ("XKRX"); None: use `sessions`
+    calendar: str | None  # any exchange_calendars name, "24/7" or "24/5"; None: `sessions`
     timezone: str  # IANA zone, e.g. "Asia/Seoul"
     sessions: tuple[str, ...] = ()  # "09:00-11:30" local time, used when calendar is None
     adapter_target: str | None = None  # "host:port" of the market adapter's /metrics, if any
-    # Custom schedules only (with `sessions`): trading weekdays (Monday = 0), holidays
-    # ("YYYY-MM-DD") and early closes (("YYYY-MM-DD", "HH:MM")), all local.
-    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    # Custom schedules only (with `sessions`): trading weekdays, holidays ("YYYY-MM-DD") and
+    # early closes, all local.
+    weekdays: tuple[str, ...] = WEEKDAYS[:5]
     holidays: tuple[str, ...] = ()
-    early_closes: tuple[tuple[str, str], ...] = ()
+    early_closes: tuple[EarlyClose, ...] = ()
+
+    def check(self) -> None:
+        """Raise InvalidValue (key relative to the market, e.g. `timezone`) on a bad value."""
+        from monitoring.market_hours import calendar_names  # exchange_calendars, when needed
+
+        if not MARKET_CODE.match(self.code):
+            raise InvalidValue("code", self.code, MARKET_CODE_ALLOWED)
+        if not self.name.strip():
+            raise InvalidValue("name", self.name, "a non-empty display name")
+        if self.calendar is not None and self.calendar not in calendar_names():
+            raise InvalidValue(
+                "calendar", self.calendar, f"one of {', '.join(calendar_names())} or unset"
+            )
+        check_timezone("timezone", self.timezone)
+        for session in self.sessions:
+            session_minutes("sessions", session)
+        if self.calendar is None and not self.sessions:
+            raise InvalidValue("sessions", [], "at least one session when calendar is unset")
+        for day in self.weekdays:
+            check_weekday("weekdays", day)
+        if not self.weekdays:
+            raise InvalidValue("weekdays", [], "at least one of " + ", ".join(WEEKDAYS))
+        for day in (*self.holidays, *(e.date for e in self.early_closes)):
+            check_date("holidays/earlyCloses", day)
+        for entry in self.early_closes:
+            close_minute("earlyCloses", entry.close)
+        custom = self.holidays or self.early_closes or self.weekdays != WEEKDAYS[:5]
+        if self.calendar is not None and not self.sessions and custom:
+            raise InvalidValue(
+                "weekdays/holidays/earlyCloses",
+                self.calendar,
+                "only with `sessions` (a calendar brings its own holidays)",
+            )
+        if self.adapter_target is not None and not HOST_PORT.match(self.adapter_target):
+            raise InvalidValue("adapterTarget", self.adapter_target, "host:port")
 
 
 @dataclass(frozen=True)

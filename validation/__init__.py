@@ -2,14 +2,17 @@
 
 The stack config (infra/settings), the content (monitoring/) and the exporter's own config
 (exporter/config.py) all refuse a bad value with `InvalidValue`, whose message is always
-"`key = value` is invalid: allowed ...", and parse durations, URLs, image references and lists
-of unique values with the functions below. The exporter image copies this package too.
+"`key = value` is invalid: allowed ...", and parse durations, URLs, image references, lists
+of unique values and a market's local times with the functions below. The exporter image
+copies this package too.
 """
 
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Iterable
+from datetime import date
 from urllib.parse import urlparse
 
 
@@ -122,3 +125,61 @@ def check_unique(key: str, values: Iterable[object], what: str = "values") -> No
         if value in seen:
             raise InvalidValue(key, value, f"unique {what} (this one appears twice)")
         seen.add(value)
+
+
+# --- a market's local times: time zone, sessions, dates, weekdays --------------------------
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # Monday = 0
+SESSION_ALLOWED = '"HH:MM-HH:MM" with start before end, end up to 24:00'
+_SESSION = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def check_timezone(key: str, value: object) -> str:
+    """An IANA time zone name."""
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidValue(key, value, "an IANA time zone, e.g. Asia/Seoul") from None
+    return value
+
+
+def _minute(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+
+def session_minutes(key: str, value: object) -> tuple[int, int]:
+    """A local session "09:00-11:30" as minutes after midnight: (540, 690); end up to 1440."""
+    if not isinstance(value, str) or not _SESSION.match(value) or value[:5] >= value[6:]:
+        raise InvalidValue(key, value, SESSION_ALLOWED)
+    return _minute(value[:5]), _minute(value[6:])
+
+
+def close_minute(key: str, value: object) -> int:
+    """An early close "HH:MM" (after 00:00, up to 24:00) as minutes after midnight."""
+    if isinstance(value, str):
+        try:
+            return session_minutes(key, f"00:00-{value}")[1]
+        except InvalidValue:
+            pass
+    raise InvalidValue(key, value, '"HH:MM" after 00:00, up to 24:00')
+
+
+def check_date(key: str, value: object) -> str:
+    """A calendar date "YYYY-MM-DD"."""
+    try:
+        if not isinstance(value, str) or not _DATE.match(value):
+            raise ValueError(value)
+        date.fromisoformat(value)
+    except ValueError:
+        raise InvalidValue(key, value, "a date 'YYYY-MM-DD' (quoted)") from None
+    return value
+
+
+def check_weekday(key: str, value: object) -> str:
+    if value not in WEEKDAYS:
+        raise InvalidValue(key, value, ", ".join(WEEKDAYS))
+    assert isinstance(value, str)
+    return value

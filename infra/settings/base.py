@@ -44,7 +44,7 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], prefix
         path = ".".join(part for part in loc if part)
         if err["type"] == "missing":
             lines.append(f"{NAMESPACE}:{path} is not set: required (see Pulumi.dev.yaml)")
-        elif err["type"] == "extra_forbidden":
+        elif err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # model, dataclass
             allowed = ", ".join(_keys_at(model, err["loc"][:-1])) or "see the README config table"
             lines.append(
                 f"{NAMESPACE}:{path} = {err.get('input')!r} is not a known key: "

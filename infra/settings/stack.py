@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import zoneinfo
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -36,7 +35,6 @@ from pydantic.alias_generators import to_camel
 from components import PORTS, THIRD_PARTY
 from demo_service.config import service_entry as demo_service_entry
 from exporter import catalog as exporter_catalog
-from exporter.config import WEEKDAYS as EXPORTER_WEEKDAYS
 from exporter.config import ConfigError as ExporterConfigError
 from exporter.config import ExporterConfig
 from exporter.config import parse_config as parse_exporter_config
@@ -47,7 +45,6 @@ from infra.settings.docker import DockerSettings
 from infra.settings.kubernetes import KubernetesSettings
 from monitoring.availability import collector_families
 from monitoring.custom_files import CustomDashboard, load_dashboard_files, load_rule_files
-from monitoring.market_hours import MARKET_CODE, MARKET_CODE_ALLOWED, calendar_names
 from monitoring.notification_config import (
     alertmanager_version,
     parse_alerts,
@@ -89,88 +86,10 @@ SECRET_KEYS: tuple[str, ...] = (
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SIZE = re.compile(r"^(0|\d+(B|KB|MB|GB|TB|PB|EB))$")
-_SESSION = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 _ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
-
-
-class EarlyCloseConfig(ConfigModel):
-    date: str  # "YYYY-MM-DD", local
-    close: str  # "HH:MM", local
-
-
-class MarketConfig(ConfigModel):
-    code: str
-    name: str
-    calendar: str | None = None  # any exchange_calendars name, "24/7" or "24/5"
-    timezone: str
-    sessions: tuple[str, ...] = ()  # "09:00-11:30" local time; a custom schedule
-    # Custom schedules only: trading days, holidays and early closes (local dates).
-    weekdays: tuple[str, ...] = EXPORTER_WEEKDAYS[:5]
-    holidays: tuple[str, ...] = ()
-    early_closes: tuple[EarlyCloseConfig, ...] = ()
-    adapter_target: str | None = None  # host:port of the market adapter's /metrics
-
-    @model_validator(mode="after")
-    def _check(self) -> MarketConfig:
-        if not MARKET_CODE.match(self.code):
-            raise InvalidValue("code", self.code, MARKET_CODE_ALLOWED)
-        if not self.name.strip():
-            raise InvalidValue("name", self.name, "a non-empty display name")
-        if self.calendar is not None and self.calendar not in calendar_names():
-            raise InvalidValue(
-                "calendar", self.calendar, f"one of {', '.join(calendar_names())} or unset"
-            )
-        try:
-            zoneinfo.ZoneInfo(self.timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise InvalidValue(
-                "timezone", self.timezone, "an IANA time zone, e.g. Asia/Seoul"
-            ) from None
-        for session in self.sessions:
-            if not _SESSION.match(session) or session[:5] >= session[6:]:
-                raise InvalidValue(
-                    "sessions", session, '"HH:MM-HH:MM" with start before end, end up to 24:00'
-                )
-        if self.calendar is None and not self.sessions:
-            raise InvalidValue("sessions", [], "at least one session when calendar is unset")
-        for day in self.weekdays:
-            if day not in EXPORTER_WEEKDAYS:
-                raise InvalidValue("weekdays", day, ", ".join(EXPORTER_WEEKDAYS))
-        if not self.weekdays:
-            raise InvalidValue("weekdays", [], "at least one of " + ", ".join(EXPORTER_WEEKDAYS))
-        for day in (*self.holidays, *(e.date for e in self.early_closes)):
-            if not _DATE.match(day):
-                raise InvalidValue("holidays/earlyCloses", day, "a date 'YYYY-MM-DD' (quoted)")
-        for entry in self.early_closes:
-            if not _SESSION.match(f"00:00-{entry.close}") or entry.close == "00:00":
-                raise InvalidValue("earlyCloses", entry.close, '"HH:MM" after 00:00, up to 24:00')
-        custom = self.holidays or self.early_closes or self.weekdays != EXPORTER_WEEKDAYS[:5]
-        if self.calendar is not None and not self.sessions and custom:
-            raise InvalidValue(
-                "weekdays/holidays/earlyCloses",
-                self.calendar,
-                "only with `sessions` (a calendar brings its own holidays)",
-            )
-        if self.adapter_target is not None and not HOST_PORT.match(self.adapter_target):
-            raise InvalidValue("adapterTarget", self.adapter_target, "host:port")
-        return self
-
-    def to_market(self) -> Market:
-        return Market(
-            code=self.code,
-            name=self.name,
-            calendar=self.calendar,
-            timezone=self.timezone,
-            sessions=self.sessions,
-            adapter_target=self.adapter_target,
-            weekdays=tuple(EXPORTER_WEEKDAYS.index(d) for d in self.weekdays),
-            holidays=self.holidays,
-            early_closes=tuple((e.date, e.close) for e in self.early_closes),
-        )
 
 
 class ReceiversConfig(ConfigModel):
@@ -269,7 +188,7 @@ class StackConfig(ConfigModel):
 
     target: Literal["docker", "kubernetes"]
     environment: str
-    markets: tuple[MarketConfig, ...]
+    markets: tuple[Market, ...]  # validated straight into the content's type
     scrape_interval: str = "15s"
     scrape_timeout: str = "10s"
     evaluation_interval: str = "15s"
@@ -306,6 +225,24 @@ class StackConfig(ConfigModel):
     # checked by monitoring/custom_files.py (promql-parser, promtool, the dashboard model).
     rules: FilesConfig = Field(default_factory=FilesConfig)
     dashboards: FilesConfig = Field(default_factory=FilesConfig)
+
+    @field_validator("markets", mode="before")
+    @classmethod
+    def _calendar_optional(cls, value: Any) -> Any:
+        """`calendar` may be left out (a custom schedule); the content's Market names it."""
+        if not isinstance(value, list | tuple):
+            return value
+        return [{"calendar": None, **m} if isinstance(m, dict) else m for m in value]
+
+    @field_validator("markets")
+    @classmethod
+    def _markets(cls, markets: tuple[Market, ...]) -> tuple[Market, ...]:
+        for index, market in enumerate(markets):
+            try:
+                market.check()
+            except InvalidValue as error:
+                raise error.at(str(index)) from None
+        return markets
 
     @field_validator("scrape_interval", "scrape_timeout", "evaluation_interval", "retention_time")
     @classmethod
@@ -730,7 +667,7 @@ def content_settings(config: StackConfig) -> ContentSettings:
         services = demo_services(config) + services
         check_unique("services[].name", (s.name for s in services), "names (demo-api is dev's)")
     settings = ContentSettings(
-        markets=tuple(m.to_market() for m in config.markets),
+        markets=config.markets,
         targets=targets,
         receivers=Receivers(
             slack_channel=receivers.slack_channel,

@@ -9,7 +9,7 @@ import yaml
 
 from components import exporter as exporter_component
 from exporter import catalog
-from exporter.config import parse_config
+from exporter.config import ConfigError, parse_config
 from infra.synth import SynthError
 from monitoring.alerts import alert_names, all_rule_groups
 from monitoring.availability import exposed_names, refers_to
@@ -175,3 +175,32 @@ def test_bad_market_or_exporter_config_is_one_clear_error(
         run_stack("dev", overrides=overrides, monitor=monitor)
     assert expected in str(raised.value)
     assert monitor.recorded == []
+
+
+@pytest.mark.parametrize(
+    ("stack_change", "exporter_change", "value"),
+    [
+        ({"timezone": "Mars/Olympus"}, {"timezone": "Mars/Olympus"}, "Mars/Olympus"),
+        ({"sessions": ["11:30-09:00"]}, {"sessions": ["11:30-09:00"]}, "11:30-09:00"),
+        ({"weekdays": ["funday"]}, {"weekdays": ["funday"]}, "funday"),
+        ({"holidays": ["2026-02-30"]}, {"holidays": ["2026-02-30"]}, "2026-02-30"),
+        (
+            {"earlyCloses": [{"date": "2026-12-31", "close": "24:30"}]},
+            {"early_closes": [{"date": "2026-12-31", "close": "24:30"}]},
+            "24:30",
+        ),
+    ],
+)
+def test_stack_and_exporter_refuse_a_bad_market_time_alike(
+    stack_change: dict[str, Any], exporter_change: dict[str, Any], value: str
+) -> None:
+    """One market vocabulary: `markets[]` and the exporter's own config name the same allowed
+    values (both through `validation/`), each under its own key."""
+    with pytest.raises(SynthError) as stack_error:
+        run_stack("dev", overrides={"markets": [{**VIETNAM, **stack_change}]})
+    stack_line = str(stack_error.value).splitlines()[0]
+    exporter_market = {"code": "vn", "timezone": "UTC", "sessions": ["09:00-11:30"]}
+    with pytest.raises(ConfigError) as exporter_error:
+        parse_config({"markets": [{**exporter_market, **exporter_change}]})
+    assert f"{value!r} is invalid: allowed " in stack_line
+    assert stack_line.split(" is invalid: allowed ")[1] == exporter_error.value.allowed

@@ -47,6 +47,7 @@ from tests.live.processes import (
     get_json,
     wait_until,
 )
+from validation import WEEKDAYS
 
 OPEN_MARKET = "kr"
 CLOSED_MARKET = "us"
@@ -116,7 +117,7 @@ def content_settings(
                 None,
                 "UTC",
                 ("00:00-24:00",),
-                weekdays=tuple(range(7)),
+                weekdays=WEEKDAYS,
                 holidays=holidays_around_today(),
             ),
         ),

@@ -30,6 +30,7 @@ from tests.live.processes import (
     sigterm_unwinds,
     start_on_free_port,
 )
+from validation import WEEKDAYS
 
 pytestmark = pytest.mark.live
 
@@ -48,7 +49,7 @@ def _settings(secrets_dir: Path) -> ContentSettings:
                 None,
                 "UTC",
                 ("00:00-24:00",),
-                weekdays=tuple(range(7)),
+                weekdays=WEEKDAYS,
                 holidays=around,
             ),
             Market("crypto", "Crypto (24/7)", "24/7", "UTC"),
