@@ -95,6 +95,33 @@ def _loki_write(settings: ContentSettings) -> str:
     )
 
 
+# Log stream labels: (discovered meta label, our label, regex extracting the value or None).
+_DOCKER_LABELS = (
+    ("__meta_docker_container_name", "container", "/(.*)"),
+    ("__meta_docker_container_log_stream", "stream", None),
+    (_DOCKER_SERVICE_META, "service", None),
+)
+_KUBERNETES_LABELS = (
+    ("__meta_kubernetes_namespace", "namespace", None),
+    ("__meta_kubernetes_pod_name", "pod", None),
+    ("__meta_kubernetes_pod_container_name", "container", None),
+    ("__meta_kubernetes_pod_label_app_kubernetes_io_name", "service", None),
+)
+
+
+def _relabel(name: str, targets: str, rules: tuple[tuple[str, str, str | None], ...]) -> str:
+    """A `discovery.relabel` block copying each meta label to our label."""
+    blocks = []
+    for source, target, regex in rules:
+        lines = [f"    source_labels = [{_string(source)}]"]
+        if regex is not None:
+            lines.append(f"    regex         = {_string(regex)}")
+        lines.append(f"    target_label  = {_string(target)}")
+        blocks.append("  rule {\n" + "\n".join(lines) + "\n  }")
+    rules_text = "\n".join(blocks)
+    return f'discovery.relabel "{name}" {{\n  targets = {targets}\n\n{rules_text}\n}}'
+
+
 def _docker_sources(docker_host: str) -> str:
     host = _string(docker_host)
     return f"""discovery.docker "containers" {{
@@ -102,23 +129,7 @@ def _docker_sources(docker_host: str) -> str:
   refresh_interval = "15s"
 }}
 
-discovery.relabel "containers" {{
-  targets = []
-
-  rule {{
-    source_labels = ["__meta_docker_container_name"]
-    regex         = "/(.*)"
-    target_label  = "container"
-  }}
-  rule {{
-    source_labels = ["__meta_docker_container_log_stream"]
-    target_label  = "stream"
-  }}
-  rule {{
-    source_labels = ["{_DOCKER_SERVICE_META}"]
-    target_label  = "service"
-  }}
-}}
+{_relabel("containers", "[]", _DOCKER_LABELS)}
 
 loki.source.docker "containers" {{
   host          = {host}
@@ -140,26 +151,7 @@ def _kubernetes_sources() -> str:
   }}
 }}
 
-discovery.relabel "pods" {{
-  targets = discovery.kubernetes.pods.targets
-
-  rule {{
-    source_labels = ["__meta_kubernetes_namespace"]
-    target_label  = "namespace"
-  }}
-  rule {{
-    source_labels = ["__meta_kubernetes_pod_name"]
-    target_label  = "pod"
-  }}
-  rule {{
-    source_labels = ["__meta_kubernetes_pod_container_name"]
-    target_label  = "container"
-  }}
-  rule {{
-    source_labels = ["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
-    target_label  = "service"
-  }}
-}}
+{_relabel("pods", "discovery.kubernetes.pods.targets", _KUBERNETES_LABELS)}
 
 loki.source.kubernetes "pods" {{
   targets    = discovery.relabel.pods.output
