@@ -10,6 +10,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -429,16 +430,25 @@ def read_only_cluster_role(
     return k8s.rbac.v1.ClusterRoleBinding(
         f"{resource_name}-binding",
         metadata={"name": name, "labels": labels(app)},
-        role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        subjects=[
-            {
-                "kind": "ServiceAccount",
-                "name": service_account.metadata.name,
-                "namespace": service_account.metadata.namespace,
-            }
-        ],
+        **granted_to(service_account, "ClusterRole", name),
         opts=ctx.with_deps(role),
     )
+
+
+def granted_to(
+    account: k8s.core.v1.ServiceAccount, kind: Literal["Role", "ClusterRole"], role: str
+) -> dict[str, Any]:
+    """`role_ref` and `subjects` of a (Cluster)RoleBinding granting `role` to `account`."""
+    return {
+        "role_ref": {"api_group": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+        "subjects": [
+            {
+                "kind": "ServiceAccount",
+                "name": account.metadata.name,
+                "namespace": account.metadata.namespace,
+            }
+        ],
+    }
 
 
 def service_account(

@@ -13,6 +13,7 @@ from components import kube_state_metrics
 from infra.kubernetes.common import (
     Context,
     component_container,
+    granted_to,
     labels,
     metadata,
     pod_security,
@@ -52,14 +53,7 @@ def create_kube_state_metrics(ctx: Context, prefix: str) -> k8s.apps.v1.Deployme
             k8s.rbac.v1.RoleBinding(
                 f"{prefix}-kube-state-metrics-binding-{namespace}",
                 metadata=metadata(APP, namespace),
-                role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": APP},
-                subjects=[
-                    {
-                        "kind": "ServiceAccount",
-                        "name": account.metadata.name,
-                        "namespace": account.metadata.namespace,
-                    }
-                ],
+                **granted_to(account, "Role", APP),
                 opts=ctx.with_deps(role),
             )
         )
