@@ -19,6 +19,7 @@ from validation import (
     WEEKDAYS,
     InvalidValue,
     check_date,
+    check_keys,
     check_timezone,
     check_unique,
     check_weekday,
@@ -233,13 +234,6 @@ def _require_list(value: object, key: str) -> list[Any]:
     return value
 
 
-def _check_keys(mapping: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> None:
-    for name in mapping:
-        if name not in allowed:
-            prefix = f"{key}." if key else ""
-            raise ConfigError(f"{prefix}{name}", mapping[name], f"known keys: {', '.join(allowed)}")
-
-
 def _parse_bool(value: object, key: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(key, value, "true or false")
@@ -247,10 +241,9 @@ def _parse_bool(value: object, key: str) -> bool:
 
 
 def _parse_market(raw: object, key: str) -> MarketConfig:
-    data = _require_mapping(raw, key)
-    _check_keys(
-        data,
+    data = check_keys(
         key,
+        raw,
         ("code", "timezone", "calendar", "sessions", "weekdays", "holidays", "early_closes"),
     )
     code = parse_market_code(data.get("code"), f"{key}.code")
@@ -278,8 +271,7 @@ def _parse_market(raw: object, key: str) -> MarketConfig:
     ]
     early_closes = []
     for i, entry in enumerate(_require_list(data.get("early_closes", []), f"{key}.early_closes")):
-        item = _require_mapping(entry, f"{key}.early_closes[{i}]")
-        _check_keys(item, f"{key}.early_closes[{i}]", ("date", "close"))
+        item = check_keys(f"{key}.early_closes[{i}]", entry, ("date", "close"))
         day = check_date(f"{key}.early_closes[{i}].date", item.get("date"))
         minute = close_minute(f"{key}.early_closes[{i}].close", item.get("close"))
         early_closes.append((day, minute))
@@ -299,12 +291,10 @@ def _sections(
     raw: object, section: str, names: tuple[str, ...], keys: tuple[str, ...]
 ) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
     """(name, its key, its mapping) of each entry of a `section: {name: {...}}` mapping."""
-    data = _require_mapping(raw, section)
-    _check_keys(data, section, names)
+    data = check_keys(section, raw, names)
     for name, entry in data.items():
         key = f"{section}.{name}"
-        item = _require_mapping(entry, key)
-        _check_keys(item, key, keys)
+        item = check_keys(key, entry, keys)
         yield name, key, item
 
 
@@ -334,8 +324,7 @@ def _parse_metrics(raw: object) -> dict[str, MetricOverride]:
                 f"metrics.{name}", name, "a database-backed metric: " + ", ".join(SQL_METRICS)
             )
         key = f"metrics.{name}"
-        item = _require_mapping(entry, key)
-        _check_keys(item, key, ("sql", "value_column", "enabled"))
+        item = check_keys(key, entry, ("sql", "value_column", "enabled"))
         sql = item.get("sql")
         if sql is not None and (not isinstance(sql, str) or not sql.strip()):
             raise ConfigError(f"{key}.sql", sql, "a non-empty SQL SELECT statement")
@@ -349,8 +338,7 @@ def _parse_metrics(raw: object) -> dict[str, MetricOverride]:
 
 
 def _parse_reconcile(raw: object) -> ReconcileSettings:
-    data = _require_mapping(raw, "reconcile")
-    _check_keys(data, "reconcile", ("interval", "timeout"))
+    data = check_keys("reconcile", raw, ("interval", "timeout"))
     defaults = ReconcileSettings()
     return ReconcileSettings(
         interval=parse_interval(data.get("interval", defaults.interval), "reconcile.interval"),
@@ -383,7 +371,6 @@ def _parse_tables(raw: object) -> dict[str, TableOverride]:
 
 def parse_config(raw: object) -> ExporterConfig:
     """Build an ExporterConfig from parsed YAML (a mapping; empty means defaults)."""
-    data = _require_mapping(raw if raw is not None else {}, "(top level)")
     top_keys = (
         "markets",
         "endpoints",
@@ -396,7 +383,7 @@ def parse_config(raw: object) -> ExporterConfig:
         "reconcile",
         "tables",
     )
-    _check_keys(data, "", top_keys)
+    data = check_keys("", _require_mapping(raw if raw is not None else {}, "(top level)"), top_keys)
     config = default_config()
     if "markets" in data:
         raw_markets = _require_list(data["markets"], "markets")

@@ -40,22 +40,13 @@ from monitoring.notifications import (
 from monitoring.rules import CATEGORIES, SEVERITIES, AlertRule, Severity
 from monitoring.settings import ContentSettings
 from monitoring.tuning import AlertOverride, AlertTuning
-from validation import HOST_PORT, InvalidValue, check_duration, check_unique
+from validation import HOST_PORT, InvalidValue, check_duration, check_keys, check_unique
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _SECRET_KEY = re.compile(r"^[a-z][a-zA-Z0-9]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
 _SLACK_CHANNEL = re.compile(r"^[#@][a-z0-9][a-z0-9._-]{0,79}$")
 OVERRIDE_SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
-
-
-def _mapping(key: str, value: object, allowed_keys: Collection[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidValue(key, value, f"an object with keys {', '.join(allowed_keys)}")
-    for name in value:
-        if name not in allowed_keys:
-            raise InvalidValue(f"{key}.{name}", value[name], f"keys {', '.join(allowed_keys)}")
-    return value
 
 
 def _text(key: str, value: object, pattern: re.Pattern[str], allowed: str) -> str:
@@ -158,7 +149,7 @@ def _version_text(version: tuple[int, int]) -> str:
 
 
 def _receiver(key: str, raw: object, secrets: _Secrets, version: tuple[int, int]) -> Receiver:
-    body = _mapping(key, raw, ("name", *KINDS))
+    body = check_keys(key, raw, ("name", *KINDS))
     name = _text(f"{key}.name", body.get("name"), _NAME, "lowercase letters, digits, '-' and '_'")
     if name == BLACKHOLE:
         raise InvalidValue(f"{key}.name", name, f"any name but {BLACKHOLE} (built in)")
@@ -169,7 +160,7 @@ def _receiver(key: str, raw: object, secrets: _Secrets, version: tuple[int, int]
             continue
         for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
             entry_key = f"{key}.{kind}" + (f"[{i}]" if isinstance(entries, list) else "")
-            integration = parse(entry_key, _mapping(entry_key, entry, keys), secrets)
+            integration = parse(entry_key, check_keys(entry_key, entry, keys), secrets)
             since = INTEGRATION_SINCE.get(type(integration))
             if since is not None and version < since:
                 raise InvalidValue(
@@ -204,7 +195,7 @@ _TIMING_KEYS = ("groupWait", "groupInterval", "repeatInterval")
 def _match(
     key: str, raw: object, values_allowed: Mapping[str, Collection[str]]
 ) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    body = _mapping(key, raw, MATCH_LABELS)
+    body = check_keys(key, raw, MATCH_LABELS)
     if not body:
         raise InvalidValue(key, dict(body), f"at least one of {', '.join(MATCH_LABELS)}")
     out: list[tuple[str, tuple[str, ...]]] = []
@@ -225,7 +216,7 @@ def _smtp(raw: object, secrets: _Secrets) -> Smtp:
     key = "notifications.smtp"
     if raw is None:
         return Smtp()
-    body = _mapping(key, raw, ("from", "smarthost", "username", "passwordSecret", "requireTls"))
+    body = check_keys(key, raw, ("from", "smarthost", "username", "passwordSecret", "requireTls"))
     defaults = Smtp()
     sender = body.get("from", defaults.sender)
     _text(f"{key}.from", sender, _EMAIL, "an email address")
@@ -260,7 +251,7 @@ def parse_notifications(
     checked here); `plain_keys`: those set in plain text; `alertmanager_version`: of the
     deployed image."""
     secrets = _Secrets(secret_keys, plain_keys)
-    body = _mapping("notifications", raw, ("receivers", "routes", "default", "smtp"))
+    body = check_keys("notifications", raw, ("receivers", "routes", "default", "smtp"))
     raw_receivers = body.get("receivers", [])
     if not isinstance(raw_receivers, list) or not raw_receivers:
         raise InvalidValue("notifications.receivers", raw_receivers, "a non-empty list")
@@ -290,7 +281,7 @@ def parse_notifications(
     routes: list[UserRoute] = []
     for i, raw_route in enumerate(raw_routes):
         key = f"notifications.routes[{i}]"
-        route = _mapping(
+        route = check_keys(
             key,
             raw_route,
             ("match", "receiver", "continue", "muteWhenMarketClosed", *_TIMING_KEYS),
@@ -307,7 +298,7 @@ def parse_notifications(
             )
         )
     default_keys = ("receiver", *_TIMING_KEYS)
-    default = _mapping("notifications.default", body.get("default", {}), default_keys)
+    default = check_keys("notifications.default", body.get("default", {}), default_keys)
     default_receiver = default.get("receiver")
     if default_receiver is not None:
         default_receiver = receiver_name("notifications.default.receiver", default_receiver)
@@ -341,7 +332,7 @@ def parse_alerts(raw: object, settings: ContentSettings) -> AlertTuning:
     (alert name -> {for, severity})."""
     if raw is None:
         return AlertTuning()
-    body = _mapping("alerts", raw, ("disabled", "overrides"))
+    body = check_keys("alerts", raw, ("disabled", "overrides"))
     severities: dict[str, set[str]] = {}
     for group in all_rule_groups(settings):
         for rule in group.rules:
@@ -368,7 +359,7 @@ def parse_alerts(raw: object, settings: ContentSettings) -> AlertTuning:
             raise InvalidValue("alerts.overrides", name, known)
         if name in disabled:
             raise InvalidValue(key, dict(raw_override), "no override of a disabled alert")
-        override = _mapping(key, raw_override, ("for", "severity"))
+        override = check_keys(key, raw_override, ("for", "severity"))
         severity = override.get("severity")
         if severity is not None:
             if severity not in OVERRIDE_SEVERITIES:

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import promql_parser
 
 from monitoring.rules import CATEGORIES, SEVERITIES, Category, Severity
-from validation import HOST_PORT, InvalidValue, check_unique, duration_seconds, is_duration
+from validation import (
+    HOST_PORT,
+    InvalidValue,
+    check_keys,
+    check_unique,
+    duration_seconds,
+    is_duration,
+)
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,27}[a-z0-9])?$")  # uid "tm-service-<name>" <= 40
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -132,15 +139,6 @@ def _fail(key: str, value: object, allowed: str) -> InvalidValue:
     return InvalidValue(key, value, allowed)
 
 
-def _mapping(key: str, value: object, fields: Sequence[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise _fail(key, value, f"a mapping with keys {', '.join(fields)}")
-    for name in value:
-        if name not in fields:
-            raise _fail(f"{key}.{name}", value[name], f"one of the keys {', '.join(fields)}")
-    return value
-
-
 def _list(key: str, value: object) -> list[Any]:
     if value is None:
         return []
@@ -202,7 +200,7 @@ def _items(key: str, raw: object, parse: Callable[[str, object], T]) -> tuple[T,
 
 
 def _metrics(key: str, raw: object) -> ServiceMetrics:
-    m = _mapping(key, raw, ("path", "scheme", "interval", "targets", "kubernetes"))
+    m = check_keys(key, raw, ("path", "scheme", "interval", "targets", "kubernetes"))
     scheme = m.get("scheme", "http")
     if scheme not in ("http", "https"):
         raise _fail(f"{key}.scheme", scheme, "http or https")
@@ -212,7 +210,7 @@ def _metrics(key: str, raw: object) -> ServiceMetrics:
     )
     kubernetes = None
     if m.get("kubernetes") is not None:
-        k = _mapping(f"{key}.kubernetes", m["kubernetes"], ("namespace", "service", "port"))
+        k = check_keys(f"{key}.kubernetes", m["kubernetes"], ("namespace", "service", "port"))
         port = k.get("port")
         if isinstance(port, int) and not isinstance(port, bool):
             port = str(port)
@@ -236,7 +234,7 @@ def _metrics(key: str, raw: object) -> ServiceMetrics:
 
 
 def _probe(key: str, raw: object) -> Probe:
-    p = _mapping(key, raw, ("name", "url", "tcp", "expectStatus", "expectBody"))
+    p = check_keys(key, raw, ("name", "url", "tcp", "expectStatus", "expectBody"))
     name = _str(f"{key}.name", p.get("name"), _NAME, "lowercase letters, digits and -")
     url = _opt_str(f"{key}.url", p.get("url"), _URL, "an http:// or https:// URL")
     tcp = _opt_str(f"{key}.tcp", p.get("tcp"), HOST_PORT, "host:port")
@@ -260,7 +258,7 @@ def _probe(key: str, raw: object) -> Probe:
 
 
 def _counter(key: str, raw: object, requests: str | None) -> Counter:
-    c = _mapping(key, raw, ("metric", "selector"))
+    c = check_keys(key, raw, ("metric", "selector"))
     selector = c.get("selector")
     if selector is not None:
         if requests is None or c.get("metric") is not None:
@@ -272,7 +270,7 @@ def _counter(key: str, raw: object, requests: str | None) -> Counter:
 
 
 def _latency(key: str, raw: object) -> Latency:
-    lat = _mapping(key, raw, ("metric", "unit", "threshold"))
+    lat = check_keys(key, raw, ("metric", "unit", "threshold"))
     metric = _metric(f"{key}.metric", lat.get("metric"))
     unit = lat.get("unit", "seconds")
     if unit not in UNITS:
@@ -292,7 +290,7 @@ def _latency(key: str, raw: object) -> Latency:
 
 
 def _slo(key: str, raw: object) -> ServiceSLO:
-    s = _mapping(
+    s = check_keys(
         key, raw, ("requests", "errors", "latency", "objectives", "window", "marketHoursOnly")
     )
     requests = _counter(f"{key}.requests", s.get("requests"), None)
@@ -300,7 +298,7 @@ def _slo(key: str, raw: object) -> ServiceSLO:
         None if s.get("errors") is None else _counter(f"{key}.errors", s["errors"], requests.metric)
     )
     latency = None if s.get("latency") is None else _latency(f"{key}.latency", s["latency"])
-    o = _mapping(f"{key}.objectives", s.get("objectives") or {}, ("availability", "latency"))
+    o = check_keys(f"{key}.objectives", s.get("objectives") or {}, ("availability", "latency"))
     availability = _percent(f"{key}.objectives.availability", o.get("availability"))
     latency_objective = _percent(f"{key}.objectives.latency", o.get("latency"))
     if availability is not None and errors is None:
@@ -328,7 +326,7 @@ def _slo(key: str, raw: object) -> ServiceSLO:
 
 
 def _panel(key: str, raw: object) -> ServicePanel:
-    p = _mapping(key, raw, ("title", "expr", "unit"))
+    p = check_keys(key, raw, ("title", "expr", "unit"))
     return ServicePanel(
         _str(f"{key}.title", p.get("title"), re.compile(r"^\S.*$"), "a non-empty title"),
         check_promql(f"{key}.expr", p.get("expr")),
@@ -345,7 +343,7 @@ def _category(key: str, value: object) -> Category:
 
 def _alert(key: str, raw: object) -> ServiceAlert:
     fields = ("name", "expr", "for", "severity", "summary", "description", "category", "runbook")
-    a = _mapping(key, raw, fields)
+    a = check_keys(key, raw, fields)
     severity = a.get("severity")
     if severity not in SEVERITIES:
         raise _fail(f"{key}.severity", severity, f"one of {', '.join(SEVERITIES)}")
@@ -366,7 +364,7 @@ SERVICE_FIELDS = ("name", "market", "team", "metrics", "probes", "slo", "panels"
 
 
 def parse_service(key: str, raw: object, market_codes: Sequence[str]) -> Service:
-    s = _mapping(key, raw, SERVICE_FIELDS)
+    s = check_keys(key, raw, SERVICE_FIELDS)
     name = _str(f"{key}.name", s.get("name"), _NAME, "1-29 of a-z, 0-9 and - (not at the ends)")
     market = s.get("market")
     if market is not None and market not in market_codes:

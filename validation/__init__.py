@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date
+from typing import Any
 from urllib.parse import urlparse
 
 
@@ -116,6 +117,17 @@ def check_image_reference(key: str, ref: str) -> str:
     if not _IMAGE_REPO.match(repo):
         raise InvalidValue(key, ref, IMAGE_ALLOWED)
     return ref
+
+
+def check_keys(key: str, value: object, allowed: Collection[str]) -> Mapping[str, Any]:
+    """A mapping with only `allowed` keys (a typo must not be silently ignored)."""
+    if not isinstance(value, Mapping):
+        raise InvalidValue(key, value, f"an object with keys {', '.join(allowed)}")
+    for name in value:
+        if name not in allowed:
+            path = f"{key}.{name}" if key else str(name)
+            raise InvalidValue(path, value[name], f"keys {', '.join(allowed)}")
+    return value
 
 
 def check_unique(key: str, values: Iterable[object], what: str = "values") -> None:
