@@ -224,6 +224,37 @@ def _datasource(source: Source) -> dm.DataSourceRef:
 # --- Panels ---------------------------------------------------------------------------------
 
 
+AnyPanel = TypeVar(
+    "AnyPanel",
+    timeseries.Panel,
+    stat.Panel,
+    statetimeline.Panel,
+    table.Panel,
+    heatmap_builders.Panel,
+    logs.Panel,
+)
+
+
+def _frame(
+    panel: AnyPanel,
+    title: str,
+    description: str,
+    source: dm.DataSourceRef,
+    targets: list[Target],
+    width: int,
+    height: int,
+) -> AnyPanel:
+    """What every panel sets: title, description, datasource, queries and size."""
+    return (
+        panel.title(title)
+        .description(description)
+        .datasource(source)
+        .targets(targets)
+        .span(width)
+        .height(height)
+    )
+
+
 def graph(
     title: str,
     queries: Sequence[Q],
@@ -239,16 +270,18 @@ def graph(
     height: int = 8,
 ) -> timeseries.Panel:
     """A time series; alert levels are drawn as dashed lines."""
+    frame = _frame(
+        timeseries.Panel(),
+        title,
+        description,
+        _datasource(source),
+        _targets(queries, source),
+        width,
+        height,
+    )
     panel = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(_datasource(source))
-        .targets(_targets(queries, source))
-        .unit(unit)
+        frame.unit(unit)
         .thresholds(thresholds(levels))
-        .span(width)
-        .height(height)
         .fill_opacity(10)
         .legend(
             common_builders.VizLegendOptions()
@@ -311,16 +344,12 @@ def single(
     height: int = 4,
 ) -> stat.Panel:
     """A stat showing the last value of each series, coloured by its thresholds."""
+    frame = _frame(
+        stat.Panel(), title, description, PROMETHEUS, _targets(queries, "prometheus"), width, height
+    )
     panel = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(PROMETHEUS)
-        .targets(_targets(queries, "prometheus"))
-        .unit(unit)
+        frame.unit(unit)
         .thresholds(thresholds(levels))
-        .span(width)
-        .height(height)
         .color_mode(
             common.BigValueColorMode.BACKGROUND
             if levels or mappings
@@ -345,17 +374,19 @@ def states(
     height: int = 6,
 ) -> statetimeline.Panel:
     """A state timeline for 0/1 series (market sessions, targets up)."""
+    frame = _frame(
+        statetimeline.Panel(),
+        title,
+        description,
+        PROMETHEUS,
+        _targets(queries, "prometheus"),
+        width,
+        height,
+    )
     return (
-        statetimeline.Panel()
-        .title(title)
-        .description(description)
-        .datasource(PROMETHEUS)
-        .targets(_targets(queries, "prometheus"))
-        .unit("bool")
+        frame.unit("bool")
         .thresholds(thresholds(None))
         .mappings(mappings)
-        .span(width)
-        .height(height)
         .show_value(common.VisibilityMode.NEVER)
         .merge_values(True)
     )
@@ -374,17 +405,19 @@ def instant_table(
 ) -> table.Panel:
     """A table of instant values: one row per series, a column per label and "Value"."""
     instant_queries = [Q(q.expr, q.legend, instant=True) for q in queries]
+    frame = _frame(
+        table.Panel(),
+        title,
+        description,
+        PROMETHEUS,
+        _targets(instant_queries, "prometheus"),
+        width,
+        height,
+    )
     return (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .datasource(PROMETHEUS)
-        .targets(_targets(instant_queries, "prometheus"))
-        .unit(unit)
+        frame.unit(unit)
         .no_value(no_value)
         .thresholds(thresholds(levels))
-        .span(width)
-        .height(height)
         .with_transformation(
             dm.DataTransformerConfig(
                 id_val="organize", options={"excludeByName": {"Time": True, "__name__": True}}
@@ -421,16 +454,12 @@ def histogram_heatmap(
         .format(PromQueryFormat.HEATMAP)
         .range()
     )
+    frame = _frame(
+        heatmap_builders.Panel(), title, description, PROMETHEUS, [target], width, height
+    )
     return (
-        heatmap_builders.Panel()
-        .title(title)
-        .description(description)
-        .datasource(PROMETHEUS)
-        .targets([target])
-        .unit("reqps")  # the cells: requests per second in the bucket
+        frame.unit("reqps")  # the cells: requests per second in the bucket
         .thresholds(thresholds(None))
-        .span(width)
-        .height(height)
         .calculate(False)
         .rows_frame(heatmap_builders.RowsHeatmapOptions().layout(common.HeatmapCellLayout.LE))
         .y_axis(heatmap_builders.YAxisConfig().unit(axis_unit))
@@ -450,15 +479,11 @@ def log_lines(
     title: str, query: str, *, description: str = "", width: int = 24, height: int = 14
 ) -> logs.Panel:
     """Raw log lines from Loki (a logs panel has no unit)."""
+    frame = _frame(
+        logs.Panel(), title, description, LOKI, _targets([Q(query)], "loki"), width, height
+    )
     return (
-        logs.Panel()
-        .title(title)
-        .description(description)
-        .datasource(LOKI)
-        .targets(_targets([Q(query)], "loki"))
-        .span(width)
-        .height(height)
-        .show_time(True)
+        frame.show_time(True)
         .wrap_log_message(True)
         .enable_log_details(True)
         .sort_order(common.LogsSortOrder.DESCENDING)
