@@ -23,8 +23,7 @@ from infra.kubernetes.common import (
     disruption_budget,
     env_from_field,
     file_name,
-    labels,
-    pod_security,
+    pod_template,
     secret,
     secret_checksum,
     secret_volume,
@@ -101,11 +100,10 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
         data_size=settings.storage.alertmanager,
         # All peers start together, so the cluster forms without waiting on readiness.
         parallel=True,
-        template={
-            "metadata": {"labels": labels(APP), "annotations": {CHECKSUM_SECRET: checksum}},
-            "spec": {
-                "automount_service_account_token": False,
-                "security_context": pod_security(UID),
+        template=pod_template(
+            APP,
+            UID,
+            {
                 "affinity": spread_across_nodes(APP),
                 "containers": [
                     component_container(
@@ -130,7 +128,8 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                     secret_volume("receivers", RECEIVERS_SECRET),
                 ],
             },
-        },
+            annotations={CHECKSUM_SECRET: checksum},
+        ),
         depends_on=[config, receivers, governing],
     )
     disruption_budget(ctx, f"{prefix}-alertmanager-pdb", APP)

@@ -18,13 +18,11 @@ from infra.kubernetes.common import (
     config_file_mount,
     config_map,
     config_volume,
+    daemon_set,
     env_from_field,
     file_name,
-    labels,
-    metadata,
-    pod_security,
+    pod_template,
     read_only_cluster_role,
-    selector_labels,
     service_account,
     sha256_data,
     tmp_volume,
@@ -50,46 +48,36 @@ def create_alloy(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
     data = {CONFIG_FILE: ctx.content.alloy_config}
     config = config_map(ctx, f"{prefix}-alloy-config", APP, CONFIG_MAP, data)
     tmp, tmp_mount = tmp_volume()
-    return k8s.apps.v1.DaemonSet(
-        f"{prefix}-alloy",
-        metadata=metadata(APP, ctx.namespace),
-        spec={
-            "selector": {"match_labels": selector_labels(APP)},
-            "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 1}},
-            "template": {
-                "metadata": {
-                    "labels": labels(APP),
-                    "annotations": {CHECKSUM_CONFIG: sha256_data(data)},
-                },
-                "spec": {
-                    "service_account_name": APP,
-                    "automount_service_account_token": True,
-                    "security_context": pod_security(UID),
-                    "tolerations": TOLERATE_ALL,
-                    "containers": [
-                        component_container(
-                            ctx,
-                            alloy.COMPONENT,
-                            image=ctx.images.alloy,
-                            args=alloy.args(),
-                            env=[env_from_field(alloy.NODE_NAME_ENV, "spec.nodeName")],
-                            # Not /-/healthy: it fails while Loki is down; a restart would not help.
-                            tcp_liveness=True,
-                            volume_mounts=[
-                                config_file_mount(alloy.CONFIG_PATH),
-                                {"name": "data", "mount_path": alloy.DATA_DIR},
-                                tmp_mount,
-                            ],
-                        )
+    pod = pod_template(
+        APP,
+        UID,
+        {
+            "service_account_name": APP,
+            "tolerations": TOLERATE_ALL,
+            "containers": [
+                component_container(
+                    ctx,
+                    alloy.COMPONENT,
+                    image=ctx.images.alloy,
+                    args=alloy.args(),
+                    env=[env_from_field(alloy.NODE_NAME_ENV, "spec.nodeName")],
+                    # Not /-/healthy: it fails while Loki is down; a restart would not help.
+                    tcp_liveness=True,
+                    volume_mounts=[
+                        config_file_mount(alloy.CONFIG_PATH),
+                        {"name": "data", "mount_path": alloy.DATA_DIR},
+                        tmp_mount,
                     ],
-                    "volumes": [
-                        config_volume(CONFIG_MAP),
-                        # Tail positions; survive container restarts on the same pod.
-                        {"name": "data", "empty_dir": {"size_limit": "1Gi"}},
-                        tmp,
-                    ],
-                },
-            },
+                )
+            ],
+            "volumes": [
+                config_volume(CONFIG_MAP),
+                # Tail positions; survive container restarts on the same pod.
+                {"name": "data", "empty_dir": {"size_limit": "1Gi"}},
+                tmp,
+            ],
         },
-        opts=ctx.with_deps(config, binding),
+        annotations={CHECKSUM_CONFIG: sha256_data(data)},
+        api_token=True,
     )
+    return daemon_set(ctx, f"{prefix}-alloy", APP, pod, depends_on=[config, binding])

@@ -19,12 +19,10 @@ from infra.kubernetes.common import (
     config_volume,
     disruption_budget,
     file_name,
-    labels,
-    metadata,
-    pod_security,
-    selector_labels,
+    pod_template,
     service,
     sha256_data,
+    single_deployment,
     tmp_volume,
 )
 
@@ -45,37 +43,25 @@ def create_blackbox_exporter(
         [(HTTP_PORT_NAME, blackbox_exporter.COMPONENT.port, "TCP")],
     )
     tmp, tmp_mount = tmp_volume()
-    deployment = k8s.apps.v1.Deployment(
-        f"{prefix}-blackbox-exporter",
-        metadata=metadata(APP, ctx.namespace),
-        spec={
-            "replicas": 1,
-            "selector": {"match_labels": selector_labels(APP)},
-            "template": {
-                "metadata": {
-                    "labels": labels(APP),
-                    "annotations": {CHECKSUM_CONFIG: sha256_data(data)},
-                },
-                "spec": {
-                    "automount_service_account_token": False,
-                    "security_context": pod_security(UID),
-                    "containers": [
-                        component_container(
-                            ctx,
-                            blackbox_exporter.COMPONENT,
-                            image=ctx.images.blackbox_exporter,
-                            args=blackbox_exporter.args(),
-                            volume_mounts=[
-                                config_file_mount(blackbox_exporter.CONFIG_PATH),
-                                tmp_mount,
-                            ],
-                        )
-                    ],
-                    "volumes": [config_volume(CONFIG_MAP), tmp],
-                },
-            },
+    pod = pod_template(
+        APP,
+        UID,
+        {
+            "containers": [
+                component_container(
+                    ctx,
+                    blackbox_exporter.COMPONENT,
+                    image=ctx.images.blackbox_exporter,
+                    args=blackbox_exporter.args(),
+                    volume_mounts=[config_file_mount(blackbox_exporter.CONFIG_PATH), tmp_mount],
+                )
+            ],
+            "volumes": [config_volume(CONFIG_MAP), tmp],
         },
-        opts=ctx.with_deps(config, svc),
+        annotations={CHECKSUM_CONFIG: sha256_data(data)},
+    )
+    deployment = single_deployment(
+        ctx, f"{prefix}-blackbox-exporter", APP, pod, depends_on=[config, svc]
     )
     disruption_budget(ctx, f"{prefix}-blackbox-exporter-pdb", APP)
     return deployment

@@ -120,6 +120,76 @@ def pod_security(uid: int) -> k8s.core.v1.PodSecurityContextArgsDict:
     }
 
 
+def pod_template(
+    app: str,
+    uid: int,
+    pod: k8s.core.v1.PodSpecArgsDict,
+    *,
+    annotations: Mapping[str, pulumi.Input[str]] | None = None,
+    api_token: bool = False,
+) -> k8s.core.v1.PodTemplateSpecArgsDict:
+    """The pods of `app`: its labels, the "restricted" context as `uid`, the API token mounted
+    only with `api_token`; `pod` is the rest of the pod spec (containers, volumes, ...)."""
+    meta: k8s.meta.v1.ObjectMetaArgsDict = {"labels": labels(app)}
+    if annotations is not None:
+        meta["annotations"] = dict(annotations)
+    return {
+        "metadata": meta,
+        "spec": {
+            "automount_service_account_token": api_token,
+            "security_context": pod_security(uid),
+            **pod,
+        },
+    }
+
+
+def single_deployment(
+    ctx: Context,
+    resource_name: str,
+    app: str,
+    template: k8s.core.v1.PodTemplateSpecArgsDict,
+    *,
+    strategy: k8s.apps.v1.DeploymentStrategyArgsDict | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> k8s.apps.v1.Deployment:
+    """One replica of `app` (Prometheus scrapes it through its Service)."""
+    spec: k8s.apps.v1.DeploymentSpecArgsDict = {
+        "replicas": 1,
+        "selector": {"match_labels": selector_labels(app)},
+        "template": template,
+    }
+    if strategy is not None:
+        spec["strategy"] = strategy
+    return k8s.apps.v1.Deployment(
+        resource_name,
+        metadata=metadata(app, ctx.namespace),
+        spec=spec,
+        opts=ctx.with_deps(*depends_on),
+    )
+
+
+def daemon_set(
+    ctx: Context,
+    resource_name: str,
+    app: str,
+    template: k8s.core.v1.PodTemplateSpecArgsDict,
+    *,
+    namespace: str | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> k8s.apps.v1.DaemonSet:
+    """One pod of `app` per node, replaced one node at a time."""
+    return k8s.apps.v1.DaemonSet(
+        resource_name,
+        metadata=metadata(app, namespace or ctx.namespace),
+        spec={
+            "selector": {"match_labels": selector_labels(app)},
+            "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 1}},
+            "template": template,
+        },
+        opts=ctx.with_deps(*depends_on),
+    )
+
+
 def container_security(uid: int) -> k8s.core.v1.SecurityContextArgsDict:
     """Container-level part of "restricted": no escalation, no capabilities, read-only root."""
     return {

@@ -20,15 +20,13 @@ from infra.kubernetes.common import (
     Context,
     component_container,
     config_map,
-    labels,
-    metadata,
-    pod_security,
+    pod_template,
     secret,
     secret_checksum,
     secret_volume,
-    selector_labels,
     service,
     sha256_data,
+    single_deployment,
     tmp_volume,
 )
 from infra.targets import ComponentExporter
@@ -59,32 +57,22 @@ def _exporter(ctx: Context, prefix: str, deployed: ComponentExporter) -> k8s.app
         annotations[CHECKSUM_SECRET] = secret_checksum(deployed.secret_files, ctx.checksum_key)
         mounts.append({"name": "secrets", "mount_path": exporters.SECRETS_DIR, "read_only": True})
         volumes.append(secret_volume("secrets", app))
-    return k8s.apps.v1.Deployment(
-        f"{prefix}-{app}",
-        metadata=metadata(app, ctx.namespace),
-        spec={
-            "replicas": 1,
-            "selector": {"match_labels": selector_labels(app)},
-            "template": {
-                "metadata": {"labels": labels(app), "annotations": annotations},
-                "spec": {
-                    "automount_service_account_token": False,
-                    "security_context": pod_security(uid),
-                    "containers": [
-                        component_container(
-                            ctx,
-                            component,
-                            image=getattr(ctx.images, component.image_key),
-                            args=list(deployed.command.args),
-                            env=[
-                                {"name": key, "value": value} for key, value in deployed.command.env
-                            ],
-                            volume_mounts=mounts,
-                        )
-                    ],
-                    "volumes": volumes,
-                },
-            },
+    pod = pod_template(
+        app,
+        uid,
+        {
+            "containers": [
+                component_container(
+                    ctx,
+                    component,
+                    image=getattr(ctx.images, component.image_key),
+                    args=list(deployed.command.args),
+                    env=[{"name": key, "value": value} for key, value in deployed.command.env],
+                    volume_mounts=mounts,
+                )
+            ],
+            "volumes": volumes,
         },
-        opts=ctx.with_deps(*deps),
+        annotations=annotations,
     )
+    return single_deployment(ctx, f"{prefix}-{app}", app, pod, depends_on=deps)

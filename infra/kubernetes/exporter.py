@@ -29,15 +29,13 @@ from infra.kubernetes.common import (
     config_volume,
     disruption_budget,
     file_name,
-    labels,
-    metadata,
-    pod_security,
+    pod_template,
     secret,
     secret_checksum,
     secret_volume,
-    selector_labels,
     service,
     sha256_data,
+    single_deployment,
     tmp_volume,
     unawaited_claim,
 )
@@ -150,36 +148,32 @@ def create_exporter(
         # Read-write: SQLite needs its -shm/-wal files even for read-only queries.
         mounts.append({"name": "database", "mount_path": DATA_DIR})
         volumes.append({"name": "database", "persistent_volume_claim": {"claim_name": claim_name}})
-    deployment = k8s.apps.v1.Deployment(
-        f"{prefix}-exporter",
-        metadata=metadata(APP, ctx.namespace),
-        spec={
-            "replicas": 1,
-            "strategy": {"type": "Recreate"}
-            if database.mode == "pvc"
-            else {"type": "RollingUpdate"},
-            "selector": {"match_labels": selector_labels(APP)},
-            "template": {
-                "metadata": {"labels": labels(APP), "annotations": annotations},
-                "spec": {
-                    "automount_service_account_token": False,
-                    "image_pull_secrets": [{"name": PULL_SECRET}],
-                    "security_context": pod_security(UID),
-                    "containers": [
-                        component_container(
-                            ctx,
-                            exporter.COMPONENT,
-                            image=image.repo_digest,
-                            command=exporter.ENTRYPOINT,
-                            args=exporter_args(ctx),
-                            volume_mounts=mounts,
-                        )
-                    ],
-                    "volumes": volumes,
-                },
-            },
+    pod = pod_template(
+        APP,
+        UID,
+        {
+            "image_pull_secrets": [{"name": PULL_SECRET}],
+            "containers": [
+                component_container(
+                    ctx,
+                    exporter.COMPONENT,
+                    image=image.repo_digest,
+                    command=exporter.ENTRYPOINT,
+                    args=exporter_args(ctx),
+                    volume_mounts=mounts,
+                )
+            ],
+            "volumes": volumes,
         },
-        opts=ctx.with_deps(*deps),
+        annotations=annotations,
+    )
+    deployment = single_deployment(
+        ctx,
+        f"{prefix}-exporter",
+        APP,
+        pod,
+        strategy={"type": "Recreate" if database.mode == "pvc" else "RollingUpdate"},
+        depends_on=deps,
     )
     disruption_budget(ctx, f"{prefix}-exporter-pdb", APP)
     return deployment

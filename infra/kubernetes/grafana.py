@@ -22,14 +22,12 @@ from infra.kubernetes.common import (
     Context,
     component_container,
     disruption_budget,
-    labels,
-    metadata,
-    pod_security,
+    pod_template,
     secret,
     secret_checksum,
     secret_volume,
-    selector_labels,
     service,
+    single_deployment,
     tmp_volume,
     unawaited_claim,
 )
@@ -61,50 +59,44 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
         ctx, f"{prefix}-grafana-service", APP, [(HTTP_PORT_NAME, grafana.COMPONENT.port, "TCP")]
     )
     tmp, tmp_mount = tmp_volume()
-    deployment = k8s.apps.v1.Deployment(
-        f"{prefix}-grafana",
-        metadata=metadata(APP, ctx.namespace),
-        spec={
-            "replicas": 1,
-            # A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
-            "strategy": {"type": "Recreate"},
-            "selector": {"match_labels": selector_labels(APP)},
-            "template": {
-                "metadata": {"labels": labels(APP), "annotations": annotations},
-                "spec": {
-                    "automount_service_account_token": False,
-                    "security_context": pod_security(UID),
-                    "containers": [
-                        component_container(
-                            ctx,
-                            grafana.COMPONENT,
-                            image=ctx.images.grafana,
-                            env=grafana_env(ctx),
-                            # First start runs database migrations.
-                            startup_failures=30,
-                            volume_mounts=[
-                                {"name": "data", "mount_path": grafana.DATA_DIR},
-                                {
-                                    "name": "secrets",
-                                    "mount_path": grafana.SECRETS_DIR,
-                                    "read_only": True,
-                                },
-                                tmp_mount,
-                                {"name": "logs", "mount_path": "/var/log/grafana"},
-                            ],
-                        )
+    pod = pod_template(
+        APP,
+        UID,
+        {
+            "containers": [
+                component_container(
+                    ctx,
+                    grafana.COMPONENT,
+                    image=ctx.images.grafana,
+                    env=grafana_env(ctx),
+                    # First start runs database migrations.
+                    startup_failures=30,
+                    volume_mounts=[
+                        {"name": "data", "mount_path": grafana.DATA_DIR},
+                        {"name": "secrets", "mount_path": grafana.SECRETS_DIR, "read_only": True},
+                        tmp_mount,
+                        {"name": "logs", "mount_path": "/var/log/grafana"},
                     ],
-                    "volumes": [
-                        {"name": "data", "persistent_volume_claim": {"claim_name": "grafana-data"}},
-                        secret_volume("secrets", SECRETS),
-                        tmp,
-                        # GF_PATHS_LOGS of the image; logs go to the console (GF_LOG_MODE).
-                        {"name": "logs", "empty_dir": {"size_limit": "64Mi"}},
-                    ],
-                },
-            },
+                )
+            ],
+            "volumes": [
+                {"name": "data", "persistent_volume_claim": {"claim_name": "grafana-data"}},
+                secret_volume("secrets", SECRETS),
+                tmp,
+                # GF_PATHS_LOGS of the image; logs go to the console (GF_LOG_MODE).
+                {"name": "logs", "empty_dir": {"size_limit": "64Mi"}},
+            ],
         },
-        opts=ctx.with_deps(secrets, claim),
+        annotations=annotations,
+    )
+    deployment = single_deployment(
+        ctx,
+        f"{prefix}-grafana",
+        APP,
+        pod,
+        # A ReadWriteOnce volume cannot be attached to the old and the new pod at once.
+        strategy={"type": "Recreate"},
+        depends_on=[secrets, claim],
     )
     disruption_budget(ctx, f"{prefix}-grafana-pdb", APP)
     return deployment

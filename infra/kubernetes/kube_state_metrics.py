@@ -14,11 +14,10 @@ from infra.kubernetes.common import (
     Context,
     component_container,
     granted_to,
-    labels,
     metadata,
-    pod_security,
-    selector_labels,
+    pod_template,
     service_account,
+    single_deployment,
 )
 from monitoring.self_watch import our_namespaces
 
@@ -57,30 +56,22 @@ def create_kube_state_metrics(ctx: Context, prefix: str) -> k8s.apps.v1.Deployme
                 opts=ctx.with_deps(role),
             )
         )
-    return k8s.apps.v1.Deployment(
-        f"{prefix}-kube-state-metrics",
-        metadata=metadata(APP, ctx.namespace),
-        spec={
-            "replicas": 1,
-            "selector": {"match_labels": selector_labels(APP)},
-            "template": {
-                "metadata": {"labels": labels(APP)},
-                "spec": {
-                    "service_account_name": APP,
-                    "automount_service_account_token": True,  # it reads the API
-                    "security_context": pod_security(UID),
-                    "containers": [
-                        # Its port is named `metrics`: Prometheus discovers the pod by it.
-                        component_container(
-                            ctx,
-                            kube_state_metrics.COMPONENT,
-                            image=ctx.images.kube_state_metrics,
-                            args=kube_state_metrics.args(namespaces),
-                            volume_mounts=[],
-                        )
-                    ],
-                },
-            },
+    pod = pod_template(
+        APP,
+        UID,
+        {
+            "service_account_name": APP,
+            "containers": [
+                # Its port is named `metrics`: Prometheus discovers the pod by it.
+                component_container(
+                    ctx,
+                    kube_state_metrics.COMPONENT,
+                    image=ctx.images.kube_state_metrics,
+                    args=kube_state_metrics.args(namespaces),
+                    volume_mounts=[],
+                )
+            ],
         },
-        opts=ctx.with_deps(*bindings),
+        api_token=True,  # it reads the API
     )
+    return single_deployment(ctx, f"{prefix}-kube-state-metrics", APP, pod, depends_on=bindings)

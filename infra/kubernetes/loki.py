@@ -17,8 +17,7 @@ from infra.kubernetes.common import (
     config_map,
     config_volume,
     file_name,
-    labels,
-    pod_security,
+    pod_template,
     service,
     sha256_data,
     stateful_set,
@@ -49,14 +48,10 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
         APP,
         replicas=1,
         data_size=settings.storage.loki,
-        template={
-            "metadata": {
-                "labels": labels(APP),
-                "annotations": {CHECKSUM_CONFIG: sha256_data(data)},
-            },
-            "spec": {
-                "automount_service_account_token": False,
-                "security_context": pod_security(UID),
+        template=pod_template(
+            APP,
+            UID,
+            {
                 "termination_grace_period_seconds": 60,
                 "containers": [
                     component_container(
@@ -75,11 +70,9 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
                         ],
                     )
                 ],
-                "volumes": [
-                    config_volume(CONFIG_MAP),
-                    tmp,
-                ],
+                "volumes": [config_volume(CONFIG_MAP), tmp],
             },
-        },
+            annotations={CHECKSUM_CONFIG: sha256_data(data)},
+        ),
         depends_on=[config, governing],
     )

@@ -24,13 +24,11 @@ from infra.kubernetes.common import (
     container_port,
     container_resources,
     container_security,
+    daemon_set,
     env_from_field,
     http_probe,
-    labels,
-    metadata,
-    pod_security,
+    pod_template,
     read_only_cluster_role,
-    selector_labels,
     service_account,
     tcp_liveness_probe,
     tcp_probe,
@@ -113,26 +111,25 @@ def create_node_exporter(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
         ctx, f"{prefix}-node-exporter-sa", APP, namespace=namespace, token=True
     )
     binding = read_only_cluster_role(ctx, f"{prefix}-node-exporter", APP, account, PROXY_RBAC_RULES)
-    return k8s.apps.v1.DaemonSet(
-        f"{prefix}-node-exporter",
-        metadata=metadata(APP, namespace),
-        spec={
-            "selector": {"match_labels": selector_labels(APP)},
-            "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 1}},
-            "template": {
-                "metadata": {"labels": labels(APP)},
-                "spec": {
-                    "service_account_name": APP,
-                    "automount_service_account_token": True,  # for kube-rbac-proxy
-                    "host_network": True,
-                    "host_pid": True,
-                    "dns_policy": "ClusterFirstWithHostNet",
-                    "security_context": pod_security(UID),
-                    "tolerations": TOLERATE_ALL,
-                    "containers": [node_exporter_container(ctx), proxy_container(ctx)],
-                    "volumes": [{"name": "root", "host_path": {"path": HOST_ROOT.host_path}}],
-                },
-            },
+    pod = pod_template(
+        APP,
+        UID,
+        {
+            "service_account_name": APP,
+            "host_network": True,
+            "host_pid": True,
+            "dns_policy": "ClusterFirstWithHostNet",
+            "tolerations": TOLERATE_ALL,
+            "containers": [node_exporter_container(ctx), proxy_container(ctx)],
+            "volumes": [{"name": "root", "host_path": {"path": HOST_ROOT.host_path}}],
         },
-        opts=ctx.with_deps(account, binding),
+        api_token=True,  # for kube-rbac-proxy
+    )
+    return daemon_set(
+        ctx,
+        f"{prefix}-node-exporter",
+        APP,
+        pod,
+        namespace=namespace,
+        depends_on=[account, binding],
     )

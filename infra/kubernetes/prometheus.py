@@ -24,8 +24,7 @@ from infra.kubernetes.common import (
     disruption_budget,
     env_from_field,
     file_name,
-    labels,
-    pod_security,
+    pod_template,
     read_only_cluster_role,
     secret,
     secret_checksum,
@@ -147,18 +146,11 @@ def create_prometheus(
         replicas=settings.replicas.prometheus,
         data_size=settings.storage.prometheus,
         parallel=True,
-        template={
-            "metadata": {
-                "labels": labels(APP),
-                "annotations": {
-                    CHECKSUM_CONFIG: sha256_data({**config_data, **content.rule_files}),
-                    **secret_annotations,
-                },
-            },
-            "spec": {
+        template=pod_template(
+            APP,
+            UID,
+            {
                 "service_account_name": APP,
-                "automount_service_account_token": True,
-                "security_context": pod_security(UID),
                 "affinity": spread_across_nodes(APP),
                 "termination_grace_period_seconds": 120,
                 "containers": [
@@ -175,7 +167,12 @@ def create_prometheus(
                 ],
                 "volumes": volumes,
             },
-        },
+            annotations={
+                CHECKSUM_CONFIG: sha256_data({**config_data, **content.rule_files}),
+                **secret_annotations,
+            },
+            api_token=True,
+        ),
         depends_on=[config, rules, governing, binding, *secrets],
     )
     disruption_budget(ctx, f"{prefix}-prometheus-pdb", APP)
