@@ -84,6 +84,18 @@ def get_json(url: str, params: dict[str, str] | None = None, timeout: float = 5.
     return json.loads(body)
 
 
+def post_json(url: str, body: object, timeout: float = 5.0) -> None:
+    """POST `body` as JSON; fail on anything but 200."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        assert response.status == 200
+
+
 class ManagedProcess:
     """One child process whose output goes to a log file; `stop()` is safe to call twice."""
 
@@ -301,3 +313,18 @@ def start_alertmanager(binary: str, config: Path, workdir: Path) -> tuple[Manage
         workdir / "alertmanager.log",
     )
     return process, f"http://{HOST}:{port}"
+
+
+@contextmanager
+def running_alertmanager(
+    binary: str, config: Path, workdir: Path, recorder: WebhookRecorder
+) -> Iterator[str]:
+    """`start_alertmanager` for the block (its base URL); then it stops and `recorder` closes."""
+    process: ManagedProcess | None = None
+    try:
+        process, base_url = start_alertmanager(binary, config, workdir)
+        yield base_url
+    finally:
+        if process is not None:
+            process.stop()
+        recorder.close()

@@ -22,10 +22,9 @@ from monitoring.notifications import (
 from monitoring.render import render_alertmanager
 from tests.live.processes import (
     HOST,
-    ManagedProcess,
     WebhookRecorder,
     free_port,
-    start_alertmanager,
+    running_alertmanager,
 )
 from tests.monitoring.conftest import make_settings, tool
 
@@ -59,14 +58,8 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, WebhookRecorder]]:
     }
     config = tmp_path / "alertmanager.yml"
     config.write_text(render_alertmanager(make_settings(), NOTIFICATIONS, secrets))
-    process: ManagedProcess | None = None
-    try:
-        process, base_url = start_alertmanager(tool("prometheus-alertmanager"), config, tmp_path)
-        yield base_url, recorder
-    finally:
-        if process is not None:
-            process.stop()
-        recorder.close()
+    with running_alertmanager(tool("prometheus-alertmanager"), config, tmp_path, recorder) as url:
+        yield url, recorder
 
 
 def test_drill_reports_delivered_and_failed(

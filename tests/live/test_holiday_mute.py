@@ -24,11 +24,10 @@ from monitoring.render import render_alertmanager_config
 from monitoring.settings import ContentSettings, Market, Receivers, Targets
 from tests.live.harness import SLACK_PATH, TEAM_CHANNEL, slack_messages, wait_for_slack
 from tests.live.processes import (
-    HOST,
-    ManagedProcess,
     WebhookRecorder,
+    post_json,
+    running_alertmanager,
     sigterm_unwinds,
-    start_on_free_port,
 )
 from validation import WEEKDAYS
 
@@ -73,26 +72,11 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, WebhookRecorder, Content
     settings = _settings(secrets)
     config = tmp_path / "alertmanager.yml"
     config.write_text(render_alertmanager_config(settings, None, None))
-    process: ManagedProcess | None = None
-    with sigterm_unwinds():
-        try:
-            process, port = start_on_free_port(
-                "alertmanager",
-                lambda port: [
-                    ALERTMANAGER,
-                    f"--config.file={config}",
-                    f"--storage.path={tmp_path / 'data'}",
-                    f"--web.listen-address={HOST}:{port}",
-                    "--cluster.listen-address=",
-                ],
-                "/-/ready",
-                tmp_path / "alertmanager.log",
-            )
-            yield f"http://{HOST}:{port}", recorder, settings
-        finally:
-            if process is not None:
-                process.stop()
-            recorder.close()
+    with (
+        sigterm_unwinds(),
+        running_alertmanager(ALERTMANAGER, config, tmp_path, recorder) as url,
+    ):
+        yield url, recorder, settings
 
 
 def _post(url: str, market: str) -> None:
@@ -108,14 +92,7 @@ def _post(url: str, market: str) -> None:
         "startsAt": now.isoformat(),
         "endsAt": (now + timedelta(minutes=10)).isoformat(),
     }
-    request = urllib.request.Request(
-        f"{url}/api/v2/alerts",
-        data=json.dumps([alert]).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert response.status == 200
+    post_json(f"{url}/api/v2/alerts", [alert])
 
 
 def test_a_warning_of_a_market_on_holiday_is_muted(

@@ -11,12 +11,10 @@ seconds (same factors and structure) so the whole module runs in about a minute.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import shutil
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,7 @@ from tests.live.processes import (
     ManagedProcess,
     WebhookRecorder,
     get_json,
+    post_json,
     start_on_free_port,
     wait_until,
 )
@@ -224,14 +223,7 @@ class ServiceStack:
         return list(data["result"])
 
     def fault(self, **values: object) -> None:
-        request = urllib.request.Request(
-            f"http://{HOST}:{self.demo_port}/admin/fault",
-            data=json.dumps(values).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status == 200
+        post_json(f"http://{HOST}:{self.demo_port}/admin/fault", values)
 
     def stop_demo(self) -> None:
         assert self.demo is not None

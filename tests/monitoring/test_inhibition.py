@@ -8,8 +8,6 @@ comes from the `api_url_file` secret, must deliver the others and never the inhi
 from __future__ import annotations
 
 import dataclasses
-import json
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +18,10 @@ import pytest
 from monitoring.render import render_alertmanager_config
 from monitoring.settings import ContentSettings, Receivers
 from tests.live.processes import (
-    ManagedProcess,
     WebhookRecorder,
     get_json,
-    start_alertmanager,
+    post_json,
+    running_alertmanager,
     wait_until,
 )
 from tests.monitoring.conftest import make_settings, tool
@@ -133,14 +131,8 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, WebhookRecorder]]:
             with_components(settings, COMPONENTS), recorder.url("/webhook"), None
         )
     )
-    process: ManagedProcess | None = None
-    try:
-        process, base_url = start_alertmanager(tool("prometheus-alertmanager"), config, tmp_path)
-        yield base_url, recorder
-    finally:
-        if process is not None:
-            process.stop()
-        recorder.close()
+    with running_alertmanager(tool("prometheus-alertmanager"), config, tmp_path, recorder) as url:
+        yield url, recorder
 
 
 def _post_alerts(base_url: str) -> None:
@@ -149,14 +141,7 @@ def _post_alerts(base_url: str) -> None:
         {"labels": labels, "annotations": {"summary": name}, "startsAt": now}
         for name, labels in ALERTS.items()
     ]
-    request = urllib.request.Request(
-        f"{base_url}/api/v2/alerts",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert response.status == 200
+    post_json(f"{base_url}/api/v2/alerts", body)
 
 
 def _states(base_url: str) -> dict[str, dict[str, Any]] | None:
