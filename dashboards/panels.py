@@ -173,11 +173,13 @@ Target = cogbuilder.Builder[cogvariants.Dataquery]
 
 @dataclass(frozen=True)
 class Q:
-    """One PromQL or LogQL query of a panel; `instant` queries are fetched as a table."""
+    """One PromQL or LogQL query of a panel; `instant` queries are fetched as a table,
+    `heatmap` ones as histogram buckets."""
 
     expr: str
     legend: str = ""
     instant: bool = False
+    heatmap: bool = False
 
 
 def _prometheus_targets(queries: Sequence[Q]) -> list[Target]:
@@ -193,6 +195,8 @@ def _prometheus_targets(queries: Sequence[Q]) -> list[Target]:
         # Builders mutate themselves: pick one branch, never call both.
         if q.instant:
             targets.append(target.instant().format(PromQueryFormat.TABLE))
+        elif q.heatmap:
+            targets.append(target.format(PromQueryFormat.HEATMAP).range())
         else:
             targets.append(target.range())
     return targets
@@ -239,17 +243,17 @@ def _frame(
     panel: AnyPanel,
     title: str,
     description: str,
-    source: dm.DataSourceRef,
-    targets: list[Target],
+    queries: Sequence[Q],
     width: int,
     height: int,
+    source: Source = "prometheus",
 ) -> AnyPanel:
     """What every panel sets: title, description, datasource, queries and size."""
     return (
         panel.title(title)
         .description(description)
-        .datasource(source)
-        .targets(targets)
+        .datasource(_datasource(source))
+        .targets(_targets(queries, source))
         .span(width)
         .height(height)
     )
@@ -270,15 +274,7 @@ def graph(
     height: int = 8,
 ) -> timeseries.Panel:
     """A time series; alert levels are drawn as dashed lines."""
-    frame = _frame(
-        timeseries.Panel(),
-        title,
-        description,
-        _datasource(source),
-        _targets(queries, source),
-        width,
-        height,
-    )
+    frame = _frame(timeseries.Panel(), title, description, queries, width, height, source)
     panel = (
         frame.unit(unit)
         .thresholds(thresholds(levels))
@@ -344,9 +340,7 @@ def single(
     height: int = 4,
 ) -> stat.Panel:
     """A stat showing the last value of each series, coloured by its thresholds."""
-    frame = _frame(
-        stat.Panel(), title, description, PROMETHEUS, _targets(queries, "prometheus"), width, height
-    )
+    frame = _frame(stat.Panel(), title, description, queries, width, height)
     panel = (
         frame.unit(unit)
         .thresholds(thresholds(levels))
@@ -374,15 +368,7 @@ def states(
     height: int = 6,
 ) -> statetimeline.Panel:
     """A state timeline for 0/1 series (market sessions, targets up)."""
-    frame = _frame(
-        statetimeline.Panel(),
-        title,
-        description,
-        PROMETHEUS,
-        _targets(queries, "prometheus"),
-        width,
-        height,
-    )
+    frame = _frame(statetimeline.Panel(), title, description, queries, width, height)
     return (
         frame.unit("bool")
         .thresholds(thresholds(None))
@@ -405,15 +391,7 @@ def instant_table(
 ) -> table.Panel:
     """A table of instant values: one row per series, a column per label and "Value"."""
     instant_queries = [Q(q.expr, q.legend, instant=True) for q in queries]
-    frame = _frame(
-        table.Panel(),
-        title,
-        description,
-        PROMETHEUS,
-        _targets(instant_queries, "prometheus"),
-        width,
-        height,
-    )
+    frame = _frame(table.Panel(), title, description, instant_queries, width, height)
     return (
         frame.unit(unit)
         .no_value(no_value)
@@ -445,18 +423,8 @@ def histogram_heatmap(
     height: int = 8,
 ) -> heatmap_builders.Panel:
     """A heatmap of a Prometheus histogram: `buckets_expr` is a rate summed `by (le)`."""
-    target = (
-        prometheus.Dataquery()
-        .expr(buckets_expr)
-        .ref_id("A")
-        .datasource(PROMETHEUS)
-        .legend_format("{{le}}")
-        .format(PromQueryFormat.HEATMAP)
-        .range()
-    )
-    frame = _frame(
-        heatmap_builders.Panel(), title, description, PROMETHEUS, [target], width, height
-    )
+    buckets = [Q(buckets_expr, "{{le}}", heatmap=True)]
+    frame = _frame(heatmap_builders.Panel(), title, description, buckets, width, height)
     return (
         frame.unit("reqps")  # the cells: requests per second in the bucket
         .thresholds(thresholds(None))
@@ -479,9 +447,7 @@ def log_lines(
     title: str, query: str, *, description: str = "", width: int = 24, height: int = 14
 ) -> logs.Panel:
     """Raw log lines from Loki (a logs panel has no unit)."""
-    frame = _frame(
-        logs.Panel(), title, description, LOKI, _targets([Q(query)], "loki"), width, height
-    )
+    frame = _frame(logs.Panel(), title, description, [Q(query)], width, height, "loki")
     return (
         frame.show_time(True)
         .wrap_log_message(True)
