@@ -92,6 +92,22 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
     checksum = secret_checksum(
         {**{f"config/{k}": v for k, v in config_data.items()}, **receiver_files}, ctx.checksum_key
     )
+    container = component_container(
+        ctx,
+        alertmanager.COMPONENT,
+        image=ctx.images.alertmanager,
+        args=alertmanager_args(ctx),
+        env=[env_from_field("POD_IP", "status.podIP")],
+        volume_mounts=[
+            config_file_mount(alertmanager.CONFIG_PATH),
+            {
+                "name": "receivers",
+                "mount_path": content.settings.receivers.secrets_dir,
+                "read_only": True,
+            },
+            {"name": "data", "mount_path": alertmanager.DATA_DIR},
+        ],
+    )
     statefulset = stateful_set(
         ctx,
         f"{prefix}-alertmanager",
@@ -105,24 +121,7 @@ def create_alertmanager(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
             UID,
             {
                 "affinity": spread_across_nodes(APP),
-                "containers": [
-                    component_container(
-                        ctx,
-                        alertmanager.COMPONENT,
-                        image=ctx.images.alertmanager,
-                        args=alertmanager_args(ctx),
-                        env=[env_from_field("POD_IP", "status.podIP")],
-                        volume_mounts=[
-                            config_file_mount(alertmanager.CONFIG_PATH),
-                            {
-                                "name": "receivers",
-                                "mount_path": content.settings.receivers.secrets_dir,
-                                "read_only": True,
-                            },
-                            {"name": "data", "mount_path": alertmanager.DATA_DIR},
-                        ],
-                    )
-                ],
+                "containers": [container],
                 "volumes": [
                     secret_volume("config", CONFIG_SECRET),
                     secret_volume("receivers", RECEIVERS_SECRET),

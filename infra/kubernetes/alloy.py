@@ -48,28 +48,27 @@ def create_alloy(ctx: Context, prefix: str) -> k8s.apps.v1.DaemonSet:
     data = {CONFIG_FILE: ctx.content.alloy_config}
     config = config_map(ctx, f"{prefix}-alloy-config", APP, CONFIG_MAP, data)
     tmp, tmp_mount = tmp_volume()
+    container = component_container(
+        ctx,
+        alloy.COMPONENT,
+        image=ctx.images.alloy,
+        args=alloy.args(),
+        env=[env_from_field(alloy.NODE_NAME_ENV, "spec.nodeName")],
+        # Not /-/healthy: it fails while Loki is down; a restart would not help.
+        tcp_liveness=True,
+        volume_mounts=[
+            config_file_mount(alloy.CONFIG_PATH),
+            {"name": "data", "mount_path": alloy.DATA_DIR},
+            tmp_mount,
+        ],
+    )
     pod = pod_template(
         APP,
         UID,
         {
             "service_account_name": APP,
             "tolerations": TOLERATE_ALL,
-            "containers": [
-                component_container(
-                    ctx,
-                    alloy.COMPONENT,
-                    image=ctx.images.alloy,
-                    args=alloy.args(),
-                    env=[env_from_field(alloy.NODE_NAME_ENV, "spec.nodeName")],
-                    # Not /-/healthy: it fails while Loki is down; a restart would not help.
-                    tcp_liveness=True,
-                    volume_mounts=[
-                        config_file_mount(alloy.CONFIG_PATH),
-                        {"name": "data", "mount_path": alloy.DATA_DIR},
-                        tmp_mount,
-                    ],
-                )
-            ],
+            "containers": [container],
             "volumes": [
                 config_volume(CONFIG_MAP),
                 # Tail positions; survive container restarts on the same pod.

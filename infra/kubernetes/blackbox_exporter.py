@@ -43,19 +43,18 @@ def create_blackbox_exporter(
         [(HTTP_PORT_NAME, blackbox_exporter.COMPONENT.port, "TCP")],
     )
     tmp, tmp_mount = tmp_volume()
+    container = component_container(
+        ctx,
+        blackbox_exporter.COMPONENT,
+        image=ctx.images.blackbox_exporter,
+        args=blackbox_exporter.args(),
+        volume_mounts=[config_file_mount(blackbox_exporter.CONFIG_PATH), tmp_mount],
+    )
     pod = pod_template(
         APP,
         UID,
         {
-            "containers": [
-                component_container(
-                    ctx,
-                    blackbox_exporter.COMPONENT,
-                    image=ctx.images.blackbox_exporter,
-                    args=blackbox_exporter.args(),
-                    volume_mounts=[config_file_mount(blackbox_exporter.CONFIG_PATH), tmp_mount],
-                )
-            ],
+            "containers": [container],
             "volumes": [config_volume(CONFIG_MAP), tmp],
         },
         annotations={CHECKSUM_CONFIG: sha256_data(data)},

@@ -57,20 +57,19 @@ def _exporter(ctx: Context, prefix: str, deployed: ComponentExporter) -> k8s.app
         annotations[CHECKSUM_SECRET] = secret_checksum(deployed.secret_files, ctx.checksum_key)
         mounts.append({"name": "secrets", "mount_path": exporters.SECRETS_DIR, "read_only": True})
         volumes.append(secret_volume("secrets", app))
+    container = component_container(
+        ctx,
+        component,
+        image=getattr(ctx.images, component.image_key),
+        args=list(deployed.command.args),
+        env=[{"name": key, "value": value} for key, value in deployed.command.env],
+        volume_mounts=mounts,
+    )
     pod = pod_template(
         app,
         uid,
         {
-            "containers": [
-                component_container(
-                    ctx,
-                    component,
-                    image=getattr(ctx.images, component.image_key),
-                    args=list(deployed.command.args),
-                    env=[{"name": key, "value": value} for key, value in deployed.command.env],
-                    volume_mounts=mounts,
-                )
-            ],
+            "containers": [container],
             "volumes": volumes,
         },
         annotations=annotations,

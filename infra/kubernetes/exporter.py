@@ -148,21 +148,20 @@ def create_exporter(
         # Read-write: SQLite needs its -shm/-wal files even for read-only queries.
         mounts.append({"name": "database", "mount_path": DATA_DIR})
         volumes.append({"name": "database", "persistent_volume_claim": {"claim_name": claim_name}})
+    container = component_container(
+        ctx,
+        exporter.COMPONENT,
+        image=image.repo_digest,
+        command=exporter.ENTRYPOINT,
+        args=exporter_args(ctx),
+        volume_mounts=mounts,
+    )
     pod = pod_template(
         APP,
         UID,
         {
             "image_pull_secrets": [{"name": PULL_SECRET}],
-            "containers": [
-                component_container(
-                    ctx,
-                    exporter.COMPONENT,
-                    image=image.repo_digest,
-                    command=exporter.ENTRYPOINT,
-                    args=exporter_args(ctx),
-                    volume_mounts=mounts,
-                )
-            ],
+            "containers": [container],
             "volumes": volumes,
         },
         annotations=annotations,

@@ -59,26 +59,25 @@ def create_grafana(ctx: Context, prefix: str) -> k8s.apps.v1.Deployment:
         ctx, f"{prefix}-grafana-service", APP, [(HTTP_PORT_NAME, grafana.COMPONENT.port, "TCP")]
     )
     tmp, tmp_mount = tmp_volume()
+    container = component_container(
+        ctx,
+        grafana.COMPONENT,
+        image=ctx.images.grafana,
+        env=grafana_env(ctx),
+        # First start runs database migrations.
+        startup_failures=30,
+        volume_mounts=[
+            {"name": "data", "mount_path": grafana.DATA_DIR},
+            {"name": "secrets", "mount_path": grafana.SECRETS_DIR, "read_only": True},
+            tmp_mount,
+            {"name": "logs", "mount_path": "/var/log/grafana"},
+        ],
+    )
     pod = pod_template(
         APP,
         UID,
         {
-            "containers": [
-                component_container(
-                    ctx,
-                    grafana.COMPONENT,
-                    image=ctx.images.grafana,
-                    env=grafana_env(ctx),
-                    # First start runs database migrations.
-                    startup_failures=30,
-                    volume_mounts=[
-                        {"name": "data", "mount_path": grafana.DATA_DIR},
-                        {"name": "secrets", "mount_path": grafana.SECRETS_DIR, "read_only": True},
-                        tmp_mount,
-                        {"name": "logs", "mount_path": "/var/log/grafana"},
-                    ],
-                )
-            ],
+            "containers": [container],
             "volumes": [
                 {"name": "data", "persistent_volume_claim": {"claim_name": "grafana-data"}},
                 secret_volume("secrets", SECRETS),

@@ -56,21 +56,20 @@ def create_kube_state_metrics(ctx: Context, prefix: str) -> k8s.apps.v1.Deployme
                 opts=ctx.with_deps(role),
             )
         )
+    # Its port is named `metrics`: Prometheus discovers the pod by it.
+    container = component_container(
+        ctx,
+        kube_state_metrics.COMPONENT,
+        image=ctx.images.kube_state_metrics,
+        args=kube_state_metrics.args(namespaces),
+        volume_mounts=[],
+    )
     pod = pod_template(
         APP,
         UID,
         {
             "service_account_name": APP,
-            "containers": [
-                # Its port is named `metrics`: Prometheus discovers the pod by it.
-                component_container(
-                    ctx,
-                    kube_state_metrics.COMPONENT,
-                    image=ctx.images.kube_state_metrics,
-                    args=kube_state_metrics.args(namespaces),
-                    volume_mounts=[],
-                )
-            ],
+            "containers": [container],
         },
         api_token=True,  # it reads the API
     )

@@ -42,6 +42,21 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
         headless=True,
     )
     tmp, tmp_mount = tmp_volume()
+    container = component_container(
+        ctx,
+        loki.COMPONENT,
+        image=ctx.images.loki,
+        args=[*loki.args(), "-target=all"],
+        # /ready turns 200 about 15 s after start (ingester join delay).
+        readiness_delay=15,
+        tcp_liveness=True,
+        liveness_delay=30,
+        volume_mounts=[
+            config_file_mount(loki.CONFIG_PATH),
+            {"name": "data", "mount_path": loki.DATA_DIR},
+            tmp_mount,
+        ],
+    )
     return stateful_set(
         ctx,
         f"{prefix}-loki",
@@ -53,23 +68,7 @@ def create_loki(ctx: Context, prefix: str) -> k8s.apps.v1.StatefulSet:
             UID,
             {
                 "termination_grace_period_seconds": 60,
-                "containers": [
-                    component_container(
-                        ctx,
-                        loki.COMPONENT,
-                        image=ctx.images.loki,
-                        args=[*loki.args(), "-target=all"],
-                        # /ready turns 200 about 15 s after start (ingester join delay).
-                        readiness_delay=15,
-                        tcp_liveness=True,
-                        liveness_delay=30,
-                        volume_mounts=[
-                            config_file_mount(loki.CONFIG_PATH),
-                            {"name": "data", "mount_path": loki.DATA_DIR},
-                            tmp_mount,
-                        ],
-                    )
-                ],
+                "containers": [container],
                 "volumes": [config_volume(CONFIG_MAP), tmp],
             },
             annotations={CHECKSUM_CONFIG: sha256_data(data)},

@@ -139,6 +139,16 @@ def create_prometheus(
             }
         )
         volumes.append(secret_volume("secrets", REMOTE_WRITE_SECRET))
+    container = component_container(
+        ctx,
+        prometheus.COMPONENT,
+        image=ctx.images.prometheus,
+        args=prometheus_args(ctx),
+        env=replica_env(ctx),
+        # WAL replay can take minutes: startup gates the other probes.
+        startup_failures=60,
+        volume_mounts=mounts,
+    )
     statefulset = stateful_set(
         ctx,
         f"{prefix}-prometheus",
@@ -153,18 +163,7 @@ def create_prometheus(
                 "service_account_name": APP,
                 "affinity": spread_across_nodes(APP),
                 "termination_grace_period_seconds": 120,
-                "containers": [
-                    component_container(
-                        ctx,
-                        prometheus.COMPONENT,
-                        image=ctx.images.prometheus,
-                        args=prometheus_args(ctx),
-                        env=replica_env(ctx),
-                        # WAL replay can take minutes: startup gates the other probes.
-                        startup_failures=60,
-                        volume_mounts=mounts,
-                    )
-                ],
+                "containers": [container],
                 "volumes": volumes,
             },
             annotations={
