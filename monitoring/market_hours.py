@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exporter.calendars import merge_intervals
+from monitoring import calendar_cache
 from monitoring.settings import MARKET_CODE, MARKET_CODE_ALLOWED, Market
 from validation import WEEKDAYS as DAY_NAMES
 
@@ -139,10 +140,16 @@ def _check_timezone(market: Market) -> None:
 
 @functools.cache
 def calendar_names() -> tuple[str, ...]:
-    """Every calendar name (and alias) the installed exchange_calendars knows."""
+    """Every calendar name (and alias) the installed exchange_calendars knows (cached on disk:
+    see monitoring/calendar_cache.py)."""
+    cached = calendar_cache.load("names")
+    if isinstance(cached, list) and all(isinstance(name, str) for name in cached):
+        return tuple(cached)
     import exchange_calendars
 
-    return tuple(sorted(exchange_calendars.get_calendar_names(include_aliases=True)))
+    names = tuple(sorted(exchange_calendars.get_calendar_names(include_aliases=True)))
+    calendar_cache.store("names", list(names))
+    return names
 
 
 # --- exchange calendars -----------------------------------------------------------------------
@@ -165,19 +172,62 @@ def _merge(spans: Iterable[Span]) -> tuple[Span, ...]:
     return tuple(merge_intervals(spans))
 
 
-@functools.cache
-def calendar_schedule(name: str, first_year: int) -> MarketSchedule:
-    """The schedule of an exchange_calendars calendar over `first_year` and the next year.
+# One session as exchange_calendars returns it, in UTC: open, close, break start, break end.
+Session = tuple[datetime, datetime, datetime | None, datetime | None]
 
-    Holidays are known only as far as the library records them (`bound_max`); beyond that the
-    window ends early and the MarketHolidayWindowEnding alert says so.
-    """
+
+@dataclass(frozen=True)
+class CalendarSessions:
+    """What exchange_calendars returns for a calendar over a date range."""
+
+    timezone: str
+    known_until: date  # the range's end, or the last day the library records holidays for
+    sessions: tuple[Session, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "timezone": self.timezone,
+            "known_until": self.known_until.isoformat(),
+            "sessions": [[t.isoformat() if t else None for t in s] for s in self.sessions],
+        }
+
+    @staticmethod
+    def from_json(value: Any) -> CalendarSessions | None:
+        """None for anything but what `to_json` writes (a damaged cache entry)."""
+        try:
+            sessions = tuple(
+                (
+                    datetime.fromisoformat(opens),
+                    datetime.fromisoformat(closes),
+                    datetime.fromisoformat(break_start) if break_start else None,
+                    datetime.fromisoformat(break_end) if break_end else None,
+                )
+                for opens, closes, break_start, break_end in value["sessions"]
+            )
+            return CalendarSessions(
+                str(value["timezone"]), date.fromisoformat(value["known_until"]), sessions
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def calendar_sessions(name: str, start: date, end: date) -> CalendarSessions:
+    """The calendar's sessions over [start, end] (see `_load` for calendars whose holidays end
+    earlier), from the on-disk cache when an earlier run stored them."""
+    key = f"sessions-{name}-{start.isoformat()}-{end.isoformat()}"
+    cached = CalendarSessions.from_json(calendar_cache.load(key))
+    if cached is not None:
+        return cached
+    fresh = library_sessions(name, start, end)
+    calendar_cache.store(key, fresh.to_json())
+    return fresh
+
+
+def library_sessions(name: str, start: date, end: date) -> CalendarSessions:
+    """`calendar_sessions` straight from exchange_calendars (no cache)."""
     import exchange_calendars
     import pandas as pd
 
-    if name not in calendar_names():
-        raise ValueError(f"unknown calendar {name!r}; allowed: {', '.join(calendar_names())}")
-    start, end = date(first_year, 1, 1), date(first_year + 1, 12, 31)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -187,15 +237,43 @@ def calendar_schedule(name: str, first_year: int) -> MarketSchedule:
             f"calendar {name!r} cannot be loaded by the installed exchange_calendars"
             f" ({type(exc).__name__}: {exc}); use custom sessions instead"
         ) from None
+
+    def instant(value: Any) -> datetime | None:
+        return None if pd.isna(value) else value.to_pydatetime()
+
+    sessions = tuple(
+        (
+            row.open.to_pydatetime(),
+            row.close.to_pydatetime(),
+            instant(row.break_start),
+            instant(row.break_end),
+        )
+        for row in calendar.schedule.itertuples()
+    )
+    return CalendarSessions(str(calendar.tz), known_until, sessions)
+
+
+@functools.cache
+def calendar_schedule(name: str, first_year: int) -> MarketSchedule:
+    """The schedule of an exchange_calendars calendar over `first_year` and the next year.
+
+    Holidays are known only as far as the library records them (`bound_max`); beyond that the
+    window ends early and the MarketHolidayWindowEnding alert says so.
+    """
+    if name not in calendar_names():
+        raise ValueError(f"unknown calendar {name!r}; allowed: {', '.join(calendar_names())}")
+    start, end = date(first_year, 1, 1), date(first_year + 1, 12, 31)
+    loaded = calendar_sessions(name, start, end)
+    known_until = loaded.known_until
     load_start = min(start, known_until - timedelta(days=366))
-    zone = ZoneInfo(str(calendar.tz))
+    zone = ZoneInfo(loaded.timezone)
     by_day: dict[date, list[Span]] = {}
-    for row in calendar.schedule.itertuples():
-        pieces = [(row.open, row.close)]
-        if not pd.isna(row.break_start) and not pd.isna(row.break_end):
-            pieces = [(row.open, row.break_start), (row.break_end, row.close)]
-        for opens, closes in pieces:
-            for day, span in _local_spans(opens.to_pydatetime(), closes.to_pydatetime(), zone):
+    for opens, closes, break_start, break_end in loaded.sessions:
+        pieces = [(opens, closes)]
+        if break_start is not None and break_end is not None:
+            pieces = [(opens, break_start), (break_end, closes)]
+        for piece_opens, piece_closes in pieces:
+            for day, span in _local_spans(piece_opens, piece_closes, zone):
                 by_day.setdefault(day, []).append(span)
     days = [load_start + timedelta(days=i) for i in range((known_until - load_start).days + 1)]
     actual = {day: _merge(by_day.get(day, ())) for day in days}
@@ -210,7 +288,7 @@ def calendar_schedule(name: str, first_year: int) -> MarketSchedule:
         # The last loaded day lacks the next day's evening session (CME-style calendars).
         if start <= day < known_until and spans != weekly[day.weekday()]
     )
-    return MarketSchedule(str(calendar.tz), weekly, exceptions, first_year, known_until)
+    return MarketSchedule(loaded.timezone, weekly, exceptions, first_year, known_until)
 
 
 def _load(xcals: Any, name: str, start: date, end: date) -> tuple[Any, date]:
