@@ -40,6 +40,7 @@ def args(
         flags.append(f"--storage.tsdb.retention.size={settings.retention_size}")
     if web_config_file:
         flags.append(f"--web.config.file={web_config_file}")
-    if settings.replica_label:
+    if settings.replica_label or any("$" in value for _, value in settings.external_labels):
+        # v3 always expands (`$$` is a `$`); 2.x the same only with this flag.
         flags.append("--enable-feature=expand-external-labels")
     return flags

@@ -31,7 +31,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from infra import pulumi_runtime
 from infra.drill import drill
 from infra.settings import stack as cfg
-from infra.settings.base import NAMESPACE, ConfigError
+from infra.settings.base import NAMESPACE, ConfigError, misplaced_key
 
 PROJECT = NAMESPACE
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -204,15 +204,61 @@ def read_stack_config(path: Path) -> dict[str, str]:
     return read_stack_file(path)[0]
 
 
+class _StackFileLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (the Pulumi CLI refuses
+    such a file; PyYAML would keep the last value silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                value = self.construct_object(value_node, deep=True)
+                shown = SECRET if isinstance(value, dict) and "secure" in value else value
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"{key} = {shown!r} is invalid: allowed each key once in a mapping (also on"
+                    f" line {seen[key]}; the Pulumi CLI refuses duplicate keys)",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_stack_yaml(path: Path) -> Any:
+    """The stack file's document; a YAML error (syntax, a duplicate key, a `!!python/...`
+    tag, which safe loading refuses) is one line with the file and line."""
+    try:
+        return yaml.load(path.read_text(), Loader=_StackFileLoader)  # a SafeLoader
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = f"{path.name}:{mark.line + 1}" if mark is not None else path.name
+        problem = getattr(error, "problem", None) or str(error)
+        context = getattr(error, "context", None)
+        detail = f"{context}, {problem}" if context and "is invalid" not in problem else problem
+        raise SynthError(f"{where}: {' '.join(str(detail).split())}") from None
+
+
 def read_stack_file(path: Path) -> tuple[dict[str, str], set[str]]:
     """(values as in `read_stack_config`, the keys that are `secure:` in the file)."""
-    document = yaml.safe_load(path.read_text()) or {}
+    document = load_stack_yaml(path) or {}
+    if not isinstance(document, dict):
+        raise SynthError(f"{path.name}: the file must be a YAML mapping with a `config` key")
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
         raise SynthError(f"{path.name}: `config` must be a mapping")
     prefix = f"{PROJECT}:"
     values: dict[str, str] = {}
     secure: set[str] = set()
+    misplaced = [
+        problem
+        for full_key, value in raw.items()
+        for problem in [misplaced_key(str(full_key), _shown(value))]
+        if problem is not None
+    ]
+    if misplaced:
+        raise SynthError("\n".join(misplaced))
     for full_key, value in raw.items():
         if not str(full_key).startswith(prefix):
             continue  # provider config (docker:host, kubernetes:context, ...)
@@ -230,6 +276,11 @@ def read_stack_file(path: Path) -> tuple[dict[str, str], set[str]]:
             if nested:
                 secure.add(key)
     return values, secure
+
+
+def _shown(value: Any) -> Any:
+    """A stack file value as an error message may show it (never a `secure:` one)."""
+    return SECRET if isinstance(value, dict) and set(value) == {"secure"} else value
 
 
 def _nested_secure(value: Any, path: str) -> tuple[Any, bool]:
@@ -304,6 +355,8 @@ def run_program(
 
     mocks = SynthMocks()
     monitor = monitor if monitor is not None else RecordingMonitor(mocks)
+    # A fresh root Stack named after this stack: set_mocks keeps an earlier run's root.
+    pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
 
     full: dict[str, str] = {f"{PROJECT}:{k}": v for k, v in raw_config.items()}

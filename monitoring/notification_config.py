@@ -40,11 +40,11 @@ from monitoring.notifications import (
 from monitoring.rules import CATEGORIES, SEVERITIES, AlertRule, Severity
 from monitoring.settings import ContentSettings
 from monitoring.tuning import AlertOverride, AlertTuning
-from validation import HOST_PORT, InvalidValue, check_duration, check_keys, check_unique
+from validation import InvalidValue, check_duration, check_host_port, check_keys, check_unique
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _SECRET_KEY = re.compile(r"^[a-z][a-zA-Z0-9]{0,63}$")
-_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
+_EMAIL = re.compile(r"^[^@\s,{}]+@[^@\s,{}]+$")  # no template braces
 _SLACK_CHANNEL = re.compile(r"^[#@][a-z0-9][a-z0-9._-]{0,79}$")
 OVERRIDE_SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
 
@@ -55,8 +55,8 @@ def _text(key: str, value: object, pattern: re.Pattern[str], allowed: str) -> st
     return value
 
 
-def _duration(key: str, value: object) -> str | None:
-    return None if value is None else check_duration(key, value)
+def _duration(key: str, value: object, positive: bool = False) -> str | None:
+    return None if value is None else check_duration(key, value, positive)
 
 
 def _bool(key: str, value: object, default: bool) -> bool:
@@ -184,8 +184,9 @@ def _receiver(key: str, raw: object, secrets: _Secrets, version: tuple[int, int]
 def _timings(key: str, raw: Mapping[str, Any]) -> Timings:
     return Timings(
         group_wait=_duration(f"{key}.groupWait", raw.get("groupWait")),
-        group_interval=_duration(f"{key}.groupInterval", raw.get("groupInterval")),
-        repeat_interval=_duration(f"{key}.repeatInterval", raw.get("repeatInterval")),
+        # Alertmanager refuses a zero group_interval or repeat_interval.
+        group_interval=_duration(f"{key}.groupInterval", raw.get("groupInterval"), True),
+        repeat_interval=_duration(f"{key}.repeatInterval", raw.get("repeatInterval"), True),
     )
 
 
@@ -221,7 +222,7 @@ def _smtp(raw: object, secrets: _Secrets) -> Smtp:
     sender = body.get("from", defaults.sender)
     _text(f"{key}.from", sender, _EMAIL, "an email address")
     smarthost = body.get("smarthost", defaults.smarthost)
-    _text(f"{key}.smarthost", smarthost, HOST_PORT, "host:port of the SMTP relay")
+    check_host_port(f"{key}.smarthost", smarthost, "host:port of the SMTP relay")
     username = body.get("username")
     if username is not None and (not isinstance(username, str) or not username.strip()):
         raise InvalidValue(f"{key}.username", username, "a non-empty name or unset")

@@ -21,9 +21,16 @@ from monitoring.rules import groups_by_file
 from monitoring.scrape import prometheus_config
 from monitoring.service_rules import blackbox_config
 from monitoring.settings import ContentSettings
-from monitoring.thresholds import DURATION_FIELDS, OBJECTIVE_FIELDS, RATIO_FIELDS
+from monitoring.thresholds import (
+    DURATION_FIELDS,
+    NUMBER_BOUNDS,
+    OBJECTIVE_FIELDS,
+    RATIO_FIELDS,
+    WINDOW_FIELDS,
+    AlertThresholds,
+)
 from monitoring.tuning import AlertTuning
-from validation import InvalidValue, check_unique, duration_seconds
+from validation import InvalidValue, check_number, check_unique, duration_seconds
 
 __all__ = [
     "GrafanaNotificationModel",
@@ -60,6 +67,9 @@ def to_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=YAML_DUMPER, sort_keys=False, default_flow_style=False, width=100)
 
 
+_DEFAULTS = AlertThresholds()
+
+
 def check_settings(settings: ContentSettings) -> None:
     """Raise one `InvalidValue` for content settings the renderers cannot honour."""
     check_unique("markets", (m.code for m in settings.markets), "market codes")
@@ -75,20 +85,15 @@ def check_settings(settings: ContentSettings) -> None:
         if not 0 < value < 1.0:
             raise InvalidValue(f"thresholds.{name}", value, "a ratio in (0, 1), e.g. 0.995")
     for name in DURATION_FIELDS:
-        duration_seconds(f"thresholds.{name}", getattr(t, name))
-    for name in ("volume_fill_days", "remote_write_behind_seconds"):
-        value = getattr(t, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidValue(f"thresholds.{name}", value, "a whole number >= 1")
-    for name in (
-        "scrape_interval",
-        "scrape_timeout",
-        "evaluation_interval",
-        "group_wait",
-        "group_interval",
-        "repeat_interval",
-    ):
-        duration_seconds(name, getattr(settings, name))
+        duration_seconds(f"thresholds.{name}", getattr(t, name), name in WINDOW_FIELDS)
+    for name, (low, high) in NUMBER_BOUNDS.items():
+        whole = isinstance(getattr(_DEFAULTS, name), int)
+        check_number(f"thresholds.{name}", getattr(t, name), low, high, whole)
+    # 0 would make Prometheus' scrape/evaluation tickers and Alertmanager's timers spin.
+    for name in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
+        duration_seconds(name, getattr(settings, name), positive=True)
+    for name in ("group_wait", "group_interval", "repeat_interval"):
+        duration_seconds(name, getattr(settings, name), name != "group_wait")
     scrape_interval = duration_seconds("scrape_interval", settings.scrape_interval)
     if duration_seconds("scrape_timeout", settings.scrape_timeout) > scrape_interval:
         raise InvalidValue(

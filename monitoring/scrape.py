@@ -17,8 +17,10 @@ REPLICA_LABEL_VALUE = "${HOSTNAME}"
 
 
 def external_labels(settings: ContentSettings) -> dict[str, str]:
+    """Prometheus 3 (and 2 with expand-external-labels) expands `$VAR` in these values: a `$`
+    of the user's is written `$$`, which it reads as a literal `$`."""
     labels = {"env": settings.environment}
-    labels.update(dict(settings.external_labels))
+    labels.update({name: value.replace("$", "$$") for name, value in settings.external_labels})
     if settings.replica_label:
         labels[settings.replica_label] = REPLICA_LABEL_VALUE
     return labels

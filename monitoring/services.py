@@ -18,10 +18,12 @@ import promql_parser
 
 from monitoring.rules import CATEGORIES, SEVERITIES, Category, Severity
 from validation import (
-    HOST_PORT,
     InvalidValue,
+    check_host_port,
     check_keys,
+    check_port,
     check_unique,
+    check_url,
     duration_seconds,
     is_duration,
 )
@@ -157,6 +159,15 @@ def _opt_str(key: str, value: object, pattern: re.Pattern[str] | None, allowed: 
     return None if value is None else _str(key, value, pattern, allowed)
 
 
+def _opt_url(key: str, value: object) -> str | None:
+    """An http(s) URL with a port 1-65535 (if any) and no template syntax (a runbook URL is
+    an alert annotation, a probe URL a label value)."""
+    url = _opt_str(key, value, _URL, "an http:// or https:// URL")
+    if url is not None:
+        check_url(key, url)
+    return url
+
+
 def duration(key: str, value: object) -> str:
     if not is_duration(value):
         raise _fail(key, value, 'a Prometheus duration such as "500ms", "15s", "30d"')
@@ -205,16 +216,18 @@ def _metrics(key: str, raw: object) -> ServiceMetrics:
     if scheme not in ("http", "https"):
         raise _fail(f"{key}.scheme", scheme, "http or https")
     targets = tuple(
-        _str(f"{key}.targets[{i}]", t, HOST_PORT, "host:port")
+        check_host_port(f"{key}.targets[{i}]", t)
         for i, t in enumerate(_list(f"{key}.targets", m.get("targets")))
     )
     kubernetes = None
     if m.get("kubernetes") is not None:
         k = check_keys(f"{key}.kubernetes", m["kubernetes"], ("namespace", "service", "port"))
         port = k.get("port")
-        if isinstance(port, int) and not isinstance(port, bool):
-            port = str(port)
         kk = f"{key}.kubernetes"
+        if isinstance(port, int) and not isinstance(port, bool):
+            port = str(check_port(f"{kk}.port", port))
+        elif isinstance(port, str) and port.isdigit():  # a number, not a port name
+            check_port(f"{kk}.port", int(port))
         kubernetes = KubernetesDiscovery(
             namespace=_str(f"{kk}.namespace", k.get("namespace"), _K8S_NAME, "a namespace name"),
             service=_str(f"{kk}.service", k.get("service"), _K8S_NAME, "a Service name"),
@@ -236,8 +249,8 @@ def _metrics(key: str, raw: object) -> ServiceMetrics:
 def _probe(key: str, raw: object) -> Probe:
     p = check_keys(key, raw, ("name", "url", "tcp", "expectStatus", "expectBody"))
     name = _str(f"{key}.name", p.get("name"), _NAME, "lowercase letters, digits and -")
-    url = _opt_str(f"{key}.url", p.get("url"), _URL, "an http:// or https:// URL")
-    tcp = _opt_str(f"{key}.tcp", p.get("tcp"), HOST_PORT, "host:port")
+    url = _opt_url(f"{key}.url", p.get("url"))
+    tcp = None if p.get("tcp") is None else check_host_port(f"{key}.tcp", p.get("tcp"))
     if url and tcp:
         raise _fail(f"{key}.tcp", tcp, "either url or tcp in one probe, not both")
     if not url and not tcp:
@@ -356,7 +369,7 @@ def _alert(key: str, raw: object) -> ServiceAlert:
         description=_str(f"{key}.description", a.get("description", summary), None, "text"),
         for_=duration(f"{key}.for", a.get("for", "0s")),
         category=_category(f"{key}.category", a.get("category", SERVICE_CATEGORY)),
-        runbook=_opt_str(f"{key}.runbook", a.get("runbook"), _URL, "an http(s) URL"),
+        runbook=_opt_url(f"{key}.runbook", a.get("runbook")),
     )
 
 

@@ -16,10 +16,10 @@ from pydantic.alias_generators import to_camel
 from monitoring.thirdparty.model import NO_COMPONENTS, Components
 from monitoring.thresholds import AlertThresholds, ComponentThresholds, ServiceThresholds
 from validation import (
-    HOST_PORT,
     WEEKDAYS,
     InvalidValue,
     check_date,
+    check_host_port,
     check_timezone,
     check_weekday,
     close_minute,
@@ -94,8 +94,8 @@ class Market:
                 self.calendar,
                 "only with `sessions` (a calendar brings its own holidays)",
             )
-        if self.adapter_target is not None and not HOST_PORT.match(self.adapter_target):
-            raise InvalidValue("adapterTarget", self.adapter_target, "host:port")
+        if self.adapter_target is not None:
+            check_host_port("adapterTarget", self.adapter_target)
 
 
 @dataclass(frozen=True)

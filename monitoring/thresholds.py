@@ -137,6 +137,23 @@ RATIO_FIELDS: tuple[str, ...] = (
     "position_limit_ratio_critical",
 )
 OBJECTIVE_FIELDS: tuple[str, ...] = ("api_availability_objective", "data_freshness_objective")
+_YEAR = 365 * 86400
+# The other numbers: (low, high) with low excluded; seconds, bytes and days are never 0 (an
+# alert at 0 fires always or never) and never beyond a year of seconds / an exabyte.
+NUMBER_BOUNDS: dict[str, tuple[float, float]] = {
+    "stale_data_warning_seconds": (0, _YEAR),
+    "stale_data_critical_seconds": (0, _YEAR),
+    "api_latency_p95_seconds": (0, 3600),
+    "collector_duration_seconds": (0, 3600),
+    "database_growth_bytes_per_day": (0, 1e18),
+    "disk_free_bytes_minimum": (0, 1e18),
+    "backup_max_age_seconds": (0, _YEAR),
+    "remote_write_behind_seconds": (0, 86400),
+    "volume_fill_days": (0, 365),
+    "data_freshness_max_age_seconds": (0, _YEAR),
+}
+# Range windows (`[window]`, increase() periods) must be longer than 0.
+WINDOW_FIELDS: tuple[str, ...] = ("collection_stalled_window", "volume_fill_window")
 DURATION_FIELDS: tuple[str, ...] = (
     *(name for name in AlertThresholds.__dataclass_fields__ if name.endswith("_for")),
     "collection_stalled_window",

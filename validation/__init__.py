@@ -9,6 +9,7 @@ copies this package too.
 
 from __future__ import annotations
 
+import math
 import re
 import zoneinfo
 from collections.abc import Collection, Iterable, Mapping
@@ -47,20 +48,55 @@ def is_duration(value: object) -> bool:
     return isinstance(value, str) and bool(value) and bool(_DURATION.match(value))
 
 
-def duration_seconds(key: str, value: object) -> float:
-    """Seconds of a Prometheus duration ("1h30m" -> 5400.0); refuses anything else."""
+# Prometheus, Alertmanager and Loki parse durations into Go's time.Duration (int64
+# nanoseconds): longer ones are refused ("duration out of range") or overflow.
+MAX_DURATION_SECONDS = (2**63 - 1) // 10**9  # about 292 years
+
+
+def duration_seconds(key: str, value: object, positive: bool = False) -> float:
+    """Seconds of a Prometheus duration ("1h30m" -> 5400.0); refuses anything else, durations
+    beyond Go's time.Duration, and with `positive` zero."""
     if not isinstance(value, str) or not is_duration(value):
         raise InvalidValue(key, value, DURATION_ALLOWED)
-    return sum(
+    seconds = sum(
         int(number) * _UNIT_SECONDS[unit]
         for number, unit in re.findall(r"(\d+)(ms|y|w|d|h|m|s)", value)
     )
+    if seconds > MAX_DURATION_SECONDS:
+        raise InvalidValue(key, value, f"{DURATION_ALLOWED}, at most 292y (Go's time.Duration)")
+    if positive and seconds <= 0:
+        raise InvalidValue(key, value, f"{DURATION_ALLOWED}, greater than 0")
+    return seconds
 
 
-def check_duration(key: str, value: object) -> str:
-    duration_seconds(key, value)
+def check_duration(key: str, value: object, positive: bool = False) -> str:
+    duration_seconds(key, value, positive)
     assert isinstance(value, str)
     return value
+
+
+# --- numbers ------------------------------------------------------------------------------
+
+
+def check_number(
+    key: str, value: object, low: float, high: float, integer: bool = False, open_low: bool = True
+) -> float:
+    """A finite number (not a bool, not a string) in (low, high] (`open_low`) or [low, high];
+    with `integer`, a whole number (1800.9 is not silently truncated)."""
+    kind = "a whole number" if integer else "a number"
+    bounds = f"{'>' if open_low else '>='} {_plain(low)} and <= {_plain(high)}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue(key, value, f"{kind} {bounds}")
+    if not math.isfinite(value) or (integer and value != int(value)):
+        raise InvalidValue(key, value, f"{kind} {bounds}")
+    if value < low or (open_low and value == low) or value > high:
+        raise InvalidValue(key, value, f"{kind} {bounds}")
+    return value
+
+
+def _plain(number: float) -> str:
+    """1e18 -> "1000000000000000000", 0.5 -> "0.5" (no exponent in messages)."""
+    return str(int(number)) if float(number).is_integer() else repr(number)
 
 
 # --- host:port, URLs, image references, uniqueness -------------------------------------
@@ -68,6 +104,54 @@ def check_duration(key: str, value: object) -> str:
 
 # "host:port" (host name or IPv4 address); the groups name both parts.
 HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?):(?P<port>\d{1,5})$")
+PORT_ALLOWED = "ports 1-65535"
+
+
+def check_port(key: str, value: object, low: int = 1) -> int:
+    """A TCP/UDP port number (an integer, not a bool or a string) from `low` to 65535."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 65535:
+        raise InvalidValue(key, value, f"a port from {low} to 65535" if low > 1 else PORT_ALLOWED)
+    return value
+
+
+def check_host_port(key: str, value: object, allowed: str = "host:port") -> str:
+    """ "host:port" with a port from 1 to 65535."""
+    match = HOST_PORT.match(value) if isinstance(value, str) else None
+    if match is None or not 1 <= int(match["port"]) <= 65535:
+        raise InvalidValue(key, value, f"{allowed} (port 1-65535)")
+    assert isinstance(value, str)
+    return value
+
+
+HOST_PATH_ALLOWED = "an absolute host path other than /, without '..', ':' or whitespace"
+
+
+def check_host_path(key: str, value: object, what: str = HOST_PATH_ALLOWED) -> str:
+    """A path on the host that a container mounts: absolute, not the root itself, no `..`
+    (it would leave the directory it names), no ':' (Docker's bind syntax) or whitespace."""
+    if (
+        not isinstance(value, str)
+        or not value.startswith("/")
+        or value.rstrip("/") == ""
+        or ".." in value.split("/")
+        or ":" in value
+        or any(ch.isspace() for ch in value)
+        or "\0" in value
+    ):
+        raise InvalidValue(key, value, what)
+    return value
+
+
+# Go template (Alertmanager, Prometheus annotations, Grafana) and Jinja delimiters.
+_TEMPLATE = re.compile(r"\{\{|\}\}|\{%|%\}")
+
+
+def check_no_template(key: str, value: object) -> object:
+    """Text that ends up inside a template (Alertmanager/Prometheus/Grafana) must not add
+    template syntax of its own: it would be executed, or break the template."""
+    if isinstance(value, str) and _TEMPLATE.search(value):
+        raise InvalidValue(key, value, "text without template syntax ({{, }}, {%, %})")
+    return value
 
 
 def check_url(key: str, value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
@@ -75,6 +159,13 @@ def check_url(key: str, value: str, schemes: tuple[str, ...] = ("http", "https")
     if parsed.scheme not in schemes or not parsed.hostname:
         shown = " or ".join(f"{scheme}://" for scheme in schemes)
         raise InvalidValue(key, value, f"an {shown} URL with a host")
+    check_no_template(key, value)
+    try:
+        port = parsed.port
+    except ValueError:
+        port = 0
+    if port == 0 or (port is None and parsed.netloc.endswith(":")):
+        raise InvalidValue(key, value, "a URL with a port 1-65535 (or none)")
     if parsed.username is not None or parsed.password is not None:
         # The URL would spread into plain config, annotations and logs: never show the password.
         masked = value.replace(f":{parsed.password}@", ":***@", 1) if parsed.password else value

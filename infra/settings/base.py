@@ -10,18 +10,51 @@ from validation import InvalidValue, invalid_message
 NAMESPACE = "trading-monitoring"
 
 
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def misplaced_key(full_key: str, shown: object) -> str | None:
+    """The one-line error for a stack config key that was meant for this program but that
+    nothing would read: no namespace, or a namespace that looks like ours (a typo such as
+    `trading-monitorng:`, `trading_monitoring:`, `Trading-Monitoring:`). None otherwise
+    (provider keys such as `docker:host` or `kubernetes:context`)."""
+    namespace, colon, name = full_key.partition(":")
+    if not colon:
+        return invalid_message(
+            full_key, shown, f"{NAMESPACE}:{full_key} (keys need the project's namespace)"
+        )
+    if namespace == NAMESPACE:
+        return None
+    folded = "".join(ch for ch in namespace.lower() if ch.isalnum())
+    if folded == NAMESPACE.replace("-", "") or _edit_distance(namespace.lower(), NAMESPACE) <= 3:
+        return invalid_message(
+            full_key,
+            shown,
+            f"{NAMESPACE}:{name} (`{namespace}:` looks like a typo of `{NAMESPACE}:`; "
+            "nothing would read this key)",
+        )
+    return None
+
+
 class ConfigModel(BaseModel):
-    """camelCase config keys; unknown keys are errors (a typo must not be silently ignored)."""
+    """camelCase config keys; unknown keys are errors (a typo must not be silently ignored);
+    no silent coercion ("yes" is not true, "3000" not 3000, 1800.9 not 1800). The stack config
+    is validated from JSON (load_stack_config), where arrays are the models' tuples."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True
     )
 
 
-class StrictModel(ConfigModel):
-    """No silent coercion (a string "3" is not the number 3)."""
-
-    model_config = ConfigDict(strict=True)
+StrictModel = ConfigModel  # the name the Kubernetes models use
 
 
 class ConfigError(ValueError):

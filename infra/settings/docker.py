@@ -18,7 +18,7 @@ from infra.settings.resources import (
     cpu_millicores,
     memory_bytes,
 )
-from validation import InvalidValue
+from validation import HOST_PATH_ALLOWED, InvalidValue, check_host_path
 
 # Mount propagation of the host root that node-exporter reads: "rslave" sees mounts made after
 # it started; "none" (no bind options) for Docker Desktop and rootless Docker, which refuse
@@ -91,14 +91,14 @@ class DockerSettings(ConfigModel):
             raise InvalidValue(
                 "namePrefix", self.name_prefix, "letters, digits, '_', '.', '-' (max 63)"
             )
-        if not self.docker_socket.startswith("/"):
-            raise InvalidValue("dockerSocket", self.docker_socket, "an absolute host path")
+        # Host paths bind-mounted into containers: never the host root or outside of the
+        # directory named (`/` as the socket would hand Alloy and cAdvisor the whole host).
+        check_host_path("dockerSocket", self.docker_socket)
         path = self.exporter_database_path
         if path is not None:
-            if not path.startswith("/") or path.endswith("/") or "\n" in path or ":" in path:
-                raise InvalidValue(
-                    "exporterDatabasePath", path, "an absolute host path of a SQLite file"
-                )
+            check_host_path("exporterDatabasePath", path, f"{HOST_PATH_ALLOWED}, of a file")
+            if path.endswith("/"):
+                raise InvalidValue("exporterDatabasePath", path, "the path of a SQLite file")
             if not self.exporter_demo_database:
                 raise InvalidValue(
                     "exporterDatabasePath",

@@ -16,7 +16,13 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from infra.settings.base import StrictModel
-from infra.settings.resources import ComputeResources, compute_resources, memory_bytes
+from infra.settings.resources import (
+    MAX_STORAGE,
+    ComputeResources,
+    compute_resources,
+    memory_bytes,
+    retention_size_bytes,
+)
 from validation import InvalidValue, check_image_tag, check_url
 
 # Secret config keys (set with `pulumi config set --secret KEY VALUE`).
@@ -78,7 +84,7 @@ class Storage(StrictModel):
                 "storageClass", self.storage_class, "a StorageClass name (DNS subdomain)"
             )
         for name in ("prometheus", "alertmanager", "grafana", "loki", "exporter"):
-            memory_bytes(name, getattr(self, name))
+            memory_bytes(name, getattr(self, name), MAX_STORAGE)
         return self
 
 
@@ -161,6 +167,51 @@ class Egress(StrictModel):
         return self
 
 
+_NGINX = "nginx.ingress.kubernetes.io/"
+# Annotation sets that make an ingress controller authenticate every request to Prometheus
+# and Alertmanager (they have no authentication of their own). Each entry: controller, the
+# annotations (key -> required value, or None for any non-empty value), what it is. Any other
+# annotations may be added; one of these sets must be complete (README "Security").
+AUTH_SCHEMES: tuple[tuple[str, dict[str, str | None], str], ...] = (
+    ("nginx", {_NGINX + "auth-url": None}, "ingress-nginx external authentication"),
+    ("nginx", {_NGINX + "auth-type": "basic", _NGINX + "auth-secret": None}, "basic auth"),
+    ("nginx", {_NGINX + "auth-type": "digest", _NGINX + "auth-secret": None}, "digest auth"),
+    (
+        "nginx",
+        {_NGINX + "auth-tls-secret": None, _NGINX + "auth-tls-verify-client": "on"},
+        "client certificates",
+    ),
+    ("nginx", {"nginx.org/basic-auth-secret": None}, "NGINX Inc's controller, basic auth"),
+    (
+        "traefik",
+        {"traefik.ingress.kubernetes.io/router.middlewares": None},
+        "Traefik middlewares (a basicAuth/forwardAuth Middleware)",
+    ),
+)
+
+
+def auth_scheme(annotations: dict[str, str], class_name: str | None) -> str | None:
+    """The authentication scheme `annotations` configure completely, for the controller that
+    `class_name` names (any controller when the class names neither nginx nor traefik)."""
+    controllers = [c for c in ("nginx", "traefik") if class_name and c in class_name]
+    for controller, needed, what in AUTH_SCHEMES:
+        if controllers and controller not in controllers:
+            continue
+        if all(
+            annotations.get(key, "").strip() and (value is None or annotations[key] == value)
+            for key, value in needed.items()
+        ):
+            return what
+    return None
+
+
+def auth_schemes_text() -> str:
+    return "; ".join(
+        " + ".join(f"{k}: {v or '<value>'}" for k, v in needed.items())
+        for _, needed, _ in AUTH_SCHEMES
+    )
+
+
 class Ingress(StrictModel):
     """Optional Ingress with TLS for Grafana (and, with auth annotations, Prometheus/AM)."""
 
@@ -229,6 +280,13 @@ class Ingress(StrictModel):
                 self.prometheus_host or self.alertmanager_host,
                 "only together with ingress.authAnnotations that enforce authentication "
                 "(Prometheus and Alertmanager have none of their own)",
+            )
+        if self.auth_annotations and auth_scheme(self.auth_annotations, self.class_name) is None:
+            raise InvalidValue(
+                "authAnnotations",
+                self.auth_annotations,
+                f"annotations that make the {self.class_name or 'ingress'} controller "
+                f"authenticate, one complete set of: {auth_schemes_text()}",
             )
         return self
 
@@ -347,14 +405,10 @@ class KubernetesSettings(StrictModel):
     def check_retention_size(self, retention_size: str) -> None:
         """Prometheus' size retention (`retentionSize`, base-2 units) must leave headroom on
         its volume for the WAL and compactions; "0" (no size limit) is accepted."""
-        if retention_size in ("0", "0B", ""):
-            return
-        match = re.match(r"^(\d+)(B|KB|MB|GB|TB|PB|EB)$", retention_size)
-        if match is None:
-            return  # the stack config validates the format itself
-        power = ("B", "KB", "MB", "GB", "TB", "PB", "EB").index(match.group(2))
-        wanted = Decimal(match.group(1)) * 1024**power
-        volume = memory_bytes("storage.prometheus", self.storage.prometheus)
+        wanted = retention_size_bytes(retention_size)
+        if not wanted:
+            return  # "0" (no limit); the stack config validates the format itself
+        volume = memory_bytes("storage.prometheus", self.storage.prometheus, MAX_STORAGE)
         if wanted > volume * Decimal("0.9"):
             raise InvalidValue(
                 "retentionSize",

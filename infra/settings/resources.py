@@ -25,6 +25,13 @@ _MEMORY_UNITS = {
 }
 
 
+# Sane upper bounds: a typo such as "100000" CPUs or "99999999Ti" is refused, not scheduled
+# forever (or overflowing Kubernetes' int64 quantities).
+MAX_CPU_MILLICORES = Decimal(1024 * 1000)  # 1024 cores
+MAX_MEMORY = "16Ti"  # a container's memory
+MAX_STORAGE = "1024Ti"  # a volume
+
+
 def cpu_millicores(key: str, value: str) -> Decimal:
     """A CPU quantity ("250m", "1", "0.5") in millicores; error names the key otherwise."""
     match = _CPU.match(value)
@@ -32,22 +39,37 @@ def cpu_millicores(key: str, value: str) -> Decimal:
         raise InvalidValue(key, value, 'a CPU quantity such as "250m", "1" or "0.5"')
     amount = Decimal(match.group(1))
     result = amount if match.group(3) else amount * 1000
-    if result <= 0:
-        raise InvalidValue(key, value, "a CPU quantity greater than 0")
+    if not 1 <= result <= MAX_CPU_MILLICORES:
+        raise InvalidValue(key, value, 'a CPU quantity from "1m" to "1024" (cores)')
     return result
 
 
-def memory_bytes(key: str, value: str) -> Decimal:
-    """A memory/storage quantity ("512Mi", "2Gi", "1G") in bytes."""
+def memory_bytes(key: str, value: str, maximum: str = MAX_MEMORY) -> Decimal:
+    """A memory/storage quantity ("512Mi", "2Gi", "1G") in bytes, at most `maximum`."""
     match = _MEMORY.match(value)
     if not match:
         raise InvalidValue(
             key, value, 'a quantity such as "512Mi", "2Gi" or "1G" (units Ki Mi Gi Ti k M G T)'
         )
     result = Decimal(match.group(1)) * _MEMORY_UNITS[match.group(3) or ""]
-    if result <= 0:
-        raise InvalidValue(key, value, "a quantity greater than 0")
+    if result <= 0 or result > int(maximum[:-2]) * _MEMORY_UNITS[maximum[-2:]]:
+        raise InvalidValue(key, value, f"a quantity greater than 0 and at most {maximum}")
     return result
+
+
+_SIZE = re.compile(r"^(0|(\d+)(B|KB|MB|GB|TB|PB|EB))$")
+_SIZE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
+
+
+def retention_size_bytes(size: str) -> int | None:
+    """Bytes of Prometheus' `retentionSize` ("0" or "20GB": base-2 units, as Prometheus
+    reads them); None when it is not such a size."""
+    match = _SIZE.match(size)
+    if match is None:
+        return None
+    if size == "0":
+        return 0
+    return int(match.group(2)) << (10 * _SIZE_UNITS.index(match.group(3)))
 
 
 class ComputeResources(StrictModel):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -40,9 +41,16 @@ from exporter.config import ExporterConfig
 from exporter.config import parse_config as parse_exporter_config
 from exporter.layout import COLLECTORS as EXPORTER_COLLECTORS
 from infra.settings import kubernetes as k8s_settings
-from infra.settings.base import NAMESPACE, ConfigError, ConfigModel, format_validation_error
+from infra.settings.base import (
+    NAMESPACE,
+    ConfigError,
+    ConfigModel,
+    format_validation_error,
+    misplaced_key,
+)
 from infra.settings.docker import DockerSettings
 from infra.settings.kubernetes import KubernetesSettings
+from infra.settings.resources import retention_size_bytes
 from monitoring.availability import collector_families
 from monitoring.custom_files import CustomDashboard, load_dashboard_files, load_rule_files
 from monitoring.notification_config import (
@@ -59,9 +67,9 @@ from monitoring.settings import ContentSettings, Market, Receivers, Targets
 from monitoring.thirdparty.model import NO_COMPONENTS, Components
 from monitoring.thresholds import AlertThresholds
 from validation import (
-    HOST_PORT,
     InvalidValue,
     check_duration,
+    check_host_port,
     check_image_reference,
     check_unique,
     check_url,
@@ -85,8 +93,21 @@ SECRET_KEYS: tuple[str, ...] = (
 )
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_SIZE = re.compile(r"^(0|\d+(B|KB|MB|GB|TB|PB|EB))$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# Labels the stack sets itself: an external label of the same name would change routing,
+# mute times, inhibition or grouping of every alert.
+RESERVED_LABELS = (
+    "env",
+    "replica",
+    "market",
+    "severity",
+    "category",
+    "service",
+    "team",
+    "job",
+    "instance",
+    "alertname",
+)
+_EMAIL = re.compile(r"^[^@\s{}]+@[^@\s{}]+$")  # no template braces (Alertmanager's `to`)
 _SLACK_CHANNEL = re.compile(r"^#[a-z0-9][a-z0-9._-]{0,79}$")
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 _ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
@@ -121,8 +142,7 @@ class ReceiversConfig(ConfigModel):
         for key, address in (("emailTo", self.email_to), ("emailFrom", self.email_from)):
             if address is not None and not _EMAIL.match(address):
                 raise InvalidValue(key, address, "an email address")
-        if not HOST_PORT.match(self.smtp_smarthost):
-            raise InvalidValue("smtpSmarthost", self.smtp_smarthost, "host:port of the SMTP relay")
+        check_host_port("smtpSmarthost", self.smtp_smarthost, "host:port of the SMTP relay")
         if self.smtp_username is not None and not self.smtp_username.strip():
             raise InvalidValue("smtpUsername", self.smtp_username, "a non-empty name or unset")
         return self
@@ -204,8 +224,9 @@ class StackConfig(ConfigModel):
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     grafana_admin_user: str = "tm-admin"
     external_labels: dict[str, str] = Field(default_factory=dict)
-    # Overrides of monitoring.thresholds.AlertThresholds, keyed by camelCase field name.
-    thresholds: dict[str, float | str] = Field(default_factory=dict)
+    # Overrides of monitoring.thresholds.AlertThresholds, keyed by camelCase field name
+    # (types checked by alert_thresholds, ranges by check_settings).
+    thresholds: dict[str, Any] = Field(default_factory=dict)
     runbook_base_url: str = (
         "https://github.com/trading-monitoring/trading-monitoring/blob/main/docs/runbooks.md"
     )
@@ -232,7 +253,7 @@ class StackConfig(ConfigModel):
         """`calendar` may be left out (a custom schedule); the content's Market names it."""
         if not isinstance(value, list | tuple):
             return value
-        return [{"calendar": None, **m} if isinstance(m, dict) else m for m in value]
+        return tuple({"calendar": None, **m} if isinstance(m, dict) else m for m in value)
 
     @field_validator("markets")
     @classmethod
@@ -247,7 +268,9 @@ class StackConfig(ConfigModel):
     @field_validator("scrape_interval", "scrape_timeout", "evaluation_interval", "retention_time")
     @classmethod
     def _durations(cls, value: str, info: Any) -> str:
-        return check_duration("", value)  # the error location already names the key
+        # The error location already names the key. 0 would make Prometheus' tickers panic
+        # (scrape, evaluation) or mean "the default" (retention).
+        return check_duration("", value, positive=True)
 
     @model_validator(mode="after")
     def _check(self) -> StackConfig:
@@ -264,9 +287,13 @@ class StackConfig(ConfigModel):
             )
         if int(self.log_retention_time[:-1]) < 24:
             raise InvalidValue("logRetentionTime", self.log_retention_time, "at least 24h")
-        if not _SIZE.match(self.retention_size):
+        duration_seconds("logRetentionTime", self.log_retention_time)  # Loki's time.Duration
+        size = retention_size_bytes(self.retention_size)
+        if size is None or size > 2**60:
             raise InvalidValue(
-                "retentionSize", self.retention_size, '"0" (no limit) or a size such as "20GB"'
+                "retentionSize",
+                self.retention_size,
+                '"0" (no limit) or a size such as "20GB", at most 1EB',
             )
         if duration_seconds("scrapeTimeout", self.scrape_timeout) > duration_seconds(
             "scrapeInterval", self.scrape_interval
@@ -283,14 +310,24 @@ class StackConfig(ConfigModel):
         check_url("runbookBaseUrl", self.runbook_base_url)
         if self.target == "kubernetes" and self.kubernetes is None:
             raise InvalidValue("kubernetes", None, "an object when target is kubernetes")
+        # The other target's block would be ignored as a whole (a prod file with
+        # `target: docker` would deploy none of its `kubernetes` settings).
+        other = {"docker": self.kubernetes, "kubernetes": self.docker}[self.target]
+        if other is not None:
+            block = "kubernetes" if self.target == "docker" else "docker"
+            raise InvalidValue(
+                block, "(set)", f"unset when target is {self.target!r} (it would be ignored)"
+            )
         if self.kubernetes is not None:
             self.kubernetes.check_retention_size(self.retention_size)
         for label, value in self.external_labels.items():
-            if not _LABEL_NAME.match(label) or label in ("env", "replica"):
+            if not _LABEL_NAME.match(label) or label in RESERVED_LABELS or label.startswith("__"):
                 raise InvalidValue(
                     f"externalLabels.{label}",
                     value,
-                    "label names [a-zA-Z_][a-zA-Z0-9_]* other than env/replica",
+                    "label names [a-zA-Z_][a-zA-Z0-9_]* other than "
+                    + ", ".join(RESERVED_LABELS)
+                    + " and __* (they route, mute and group alerts)",
                 )
         self.alert_thresholds()  # unknown keys and wrong types fail here
         self.exporter_config()
@@ -351,10 +388,19 @@ class StackConfig(ConfigModel):
                 if not isinstance(value, str):
                     raise InvalidValue(f"thresholds.{key}", value, 'a duration such as "5m"')
                 overrides[fields[key]] = value
-            elif isinstance(value, str):
-                raise InvalidValue(f"thresholds.{key}", value, "a number")
             else:
-                overrides[fields[key]] = type(default)(value)
+                # Types only (no coercion from strings or booleans, no truncation of 1800.9);
+                # ranges: check_settings.
+                integer = isinstance(default, int)
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int | float)
+                    or not math.isfinite(value)
+                    or (integer and value != int(value))
+                ):
+                    allowed = "a whole number" if integer else "a finite number"
+                    raise InvalidValue(f"thresholds.{key}", value, allowed)
+                overrides[fields[key]] = int(value) if integer else float(value)
         return dataclasses.replace(defaults, **overrides)  # type: ignore[arg-type]
 
     @cached_property
@@ -432,6 +478,20 @@ def raw_stack_config() -> tuple[dict[str, str], set[str]]:
     return values, secret
 
 
+def misplaced_runtime_keys() -> list[str]:
+    """One line per config key of the Pulumi runtime that looks meant for this program but
+    that nothing reads (a namespace such as `trading-monitorng:`)."""
+    from infra import pulumi_runtime
+
+    problems = []
+    for full_key, value in sorted(pulumi_runtime.config_items().items()):
+        shown = "[secret]" if pulumi_runtime.is_secret_config(full_key) else value
+        problem = misplaced_key(full_key, shown)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
 KUBECONFIG_SECRET_HINT = (
     "a kubeconfig file path, or its contents as a secret: "
     '`pulumi config set --secret --path kubernetes.kubeconfig "$(cat FILE)"`'
@@ -477,6 +537,7 @@ def load_stack_config(
         *sorted(named | referenced_secret_keys(raw.get("notifications"))),
     )
     if from_runtime:
+        problems += misplaced_runtime_keys()
         problem = _plain_inline_kubeconfig(raw, secret_keys)
         if problem:
             problems.append(problem)
@@ -512,7 +573,9 @@ def load_stack_config(
     if problems:
         raise ConfigError("\n".join(problems))
     try:
-        config = StackConfig.model_validate(document)
+        # Strict, from JSON (what the Pulumi CLI hands over): no coercion of "yes" to true,
+        # "3000" to 3000 or 1800.9 to 1800; JSON arrays are the models' tuples.
+        config = StackConfig.model_validate_json(json.dumps(document))
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, StackConfig)) from None
     for secret_key, setting in config.components.password_secrets().items():

@@ -7,6 +7,7 @@ Passwords are never here: only the name of the flat secret key that holds each o
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from validation import HOST_PORT, InvalidValue, check_unique, check_url
+from validation import InvalidValue, check_host_port, check_unique, check_url
 
 CONFIG_KEY = "components"
 KINDS = ("postgres", "redis", "nginx")
@@ -31,16 +32,6 @@ _USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,62}$")
 SECRET_KEY = re.compile(r"^[a-z][A-Za-z0-9]{0,63}$")
 
 
-def _port_ok(port: str) -> bool:
-    return 0 < int(port) < 65536
-
-
-def _check_host_port(key: str, value: str) -> None:
-    match = HOST_PORT.match(value)
-    if not match or not _port_ok(match["port"]):
-        raise InvalidValue(key, value, 'host:port, e.g. "db.internal:5432"')
-
-
 def _check_secret_key(key: str, value: str) -> None:
     if not SECRET_KEY.match(value):
         raise InvalidValue(
@@ -49,10 +40,11 @@ def _check_secret_key(key: str, value: str) -> None:
 
 
 class _Model(BaseModel):
-    """camelCase keys; unknown keys are errors (a typo must not be silently ignored)."""
+    """camelCase keys; unknown keys are errors (a typo must not be silently ignored); no
+    coercion ("yes" is not true)."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True
     )
 
 
@@ -69,7 +61,7 @@ class PostgresInstance(_Model):
     exporter_database: bool = False
 
     def check(self, key: str) -> None:
-        _check_host_port(f"{key}.address", self.address)
+        check_host_port(f"{key}.address", self.address, 'host:port, e.g. "db.internal:5432"')
         if not _DATABASE.match(self.database):
             raise InvalidValue(f"{key}.database", self.database, "a PostgreSQL database name")
         if not _USER.match(self.user):
@@ -94,7 +86,7 @@ class RedisInstance(_Model):
         if (
             parsed.scheme not in ("redis", "rediss")
             or not parsed.hostname
-            or port is None
+            or not port  # None or 0 (65536+ raise above)
             or parsed.username
             or parsed.password
             or parsed.path not in ("", "/")
@@ -171,7 +163,7 @@ def parse_components(raw: Mapping[str, Any] | None) -> Components:
     if not isinstance(raw, Mapping):
         raise InvalidValue(CONFIG_KEY, raw, "an object with postgres, redis and nginx lists")
     try:
-        return Components.model_validate(raw)
+        return Components.model_validate_json(json.dumps(raw))  # JSON: arrays are tuples
     except ValidationError as error:
         raise _first_problem(error).at(CONFIG_KEY) from None
 

@@ -55,7 +55,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...]]] = [
         "external label",
         {"externalLabels": {"env": "x"}},
         {},
-        ("externalLabels.env", "'x'", "other than env/replica"),
+        ("externalLabels.env", "'x'", "other than env, replica, market"),
     ),
     ("duration", {"scrapeInterval": "15x"}, {}, ("scrapeInterval", "'15x'", "Prometheus duration")),
     (
@@ -335,3 +335,27 @@ def test_synth_never_replaces_a_directory_it_did_not_write(
     assert synth.main(["synth", "--stack", "dev", "--out", str(tmp_path)]) == 2
     assert "allowed a new or empty directory" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_the_pulumi_program_refuses_a_namespace_that_looks_like_ours() -> None:
+    """`pulumi up` hands the program every key of the stack file, a misspelt namespace too
+    (the program would otherwise read the default silently)."""
+    import pulumi
+
+    from infra.stack import run
+
+    monitor = new_monitor()
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project="trading-monitoring", stack="dev", monitor=monitor
+    )
+    config = {f"trading-monitoring:{k}": v for k, v in stack_config("dev").items()}
+    config["trading-monitorng:retentionTime"] = "90d"
+    config["docker:host"] = "unix:///var/run/docker.sock"  # a provider's key: not ours
+    pulumi.runtime.set_all_config(config, [])
+    with pytest.raises(pulumi.RunError) as raised:
+        run()
+    header, line = str(raised.value).strip().splitlines()
+    assert header == "invalid stack config:"
+    assert line.startswith("trading-monitorng:retentionTime = '90d' is invalid: allowed ")
+    assert "trading-monitoring:retentionTime" in line
+    assert monitor.recorded == []
