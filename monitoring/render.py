@@ -23,6 +23,7 @@ from monitoring.service_rules import blackbox_config
 from monitoring.settings import ContentSettings
 from monitoring.thresholds import (
     DURATION_FIELDS,
+    LEVEL_PAIRS,
     NUMBER_BOUNDS,
     OBJECTIVE_FIELDS,
     RATIO_FIELDS,
@@ -89,6 +90,13 @@ def check_settings(settings: ContentSettings) -> None:
     for name, (low, high) in NUMBER_BOUNDS.items():
         whole = isinstance(getattr(_DEFAULTS, name), int)
         check_number(f"thresholds.{name}", getattr(t, name), low, high, whole)
+    for warning, critical, high_is_bad in LEVEL_PAIRS:
+        low, high = getattr(t, warning), getattr(t, critical)
+        if not (low < high if high_is_bad else low > high):
+            side = "above" if high_is_bad else "below"
+            raise InvalidValue(
+                f"thresholds.{critical}", high, f"a level {side} thresholds.{warning} ({low})"
+            )
     # 0 would make Prometheus' scrape/evaluation tickers and Alertmanager's timers spin.
     for name in ("scrape_interval", "scrape_timeout", "evaluation_interval"):
         duration_seconds(name, getattr(settings, name), positive=True)

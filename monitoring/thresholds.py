@@ -152,6 +152,14 @@ NUMBER_BOUNDS: dict[str, tuple[float, float]] = {
     "volume_fill_days": (0, 365),
     "data_freshness_max_age_seconds": (0, _YEAR),
 }
+# Warning and critical levels of one alert, in that order: (warning, critical, high_is_bad).
+LEVEL_PAIRS: tuple[tuple[str, str, bool], ...] = (
+    ("api_error_ratio_warning", "api_error_ratio_critical", True),
+    ("memory_usage_ratio", "memory_usage_ratio_critical", True),
+    ("position_limit_ratio_warning", "position_limit_ratio_critical", True),
+    ("stale_data_warning_seconds", "stale_data_critical_seconds", True),
+    ("disk_free_ratio_warning", "disk_free_ratio_critical", False),
+)
 # Range windows (`[window]`, increase() periods) must be longer than 0.
 WINDOW_FIELDS: tuple[str, ...] = ("collection_stalled_window", "volume_fill_window")
 DURATION_FIELDS: tuple[str, ...] = (

@@ -590,7 +590,7 @@ def load_stack_config(
         check_settings(config.content)
     except ValueError as error:
         message = re.sub(
-            r"^thresholds\.(\w+)", lambda m: f"thresholds.{to_camel(m[1])}", str(error)
+            r"\bthresholds\.(\w+)", lambda m: f"thresholds.{to_camel(m[1])}", str(error)
         )
         raise ConfigError(f"{NAMESPACE}:{message}") from None
     secrets = _load_secrets(raw, config, placeholder, all_secret_keys)

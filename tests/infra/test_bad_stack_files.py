@@ -242,6 +242,24 @@ CASES: list[tuple[str, str, dict[str, Any] | str, str]] = [
         },
         "services[0].slo.objectives.availability",
     ),
+    (
+        "warning above critical",
+        "dev",
+        {"thresholds.apiErrorRatioWarning": 0.3},
+        "thresholds.apiErrorRatioCritical",
+    ),
+    (
+        "stale critical before warning",
+        "dev",
+        {"thresholds.staleDataCriticalSeconds": 600},
+        "thresholds.staleDataCriticalSeconds",
+    ),
+    (
+        "disk free critical above warning",
+        "dev",
+        {"thresholds.diskFreeRatioCritical": 0.5},
+        "thresholds.diskFreeRatioCritical",
+    ),
     # --- durations ----------------------------------------------------------------------
     ("retention overflow", "dev", {"retentionTime": "99999999y"}, "retentionTime"),
     ("retention beyond Go", "dev", {"retentionTime": "293y"}, "retentionTime"),
