@@ -22,6 +22,7 @@ from validation import (
     check_host_port,
     check_keys,
     check_port,
+    check_template_text,
     check_unique,
     check_url,
     duration_seconds,
@@ -361,12 +362,16 @@ def _alert(key: str, raw: object) -> ServiceAlert:
     if severity not in SEVERITIES:
         raise _fail(f"{key}.severity", severity, f"one of {', '.join(SEVERITIES)}")
     summary = _str(f"{key}.summary", a.get("summary"), re.compile(r"^\S.*$"), "one line of text")
+    check_template_text(f"{key}.summary", summary)
     return ServiceAlert(
         name=_str(f"{key}.name", a.get("name"), _ALERT_NAME, "an alert name such as HighErrors"),
         expr=check_promql(f"{key}.expr", a.get("expr")),
         severity=severity,
         summary=summary,
-        description=_str(f"{key}.description", a.get("description", summary), None, "text"),
+        description=check_template_text(
+            f"{key}.description",
+            _str(f"{key}.description", a.get("description", summary), None, "text"),
+        ),
         for_=duration(f"{key}.for", a.get("for", "0s")),
         category=_category(f"{key}.category", a.get("category", SERVICE_CATEGORY)),
         runbook=_opt_url(f"{key}.runbook", a.get("runbook")),

@@ -146,6 +146,21 @@ def check_host_path(key: str, value: object, what: str = HOST_PATH_ALLOWED) -> s
 _TEMPLATE = re.compile(r"\{\{|\}\}|\{%|%\}")
 
 
+def check_template_text(key: str, value: str) -> str:
+    """Text meant as a Go template (an alert's summary or description): every `{{` closed by
+    `}}` before the next one opens, no stray `}}`, no empty action. What Prometheus would
+    refuse when it loads the rules (promtool check rules) is refused here, with the key."""
+    allowed = "text whose {{ ... }} actions are closed and not empty (a Go template)"
+    inside = False
+    for delimiter in re.findall(r"\{\{|\}\}", value):
+        if (delimiter == "{{") == inside:
+            raise InvalidValue(key, value, allowed)
+        inside = not inside
+    if inside or re.search(r"\{\{-?\s*-?\}\}", value):
+        raise InvalidValue(key, value, allowed)
+    return value
+
+
 def check_no_template(key: str, value: object) -> object:
     """Text that ends up inside a template (Alertmanager/Prometheus/Grafana) must not add
     template syntax of its own: it would be executed, or break the template."""

@@ -849,6 +849,41 @@ CASES: list[tuple[str, str, dict[str, Any] | str, str]] = [
         "services[0].alerts[0].runbook",
     ),
     (
+        "service alert summary unclosed template",
+        "dev",
+        {
+            "services": _service(
+                alerts=[
+                    {
+                        "name": "Down",
+                        "expr": "up == 0",
+                        "severity": "critical",
+                        "summary": "{{ $labels.instance is down",
+                    }
+                ]
+            )
+        },
+        "services[0].alerts[0].summary",
+    ),
+    (
+        "service alert description stray braces",
+        "dev",
+        {
+            "services": _service(
+                alerts=[
+                    {
+                        "name": "Down",
+                        "expr": "up == 0",
+                        "severity": "critical",
+                        "summary": "down",
+                        "description": "{{ $value }} }} {{ }}",
+                    }
+                ]
+            )
+        },
+        "services[0].alerts[0].description",
+    ),
+    (
         "notification email template",
         "dev",
         {
