@@ -117,8 +117,8 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
         target = parse_target(args.db)
     refresh = None
     if args.refresh_interval is not None:
-        refresh = parse_interval(args.refresh_interval, "--refresh-interval")
-    timeout = None if args.timeout is None else parse_interval(args.timeout, "--timeout")
+        refresh = parse_interval(args.refresh_interval, "--refresh-interval", text=True)
+    timeout = None if args.timeout is None else parse_interval(args.timeout, "--timeout", text=True)
     config = with_overrides(load_config(args.config), refresh_interval=refresh, timeout=timeout)
     return ServeOptions(target, host, port, config, args.log_level)
 
@@ -198,7 +198,7 @@ def _check(args: argparse.Namespace) -> int:
     from exporter.check import run_check
 
     target = parse_target(args.database, "--database")
-    timeout = None if args.timeout is None else parse_interval(args.timeout, "--timeout")
+    timeout = None if args.timeout is None else parse_interval(args.timeout, "--timeout", text=True)
     config = with_overrides(load_config(args.config), timeout=timeout)
     return run_check(config, target)
 

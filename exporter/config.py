@@ -6,6 +6,7 @@ prints it as one line and exits with code 2 before anything else happens.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -195,9 +196,14 @@ def parse_session(value: object, key: str) -> Session:
     return Session(*session_minutes(key, value))
 
 
-def parse_interval(value: object, key: str) -> float:
+def parse_interval(value: object, key: str, text: bool = False) -> float:
+    """Seconds: a number in the config (no "30" for 30), text only from a command-line flag."""
     allowed = f"a number of seconds from {MIN_INTERVAL} to {MAX_INTERVAL:.0f}"
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | str)
+        or (isinstance(value, str) and not text)
+    ):
         raise ConfigError(key, value, allowed)
     try:
         seconds = float(value)
@@ -401,9 +407,12 @@ def parse_config(raw: object) -> ExporterConfig:
         config = replace(config, endpoints=tuple(endpoints))
     if "histogram_buckets" in data:
         buckets = _require_list(data["histogram_buckets"], "histogram_buckets")
-        ok = all(isinstance(b, int | float) and not isinstance(b, bool) for b in buckets)
+        ok = all(
+            isinstance(b, int | float) and not isinstance(b, bool) and math.isfinite(b)
+            for b in buckets
+        )
         if not buckets or not ok or list(buckets) != sorted(set(buckets)) or buckets[0] <= 0:
-            raise ConfigError("histogram_buckets", buckets, "increasing positive numbers")
+            raise ConfigError("histogram_buckets", buckets, "increasing positive finite numbers")
         config = replace(config, histogram_buckets=tuple(float(b) for b in buckets))
     if "max_strategies" in data:
         value = data["max_strategies"]

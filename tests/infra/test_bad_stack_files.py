@@ -260,6 +260,30 @@ CASES: list[tuple[str, str, dict[str, Any] | str, str]] = [
         {"thresholds.diskFreeRatioCritical": 0.5},
         "thresholds.diskFreeRatioCritical",
     ),
+    (
+        "exporter interval from string",
+        "dev",
+        {"exporter.refresh_interval": "30"},
+        "exporter.refresh_interval",
+    ),
+    (
+        "exporter interval NaN",
+        "dev",
+        {"exporter.timeout": math.nan},
+        "exporter.timeout",
+    ),
+    (
+        "exporter buckets NaN",
+        "dev",
+        {"exporter.histogram_buckets": [0.1, math.nan]},
+        "exporter.histogram_buckets",
+    ),
+    (
+        "exporter buckets infinite",
+        "dev",
+        {"exporter.histogram_buckets": [0.1, math.inf]},
+        "exporter.histogram_buckets",
+    ),
     # --- durations ----------------------------------------------------------------------
     ("retention overflow", "dev", {"retentionTime": "99999999y"}, "retentionTime"),
     ("retention beyond Go", "dev", {"retentionTime": "293y"}, "retentionTime"),
