@@ -169,9 +169,11 @@ def _opt_url(key: str, value: object) -> str | None:
     return url
 
 
-def duration(key: str, value: object) -> str:
+def duration(key: str, value: object, positive: bool = False) -> str:
+    """A Prometheus duration within Go's time.Duration; with `positive`, longer than 0."""
     if not is_duration(value):
         raise _fail(key, value, 'a Prometheus duration such as "500ms", "15s", "30d"')
+    duration_seconds(key, value, positive)
     assert isinstance(value, str)
     return value
 
@@ -241,7 +243,9 @@ def _metrics(key: str, raw: object) -> ServiceMetrics:
     return ServiceMetrics(
         path=_str(f"{key}.path", m.get("path", "/metrics"), _PATH, "a path starting with /"),
         scheme=scheme,
-        interval=None if m.get("interval") is None else duration(f"{key}.interval", m["interval"]),
+        interval=None
+        if m.get("interval") is None
+        else duration(f"{key}.interval", m["interval"], positive=True),
         targets=targets,
         kubernetes=kubernetes,
     )

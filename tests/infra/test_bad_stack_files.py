@@ -324,6 +324,30 @@ CASES: list[tuple[str, str, dict[str, Any] | str, str]] = [
         },
         "repeatInterval",
     ),
+    (
+        "service scrape interval 0",
+        "dev",
+        {"services": _service(metrics={"targets": ["api.internal:8080"], "interval": "0s"})},
+        "services[0].metrics.interval",
+    ),
+    (
+        "service alert for overflow",
+        "dev",
+        {
+            "services": _service(
+                alerts=[
+                    {
+                        "name": "Down",
+                        "expr": "up == 0",
+                        "severity": "critical",
+                        "summary": "down",
+                        "for": "300y",
+                    }
+                ]
+            )
+        },
+        "services[0].alerts[0].for",
+    ),
     # --- ports 1-65535 everywhere ---------------------------------------------------------
     (
         "adapter port 0",

@@ -102,6 +102,8 @@ def services(draw: st.DrawFn, codes: list[str]) -> list[dict[str, Any]]:
         service = copy.deepcopy(RAW_SERVICES[index])
         if "market" in service:
             service["market"] = draw(st.sampled_from(codes))
+        if "metrics" in service and draw(st.booleans()):  # its own interval, maybe < timeout
+            service["metrics"]["interval"] = draw(_seconds(1, 120))
         summary = draw(SUMMARY).strip() or "x"
         service.setdefault("alerts", []).append(
             {
