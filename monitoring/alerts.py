@@ -13,7 +13,7 @@ from monitoring import dashboard_uids as uids
 from monitoring import jobs
 from monitoring.availability import exposed_names, prune_rule_groups
 from monitoring.market_hours import holiday_window_end_timestamp
-from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
+from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity, num
 from monitoring.self_watch import kubernetes_rule_group, prometheus_storage_alerts
 from monitoring.service_rules import service_rule_groups
 from monitoring.settings import ContentSettings
@@ -24,10 +24,6 @@ from monitoring.tuning import AlertTuning, tune_groups
 MARKET_DASHBOARD = uids.market_uid("{{ $labels.market }}")
 # Filesystems worth alerting on: not in-memory or image layers.
 REAL_FILESYSTEMS = 'fstype!~"tmpfs|ramfs|overlay|squashfs|nsfs|autofs"'
-
-
-def _num(value: float) -> str:
-    return f"{value:.6g}"
 
 
 # Each recording rule an alert reads comes first in that alert's group: Prometheus evaluates a
@@ -83,7 +79,7 @@ def _data_quality(settings: ContentSettings) -> tuple[AlertRule, ...]:
             name="LowDataCollectionRate",
             expr=(
                 "market:trading_collection_success:ratio_rate1h"
-                f" < {_num(t.collection_success_ratio_min)}"
+                f" < {num(t.collection_success_ratio_min)}"
             ),
             for_=t.collection_for,
             severity="warning",
@@ -92,7 +88,7 @@ def _data_quality(settings: ContentSettings) -> tuple[AlertRule, ...]:
             description=(
                 "Only {{ $value | humanizePercentage }} of data-collection runs in"
                 " {{ $labels.market }} succeeded over the last hour"
-                f" (minimum {_num(t.collection_success_ratio_min * 100)}%)."
+                f" (minimum {num(t.collection_success_ratio_min * 100)}%)."
             ),
             dashboard_uid=MARKET_DASHBOARD,
         ),
@@ -198,7 +194,7 @@ def _api(settings: ContentSettings) -> tuple[AlertRule, ...]:
         rules.append(
             AlertRule(
                 name="HighAPIErrorRate",
-                expr=error_rate.format(ratio=_num(ratio)),
+                expr=error_rate.format(ratio=num(ratio)),
                 for_=for_,
                 severity=severity,
                 category="api",
@@ -206,7 +202,7 @@ def _api(settings: ContentSettings) -> tuple[AlertRule, ...]:
                 description=(
                     "{{ $value | humanizePercentage }} of API requests to"
                     " {{ $labels.endpoint }} in {{ $labels.market }} failed over 5 minutes"
-                    f" (limit {_num(ratio * 100)}%)."
+                    f" (limit {num(ratio * 100)}%)."
                 ),
                 dashboard_uid=uids.API,
             )
@@ -216,7 +212,7 @@ def _api(settings: ContentSettings) -> tuple[AlertRule, ...]:
             name="APIRateLimitApproaching",
             expr=(
                 "max by (job, market, endpoint) (trading_api_rate_limit_usage_ratio)"
-                f" > {_num(t.api_rate_limit_ratio)}"
+                f" > {num(t.api_rate_limit_ratio)}"
             ),
             for_=t.api_rate_limit_for,
             severity="warning",
@@ -225,7 +221,7 @@ def _api(settings: ContentSettings) -> tuple[AlertRule, ...]:
             description=(
                 "{{ $value | humanizePercentage }} of the rate limit of {{ $labels.endpoint }}"
                 " in {{ $labels.market }} is used"
-                f" (limit {_num(t.api_rate_limit_ratio * 100)}%)."
+                f" (limit {num(t.api_rate_limit_ratio * 100)}%)."
             ),
             dashboard_uid=uids.API,
         ),
@@ -233,7 +229,7 @@ def _api(settings: ContentSettings) -> tuple[AlertRule, ...]:
             name="HighAPILatency",
             expr=(
                 "market_endpoint:trading_api_request_duration_seconds:p95_rate5m"
-                f" > {_num(t.api_latency_p95_seconds)}"
+                f" > {num(t.api_latency_p95_seconds)}"
             ),
             for_=t.api_latency_for,
             severity="warning",
@@ -242,7 +238,7 @@ def _api(settings: ContentSettings) -> tuple[AlertRule, ...]:
             description=(
                 "p95 latency of {{ $labels.endpoint }} in {{ $labels.market }} is"
                 " {{ $value | humanizeDuration }}"
-                f" (limit {_num(t.api_latency_p95_seconds)}s)."
+                f" (limit {num(t.api_latency_p95_seconds)}s)."
             ),
             dashboard_uid=uids.API,
         ),
@@ -260,8 +256,7 @@ def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
         AlertRule(
             name="SlowDatabaseQuery",
             expr=(
-                "trading_exporter_collector_duration_seconds"
-                f" > {_num(t.collector_duration_seconds)}"
+                f"trading_exporter_collector_duration_seconds > {num(t.collector_duration_seconds)}"
             ),
             for_=t.collector_duration_for,
             severity="warning",
@@ -270,21 +265,21 @@ def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
             description=(
                 "The last run of collector {{ $labels.collector }} took"
                 " {{ $value | humanizeDuration }}"
-                f" (limit {_num(t.collector_duration_seconds)}s)."
+                f" (limit {num(t.collector_duration_seconds)}s)."
             ),
             dashboard_uid=uids.DATABASE,
         ),
         *(
             AlertRule(
                 name="HighMemoryUsage",
-                expr=f"instance:node_memory_utilisation:ratio > {_num(ratio)}",
+                expr=f"instance:node_memory_utilisation:ratio > {num(ratio)}",
                 for_=t.memory_for,
                 severity=severity,
                 category="performance",
                 summary="Memory usage is high on {{ $labels.instance }}",
                 description=(
                     "{{ $value | humanizePercentage }} of the memory of {{ $labels.instance }}"
-                    f" is in use (limit {_num(ratio * 100)}%)."
+                    f" is in use (limit {num(ratio * 100)}%)."
                 ),
                 dashboard_uid=uids.SYSTEM,
             )
@@ -292,14 +287,14 @@ def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
         ),
         AlertRule(
             name="HostCpuSaturated",
-            expr=f"instance:node_cpu_utilisation:ratio_rate5m > {_num(t.cpu_usage_ratio)}",
+            expr=f"instance:node_cpu_utilisation:ratio_rate5m > {num(t.cpu_usage_ratio)}",
             for_=t.cpu_for,
             severity="warning",
             category="performance",
             summary="The CPUs of {{ $labels.instance }} are saturated",
             description=(
                 "{{ $value | humanizePercentage }} of the CPU time of {{ $labels.instance }}"
-                f" is busy (limit {_num(t.cpu_usage_ratio * 100)}%, for {t.cpu_for}):"
+                f" is busy (limit {num(t.cpu_usage_ratio * 100)}%, for {t.cpu_for}):"
                 " collectors and queries queue for CPU."
             ),
             dashboard_uid=uids.SYSTEM,
@@ -309,7 +304,7 @@ def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
             expr=(
                 'container_memory_working_set_bytes{image!=""}'
                 ' / container_spec_memory_limit_bytes{image!=""}'
-                f" > {_num(t.container_memory_limit_ratio)}"
+                f" > {num(t.container_memory_limit_ratio)}"
                 ' and container_spec_memory_limit_bytes{image!=""} > 0'
             ),
             for_=t.container_memory_for,
@@ -324,7 +319,7 @@ def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
                 "{{ with $labels.pod }} (pod {{ $labels.namespace }}/{{ . }}){{ end }}"
                 " ({{ $labels.image }}) on {{ $labels.instance }}"
                 " uses {{ $value | humanizePercentage }} of its memory limit"
-                f" (limit {_num(t.container_memory_limit_ratio * 100)}%)."
+                f" (limit {num(t.container_memory_limit_ratio * 100)}%)."
             ),
             dashboard_uid=uids.SYSTEM,
         ),
@@ -332,7 +327,7 @@ def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
             name="RapidDatabaseGrowth",
             expr=(
                 "deriv(trading_database_size_bytes[1h]) * 86400"
-                f" > {_num(t.database_growth_bytes_per_day)}"
+                f" > {num(t.database_growth_bytes_per_day)}"
             ),
             for_=t.database_growth_for,
             severity="warning",
@@ -340,7 +335,7 @@ def _performance(settings: ContentSettings) -> tuple[AlertRule, ...]:
             summary="The trading database grows fast",
             description=(
                 "The database grows by {{ $value | humanize1024 }}B per day"
-                f" (limit {_num(t.database_growth_bytes_per_day / 1e6)} MB per day)."
+                f" (limit {num(t.database_growth_bytes_per_day / 1e6)} MB per day)."
             ),
             dashboard_uid=uids.DATABASE,
         ),
@@ -372,19 +367,19 @@ def _system(settings: ContentSettings) -> tuple[AlertRule, ...]:
         rules.append(
             AlertRule(
                 name="LowDiskSpace",
-                expr=f"instance_mountpoint:node_filesystem_avail:ratio < {_num(ratio)}",
+                expr=f"instance_mountpoint:node_filesystem_avail:ratio < {num(ratio)}",
                 for_=t.disk_for,
                 severity=severity,
                 category="system",
                 summary="Disk space is low on {{ $labels.instance }} {{ $labels.mountpoint }}",
                 description=(
                     "Only {{ $value | humanizePercentage }} of {{ $labels.mountpoint }} on"
-                    f" {{{{ $labels.instance }}}} is free (minimum {_num(ratio * 100)}%)."
+                    f" {{{{ $labels.instance }}}} is free (minimum {num(ratio * 100)}%)."
                 ),
                 dashboard_uid=uids.SYSTEM,
             )
         )
-    minimum = _num(t.disk_free_bytes_minimum)
+    minimum = num(t.disk_free_bytes_minimum)
     rules.append(
         AlertRule(
             name="LowDiskSpaceAbsolute",
@@ -403,7 +398,7 @@ def _system(settings: ContentSettings) -> tuple[AlertRule, ...]:
             description=(
                 "Only {{ $value | humanize1024 }}B are free on {{ $labels.mountpoint }} of"
                 " {{ $labels.instance }} (minimum"
-                f" {_num(t.disk_free_bytes_minimum / 1e9)} GB)."
+                f" {num(t.disk_free_bytes_minimum / 1e9)} GB)."
             ),
             dashboard_uid=uids.SYSTEM,
         )
@@ -434,14 +429,14 @@ def _trading(settings: ContentSettings) -> tuple[AlertRule, ...]:
     rules = [
         AlertRule(
             name="HighOrderFailureRate",
-            expr=f"market:trading_orders_failed:ratio_rate5m > {_num(t.order_failure_ratio)}",
+            expr=f"market:trading_orders_failed:ratio_rate5m > {num(t.order_failure_ratio)}",
             for_=t.order_failure_for,
             severity="warning",
             category="trading",
             summary="Orders fail in {{ $labels.market }}",
             description=(
                 "{{ $value | humanizePercentage }} of orders in {{ $labels.market }} failed over"
-                f" 5 minutes (limit {_num(t.order_failure_ratio * 100)}%)."
+                f" 5 minutes (limit {num(t.order_failure_ratio * 100)}%)."
             ),
             dashboard_uid=uids.TRADING,
         )
@@ -455,7 +450,7 @@ def _trading(settings: ContentSettings) -> tuple[AlertRule, ...]:
             AlertRule(
                 name="PositionLimitApproaching",
                 expr=(
-                    f"max by (job, market) (trading_position_limit_usage_ratio) {op} {_num(ratio)}"
+                    f"max by (job, market) (trading_position_limit_usage_ratio) {op} {num(ratio)}"
                 ),
                 for_=t.position_limit_for,
                 severity=severity,
@@ -464,7 +459,7 @@ def _trading(settings: ContentSettings) -> tuple[AlertRule, ...]:
                 description=(
                     "The largest position in {{ $labels.market }} uses"
                     " {{ $value | humanizePercentage }} of its limit"
-                    f" (threshold {_num(ratio * 100)}%)."
+                    f" (threshold {num(ratio * 100)}%)."
                 ),
                 dashboard_uid=uids.TRADING,
             )
@@ -683,7 +678,7 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
                     'status_code=~"5.."',
                     "job, instance",
                 )
-                + f" > {_num(t.component_error_ratio)}"
+                + f" > {num(t.component_error_ratio)}"
             ),
             for_=t.meta_for,
             severity="warning",
@@ -691,7 +686,7 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
             summary="Grafana {{ $labels.instance }} answers with server errors",
             description=(
                 "{{ $value | humanizePercentage }} of Grafana requests on {{ $labels.instance }}"
-                f" fail with 5xx (limit {_num(t.component_error_ratio * 100)}%)."
+                f" fail with 5xx (limit {num(t.component_error_ratio * 100)}%)."
             ),
             dashboard_uid=uids.META,
         ),
@@ -703,7 +698,7 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
                     'status_code=~"5.."',
                     "job, instance, route",
                 )
-                + f" > {_num(t.component_error_ratio)}"
+                + f" > {num(t.component_error_ratio)}"
             ),
             for_=t.meta_for,
             severity="warning",
@@ -712,7 +707,7 @@ def _meta(settings: ContentSettings) -> tuple[AlertRule, ...]:
             description=(
                 "{{ $value | humanizePercentage }} of Loki requests to {{ $labels.route }} on"
                 f" {{{{ $labels.instance }}}} fail with 5xx"
-                f" (limit {_num(t.component_error_ratio * 100)}%)."
+                f" (limit {num(t.component_error_ratio * 100)}%)."
             ),
             dashboard_uid=uids.META,
         ),

@@ -57,6 +57,11 @@ class RuleGroup:
     interval: str | None = None
 
 
+def num(value: float) -> str:
+    """A threshold as rule expressions and annotations show it: 0.8, 150, 1e+08."""
+    return f"{value:.6g}"
+
+
 def runbook_url(settings: ContentSettings, alertname: str) -> str:
     return f"{settings.runbook_base_url}#{alertname.lower()}"
 

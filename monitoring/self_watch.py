@@ -20,13 +20,9 @@ from __future__ import annotations
 
 from monitoring import dashboard_uids as uids
 from monitoring import jobs
-from monitoring.rules import AlertRule, RuleGroup
+from monitoring.rules import AlertRule, RuleGroup, num
 from monitoring.scrape import scrape_configs
 from monitoring.settings import ContentSettings
-
-
-def _num(value: float) -> str:
-    return f"{value:.6g}"
 
 
 def our_namespaces(settings: ContentSettings) -> list[str]:
@@ -233,7 +229,7 @@ def _volume_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
         AlertRule(
             name="KubePersistentVolumeFillingUp",
             expr=(
-                f"({free}) < {_num(t.volume_fill_free_ratio)}"
+                f"({free}) < {num(t.volume_fill_free_ratio)}"
                 f" and predict_linear({available}[{t.volume_fill_window}], {horizon}) < 0"
             ),
             for_=t.volume_fill_for,
@@ -251,16 +247,16 @@ def _volume_alerts(settings: ContentSettings) -> tuple[AlertRule, ...]:
         ),
         AlertRule(
             name="KubePersistentVolumeAlmostFull",
-            expr=f"({free}) < {_num(1 - t.volume_full_ratio)}",
+            expr=f"({free}) < {num(1 - t.volume_full_ratio)}",
             for_=t.volume_full_for,
             severity="critical",
             category="meta",
             summary="Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is over"
-            f" {_num(t.volume_full_ratio * 100)}% full",
+            f" {num(t.volume_full_ratio * 100)}% full",
             description=(
                 "Only {{ $value | humanizePercentage }} of the volume claimed by"
                 " {{ $labels.persistentvolumeclaim }} in {{ $labels.namespace }} is free"
-                f" (limit {_num(t.volume_full_ratio * 100)}% used): Prometheus or Loki stop"
+                f" (limit {num(t.volume_full_ratio * 100)}% used): Prometheus or Loki stop"
                 " writing when it is full."
             ),
             dashboard_uid=uids.META,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from monitoring import dashboard_uids
-from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
+from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity, num
 from monitoring.services import Counter, Latency, Probe, Service, ServiceSLO
 from monitoring.settings import ContentSettings
 from monitoring.slo import SLO, WINDOW_PLACEHOLDER, slo_groups
@@ -37,10 +37,6 @@ BLACKBOX_METRICS = frozenset(
 
 def _seconds(value: str) -> float:
     return duration_seconds("interval", value)
-
-
-def _num(value: float) -> str:
-    return f"{value:.6g}"
 
 
 def job_name(service: Service) -> str:
@@ -309,14 +305,14 @@ def probe_alerts(t: ServiceThresholds) -> tuple[AlertRule, ...]:
         ),
         AlertRule(
             name="ServiceProbeSlow",
-            expr=f'probe_duration_seconds{{job="{PROBE_JOB}"}} > {_num(t.probe_slow_seconds)}',
+            expr=f'probe_duration_seconds{{job="{PROBE_JOB}"}} > {num(t.probe_slow_seconds)}',
             for_=t.probe_slow_for,
             severity="warning",
             category="probe",
             summary=f"{which} is slow",
             description=(
                 "The probe of {{ $labels.instance }} takes {{ $value | humanizeDuration }}"
-                f" (limit {_num(t.probe_slow_seconds)}s)."
+                f" (limit {num(t.probe_slow_seconds)}s)."
             ),
             dashboard_uid=SERVICE_DASHBOARD,
         ),
@@ -331,16 +327,16 @@ def probe_alerts(t: ServiceThresholds) -> tuple[AlertRule, ...]:
                 name="ServiceTLSCertExpiring",
                 expr=(
                     f'(probe_ssl_earliest_cert_expiry{{job="{PROBE_JOB}"}} - time()) / 86400'
-                    f" < {_num(days)}"
+                    f" < {num(days)}"
                 ),
                 for_=t.tls_expiry_for,
                 severity=severity,
                 category="probe",
-                summary=f"TLS certificate of {{{{ $labels.instance }}}} expires in {_num(days)}d",
+                summary=f"TLS certificate of {{{{ $labels.instance }}}} expires in {num(days)}d",
                 description=(
                     "The earliest certificate served by {{ $labels.instance }} (service"
                     " {{ $labels.service }}) expires in {{ $value | humanize }} days"
-                    f" (limit {_num(days)})."
+                    f" (limit {num(days)})."
                 ),
                 dashboard_uid=SERVICE_DASHBOARD,
             )

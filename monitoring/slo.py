@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitoring import dashboard_uids
-from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity
+from monitoring.rules import AlertRule, RecordingRule, RuleGroup, Severity, num
 from monitoring.settings import ContentSettings
 from monitoring.thresholds import BURN_RATE_WINDOWS, BurnRateWindow
 
@@ -60,10 +60,6 @@ def windows(burn_windows: tuple[BurnRateWindow, ...] = BURN_RATE_WINDOWS) -> tup
             if window not in seen:
                 seen.append(window)
     return tuple(seen)
-
-
-def _num(value: float) -> str:
-    return f"{value:.6g}"
 
 
 def sli_record(window: str) -> str:
@@ -152,14 +148,14 @@ def _period_rules(slo: SLO, interval: str) -> tuple[RecordingRule, ...]:
         RecordingRule(sli_record(slo.period), period_expr, label),
         RecordingRule(
             BUDGET_REMAINING_RECORD,
-            f"1 - {sli_record(slo.period)}{sel} / {_num(slo.error_budget)}",
+            f"1 - {sli_record(slo.period)}{sel} / {num(slo.error_budget)}",
             label,
         ),
     )
 
 
 def _burn_condition(slo: SLO, window: BurnRateWindow) -> str:
-    threshold = _num(window.factor * slo.error_budget)
+    threshold = num(window.factor * slo.error_budget)
     sel = f'{{slo="{slo.name}"}}'
     return (
         f"({sli_record(window.short)}{sel} > {threshold}"
@@ -176,7 +172,7 @@ def _alert_rules(slo: SLO) -> tuple[AlertRule, ...]:
     for severity, kind, speed in kinds:
         conditions = [_burn_condition(slo, w) for w in slo.burn_windows if w.severity == severity]
         factors = ", ".join(
-            f"{_num(w.factor)}x over {w.short}/{w.long}"
+            f"{num(w.factor)}x over {w.short}/{w.long}"
             for w in slo.burn_windows
             if w.severity == severity
         )
@@ -189,7 +185,7 @@ def _alert_rules(slo: SLO) -> tuple[AlertRule, ...]:
                 summary=f"{slo.title} error budget of {slo.scope} is burning {speed}",
                 description=(
                     f"{slo.title} errors are {{{{ $value | humanizePercentage }}}} of events in"
-                    f" {slo.scope}; objective {_num(slo.objective * 100)}% over"
+                    f" {slo.scope}; objective {num(slo.objective * 100)}% over"
                     f" {slo.period}. Burn-rate {kind} condition: {factors}."
                 ),
                 dashboard_uid=slo.dashboard_uid,

@@ -9,7 +9,7 @@ nginx-prometheus-exporter 0.11.0 really expose (the live test captures their /me
 from __future__ import annotations
 
 from monitoring.dashboard_uids import component_uid
-from monitoring.rules import AlertRule, Category, RuleGroup
+from monitoring.rules import AlertRule, Category, RuleGroup, num
 from monitoring.thirdparty.model import Components, Kind
 from monitoring.thirdparty.scrape import COMPONENT_LABEL, NAME_LABEL
 from monitoring.thresholds import ComponentThresholds
@@ -20,10 +20,6 @@ HUMAN: dict[Kind, str] = {"postgres": "PostgreSQL", "redis": "Redis", "nginx": "
 TARGET_DOWN = "TargetDown"  # monitoring/alerts.py: any scrape target, these exporters included
 BY = f"job, instance, {COMPONENT_LABEL}, {NAME_LABEL}"
 CATEGORY: Category = "system"  # routed and muted like the other system-health alerts
-
-
-def _num(value: float) -> str:
-    return f"{value:.6g}"
 
 
 def _dashboard(kind: Kind) -> str:
@@ -66,7 +62,7 @@ def _postgres(t: ComponentThresholds) -> tuple[AlertRule, ...]:
             expr=(
                 f"sum by ({BY}) (pg_stat_activity_count)"
                 f" / max by ({BY}) (pg_settings_max_connections)"
-                f" > {_num(t.postgres_connections_ratio)}"
+                f" > {num(t.postgres_connections_ratio)}"
             ),
             for_=t.postgres_connections_for,
             severity="warning",
@@ -74,7 +70,7 @@ def _postgres(t: ComponentThresholds) -> tuple[AlertRule, ...]:
             summary="PostgreSQL {{ $labels.name }} is near max_connections",
             description=(
                 "PostgreSQL {{ $labels.name }} uses {{ $value | humanizePercentage }} of"
-                f" max_connections (limit {_num(t.postgres_connections_ratio * 100)}%):"
+                f" max_connections (limit {num(t.postgres_connections_ratio * 100)}%):"
                 " new connections will soon be refused."
             ),
             dashboard_uid=dashboard,
@@ -137,7 +133,7 @@ def _postgres(t: ComponentThresholds) -> tuple[AlertRule, ...]:
             description=(
                 "Replica {{ $labels.application_name }} ({{ $labels.client_addr }}) has not"
                 " replayed {{ $value | humanize1024 }}B of the WAL of primary {{ $labels.name }}"
-                f" (limit {_num(t.postgres_replication_lag_bytes / 1024 / 1024)} MiB)."
+                f" (limit {num(t.postgres_replication_lag_bytes / 1024 / 1024)} MiB)."
             ),
             dashboard_uid=dashboard,
         ),
@@ -158,9 +154,9 @@ def _postgres(t: ComponentThresholds) -> tuple[AlertRule, ...]:
         AlertRule(
             name="PostgresHighRollbackRatio",
             expr=(
-                f"{rollbacks} / ({commits} + {rollbacks}) > {_num(t.postgres_rollback_ratio)}"
+                f"{rollbacks} / ({commits} + {rollbacks}) > {num(t.postgres_rollback_ratio)}"
                 f" and ({commits} + {rollbacks})"
-                f" > {_num(t.postgres_min_transactions_per_second)}"
+                f" > {num(t.postgres_min_transactions_per_second)}"
             ),
             for_=t.postgres_rollback_for,
             severity="warning",
@@ -169,15 +165,15 @@ def _postgres(t: ComponentThresholds) -> tuple[AlertRule, ...]:
             description=(
                 "{{ $value | humanizePercentage }} of the transactions of {{ $labels.datname }}"
                 " on {{ $labels.name }} rolled back over 5 minutes"
-                f" (limit {_num(t.postgres_rollback_ratio * 100)}%)."
+                f" (limit {num(t.postgres_rollback_ratio * 100)}%)."
             ),
             dashboard_uid=dashboard,
         ),
         AlertRule(
             name="PostgresLowCacheHitRatio",
             expr=(
-                f"{hits} / ({hits} + {reads}) < {_num(t.postgres_cache_hit_ratio_min)}"
-                f" and ({hits} + {reads}) > {_num(t.postgres_min_blocks_per_second)}"
+                f"{hits} / ({hits} + {reads}) < {num(t.postgres_cache_hit_ratio_min)}"
+                f" and ({hits} + {reads}) > {num(t.postgres_min_blocks_per_second)}"
             ),
             for_=t.postgres_cache_hit_for,
             severity="warning",
@@ -186,7 +182,7 @@ def _postgres(t: ComponentThresholds) -> tuple[AlertRule, ...]:
             description=(
                 "Only {{ $value | humanizePercentage }} of the block reads of"
                 " {{ $labels.datname }} on {{ $labels.name }} hit shared buffers over 5 minutes"
-                f" (minimum {_num(t.postgres_cache_hit_ratio_min * 100)}%)."
+                f" (minimum {num(t.postgres_cache_hit_ratio_min * 100)}%)."
             ),
             dashboard_uid=dashboard,
         ),
@@ -228,7 +224,7 @@ def _redis(t: ComponentThresholds) -> tuple[AlertRule, ...]:
             # maxmemory 0 means "no limit": no ratio, no alert.
             expr=(
                 "redis_memory_used_bytes / (redis_memory_max_bytes > 0)"
-                f" > {_num(t.redis_memory_ratio)}"
+                f" > {num(t.redis_memory_ratio)}"
             ),
             for_=t.redis_memory_for,
             severity="warning",
@@ -236,7 +232,7 @@ def _redis(t: ComponentThresholds) -> tuple[AlertRule, ...]:
             summary="Redis {{ $labels.name }} is near maxmemory",
             description=(
                 "Redis {{ $labels.name }} uses {{ $value | humanizePercentage }} of maxmemory"
-                f" (limit {_num(t.redis_memory_ratio * 100)}%): it evicts keys or refuses"
+                f" (limit {num(t.redis_memory_ratio * 100)}%): it evicts keys or refuses"
                 " writes next, by its maxmemory-policy."
             ),
             dashboard_uid=dashboard,
@@ -268,7 +264,7 @@ def _redis(t: ComponentThresholds) -> tuple[AlertRule, ...]:
         AlertRule(
             name="RedisClientsNearLimit",
             expr=(
-                f"redis_connected_clients / redis_config_maxclients > {_num(t.redis_clients_ratio)}"
+                f"redis_connected_clients / redis_config_maxclients > {num(t.redis_clients_ratio)}"
             ),
             for_=t.redis_clients_for,
             severity="warning",
@@ -276,7 +272,7 @@ def _redis(t: ComponentThresholds) -> tuple[AlertRule, ...]:
             summary="Redis {{ $labels.name }} is near maxclients",
             description=(
                 "Redis {{ $labels.name }} has {{ $value | humanizePercentage }} of maxclients"
-                f" connected (limit {_num(t.redis_clients_ratio * 100)}%)."
+                f" connected (limit {num(t.redis_clients_ratio * 100)}%)."
             ),
             dashboard_uid=dashboard,
         ),
