@@ -19,6 +19,7 @@ from exporter.layout import COLLECTORS, INCREMENTAL_TABLES, SQL_METRICS
 from validation import (
     WEEKDAYS,
     InvalidValue,
+    check_bool,
     check_date,
     check_keys,
     check_timezone,
@@ -240,12 +241,6 @@ def _require_list(value: object, key: str) -> list[Any]:
     return value
 
 
-def _parse_bool(value: object, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(key, value, "true or false")
-    return value
-
-
 def _parse_market(raw: object, key: str) -> MarketConfig:
     data = check_keys(
         key,
@@ -310,7 +305,7 @@ def _parse_collectors(raw: object) -> dict[str, CollectorOverride]:
         raw, "collectors", COLLECTORS, ("interval", "timeout", "enabled")
     ):
         interval, timeout = item.get("interval"), item.get("timeout")
-        enabled = _parse_bool(item.get("enabled", True), f"{key}.enabled")
+        enabled = check_bool(f"{key}.enabled", item.get("enabled"), True)
         if name == "database" and not enabled:
             raise ConfigError(f"{key}.enabled", False, "true (it probes the database for /readyz)")
         result[name] = CollectorOverride(
@@ -338,7 +333,7 @@ def _parse_metrics(raw: object) -> dict[str, MetricOverride]:
         if not isinstance(column, str) or not column:
             raise ConfigError(f"{key}.value_column", column, "a column name")
         result[name] = MetricOverride(
-            sql=sql, value_column=column, enabled=_parse_bool(item.get("enabled", True), key)
+            sql=sql, value_column=column, enabled=check_bool(key, item.get("enabled"), True)
         )
     return result
 

@@ -40,7 +40,14 @@ from monitoring.notifications import (
 from monitoring.rules import CATEGORIES, SEVERITIES, AlertRule, Severity
 from monitoring.settings import ContentSettings
 from monitoring.tuning import AlertOverride, AlertTuning
-from validation import InvalidValue, check_duration, check_host_port, check_keys, check_unique
+from validation import (
+    InvalidValue,
+    check_bool,
+    check_duration,
+    check_host_port,
+    check_keys,
+    check_unique,
+)
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _SECRET_KEY = re.compile(r"^[a-z][a-zA-Z0-9]{0,63}$")
@@ -57,14 +64,6 @@ def _text(key: str, value: object, pattern: re.Pattern[str], allowed: str) -> st
 
 def _duration(key: str, value: object, positive: bool = False) -> str | None:
     return None if value is None else check_duration(key, value, positive)
-
-
-def _bool(key: str, value: object, default: bool) -> bool:
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise InvalidValue(key, value, "true or false")
-    return value
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def _telegram(key: str, raw: Mapping[str, Any], secrets: _Secrets) -> Integratio
 
 def _webhook(key: str, raw: Mapping[str, Any], secrets: _Secrets) -> Integration:
     url = secrets.check(f"{key}.urlSecret", raw.get("urlSecret"))
-    return Webhook(url, _bool(f"{key}.sendResolved", raw.get("sendResolved"), True))
+    return Webhook(url, check_bool(f"{key}.sendResolved", raw.get("sendResolved"), True))
 
 
 def _one_secret(
@@ -236,7 +235,7 @@ def _smtp(raw: object, secrets: _Secrets) -> Smtp:
         smarthost=smarthost,
         username=username,
         password_secret=password,
-        require_tls=_bool(f"{key}.requireTls", body.get("requireTls"), True),
+        require_tls=check_bool(f"{key}.requireTls", body.get("requireTls"), True),
     )
 
 
@@ -291,9 +290,9 @@ def parse_notifications(
             UserRoute(
                 match=_match(f"{key}.match", route.get("match"), values_allowed),
                 receiver=receiver_name(f"{key}.receiver", route.get("receiver")),
-                continue_=_bool(f"{key}.continue", route.get("continue"), False),
+                continue_=check_bool(f"{key}.continue", route.get("continue"), False),
                 timings=_timings(key, route),
-                mute_when_market_closed=_bool(
+                mute_when_market_closed=check_bool(
                     f"{key}.muteWhenMarketClosed", route.get("muteWhenMarketClosed"), True
                 ),
             )

@@ -19,6 +19,7 @@ import promql_parser
 from monitoring.rules import CATEGORIES, SEVERITIES, Category, Severity
 from validation import (
     InvalidValue,
+    check_bool,
     check_host_port,
     check_keys,
     check_port,
@@ -201,14 +202,6 @@ def _percent(key: str, value: object) -> float | None:
     return float(value)
 
 
-def _bool(key: str, value: object) -> bool:
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise _fail(key, value, "true or false")
-    return value
-
-
 def _items(key: str, raw: object, parse: Callable[[str, object], T]) -> tuple[T, ...]:
     return tuple(parse(f"{key}[{i}]", item) for i, item in enumerate(_list(key, raw)))
 
@@ -339,7 +332,7 @@ def _slo(key: str, raw: object) -> ServiceSLO:
         availability,
         latency_objective,
         window,
-        _bool(f"{key}.marketHoursOnly", s.get("marketHoursOnly")),
+        check_bool(f"{key}.marketHoursOnly", s.get("marketHoursOnly"), False),
     )
 
 

@@ -225,6 +225,15 @@ def check_image_reference(key: str, ref: str) -> str:
     return ref
 
 
+def check_bool(key: str, value: object, default: bool | None = None) -> bool:
+    """true or false; unset (None) is `default` where there is one."""
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidValue(key, value, "true or false")
+    return value
+
+
 def check_keys(key: str, value: object, allowed: Collection[str]) -> Mapping[str, Any]:
     """A mapping with only `allowed` keys (a typo must not be silently ignored)."""
     if not isinstance(value, Mapping):
