@@ -22,6 +22,7 @@ from validation import (
     check_bool,
     check_date,
     check_keys,
+    check_list,
     check_timezone,
     check_unique,
     check_weekday,
@@ -235,12 +236,6 @@ def _require_mapping(value: object, key: str) -> Mapping[str, Any]:
     return value
 
 
-def _require_list(value: object, key: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise ConfigError(key, value, "a list")
-    return value
-
-
 def _parse_market(raw: object, key: str) -> MarketConfig:
     data = check_keys(
         key,
@@ -257,21 +252,21 @@ def _parse_market(raw: object, key: str) -> MarketConfig:
     raw_sessions = data.get("sessions", [])
     sessions = tuple(
         parse_session(s, f"{key}.sessions[{i}]")
-        for i, s in enumerate(_require_list(raw_sessions, f"{key}.sessions"))
+        for i, s in enumerate(check_list(f"{key}.sessions", raw_sessions))
     )
     if calendar is None and not sessions:
         raise ConfigError(f"{key}.sessions", raw_sessions, "a non-empty list when no calendar")
-    raw_weekdays = _require_list(data.get("weekdays", list(WEEKDAYS[:5])), f"{key}.weekdays")
+    raw_weekdays = check_list(f"{key}.weekdays", data.get("weekdays", list(WEEKDAYS[:5])))
     weekdays = [
         WEEKDAYS.index(check_weekday(f"{key}.weekdays[{i}]", day))
         for i, day in enumerate(raw_weekdays)
     ]
     holidays = [
         check_date(f"{key}.holidays[{i}]", day)
-        for i, day in enumerate(_require_list(data.get("holidays", []), f"{key}.holidays"))
+        for i, day in enumerate(check_list(f"{key}.holidays", data.get("holidays", [])))
     ]
     early_closes = []
-    for i, entry in enumerate(_require_list(data.get("early_closes", []), f"{key}.early_closes")):
+    for i, entry in enumerate(check_list(f"{key}.early_closes", data.get("early_closes", []))):
         item = check_keys(f"{key}.early_closes[{i}]", entry, ("date", "close"))
         day = check_date(f"{key}.early_closes[{i}].date", item.get("date"))
         minute = close_minute(f"{key}.early_closes[{i}].close", item.get("close"))
@@ -387,21 +382,21 @@ def parse_config(raw: object) -> ExporterConfig:
     data = check_keys("", _require_mapping(raw if raw is not None else {}, "(top level)"), top_keys)
     config = default_config()
     if "markets" in data:
-        raw_markets = _require_list(data["markets"], "markets")
+        raw_markets = check_list("markets", data["markets"])
         if not raw_markets:
             raise ConfigError("markets", raw_markets, "at least one market")
         markets = tuple(_parse_market(m, f"markets[{i}]") for i, m in enumerate(raw_markets))
         check_unique("markets", (m.code for m in markets), "market codes")
         config = replace(config, markets=markets)
     if "endpoints" in data:
-        endpoints = _require_list(data["endpoints"], "endpoints")
+        endpoints = check_list("endpoints", data["endpoints"])
         for i, ep in enumerate(endpoints):
             parse_market_code(ep, f"endpoints[{i}]")
         if not endpoints or len(endpoints) > 30 or len(set(endpoints)) != len(endpoints):
             raise ConfigError("endpoints", endpoints, "1 to 30 distinct names")
         config = replace(config, endpoints=tuple(endpoints))
     if "histogram_buckets" in data:
-        buckets = _require_list(data["histogram_buckets"], "histogram_buckets")
+        buckets = check_list("histogram_buckets", data["histogram_buckets"])
         ok = all(
             isinstance(b, int | float) and not isinstance(b, bool) and math.isfinite(b)
             for b in buckets

@@ -46,6 +46,7 @@ from validation import (
     check_duration,
     check_host_port,
     check_keys,
+    check_text,
     check_unique,
 )
 
@@ -54,12 +55,6 @@ _SECRET_KEY = re.compile(r"^[a-z][a-zA-Z0-9]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s,{}]+@[^@\s,{}]+$")  # no template braces
 _SLACK_CHANNEL = re.compile(r"^[#@][a-z0-9][a-z0-9._-]{0,79}$")
 OVERRIDE_SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
-
-
-def _text(key: str, value: object, pattern: re.Pattern[str], allowed: str) -> str:
-    if not isinstance(value, str) or not pattern.match(value):
-        raise InvalidValue(key, value, allowed)
-    return value
 
 
 def _duration(key: str, value: object, positive: bool = False) -> str | None:
@@ -74,7 +69,9 @@ class _Secrets:
     plain: Collection[str]
 
     def check(self, key: str, value: object) -> str:
-        name = _text(key, value, _SECRET_KEY, "a stack config key name such as pagerdutyOncall")
+        name = check_text(
+            key, value, _SECRET_KEY, "a stack config key name such as pagerdutyOncall"
+        )
         if self.secret is None:
             return name
         if name in self.plain:
@@ -91,7 +88,7 @@ class _Secrets:
 def _slack(key: str, raw: Mapping[str, Any], secrets: _Secrets) -> Integration:
     channel = raw.get("channel")
     if channel is not None:
-        _text(f"{key}.channel", channel, _SLACK_CHANNEL, 'a channel such as "#trading-alerts"')
+        check_text(f"{key}.channel", channel, _SLACK_CHANNEL, 'a channel such as "#trading-alerts"')
     return Slack(secrets.check(f"{key}.urlSecret", raw.get("urlSecret")), channel)
 
 
@@ -101,7 +98,7 @@ def _email(key: str, raw: Mapping[str, Any], secrets: _Secrets) -> Integration:
     if not isinstance(addresses, list) or not addresses:
         raise InvalidValue(f"{key}.to", to, "a list of email addresses")
     for address in addresses:
-        _text(f"{key}.to", address, _EMAIL, "email addresses such as leads@example.com")
+        check_text(f"{key}.to", address, _EMAIL, "email addresses such as leads@example.com")
     return Email(tuple(addresses))
 
 
@@ -149,7 +146,9 @@ def _version_text(version: tuple[int, int]) -> str:
 
 def _receiver(key: str, raw: object, secrets: _Secrets, version: tuple[int, int]) -> Receiver:
     body = check_keys(key, raw, ("name", *KINDS))
-    name = _text(f"{key}.name", body.get("name"), _NAME, "lowercase letters, digits, '-' and '_'")
+    name = check_text(
+        f"{key}.name", body.get("name"), _NAME, "lowercase letters, digits, '-' and '_'"
+    )
     if name == BLACKHOLE:
         raise InvalidValue(f"{key}.name", name, f"any name but {BLACKHOLE} (built in)")
     integrations: list[Integration] = []
@@ -219,7 +218,7 @@ def _smtp(raw: object, secrets: _Secrets) -> Smtp:
     body = check_keys(key, raw, ("from", "smarthost", "username", "passwordSecret", "requireTls"))
     defaults = Smtp()
     sender = body.get("from", defaults.sender)
-    _text(f"{key}.from", sender, _EMAIL, "an email address")
+    check_text(f"{key}.from", sender, _EMAIL, "an email address")
     smarthost = body.get("smarthost", defaults.smarthost)
     check_host_port(f"{key}.smarthost", smarthost, "host:port of the SMTP relay")
     username = body.get("username")

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import promql_parser
 
@@ -22,8 +22,10 @@ from validation import (
     check_bool,
     check_host_port,
     check_keys,
+    check_list,
     check_port,
     check_template_text,
+    check_text,
     check_unique,
     check_url,
     duration_seconds,
@@ -139,26 +141,8 @@ class Service:
 # --- Reading raw config ---------------------------------------------------------------------
 
 
-def _fail(key: str, value: object, allowed: str) -> InvalidValue:
-    return InvalidValue(key, value, allowed)
-
-
-def _list(key: str, value: object) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _fail(key, value, "a list")
-    return value
-
-
-def _str(key: str, value: object, pattern: re.Pattern[str] | None, allowed: str) -> str:
-    if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
-        raise _fail(key, value, allowed)
-    return value
-
-
 def _opt_str(key: str, value: object, pattern: re.Pattern[str] | None, allowed: str) -> str | None:
-    return None if value is None else _str(key, value, pattern, allowed)
+    return None if value is None else check_text(key, value, pattern, allowed)
 
 
 def _opt_url(key: str, value: object) -> str | None:
@@ -173,7 +157,7 @@ def _opt_url(key: str, value: object) -> str | None:
 def duration(key: str, value: object, positive: bool = False) -> str:
     """A Prometheus duration within Go's time.Duration; with `positive`, longer than 0."""
     if not is_duration(value):
-        raise _fail(key, value, 'a Prometheus duration such as "500ms", "15s", "30d"')
+        raise InvalidValue(key, value, 'a Prometheus duration such as "500ms", "15s", "30d"')
     duration_seconds(key, value, positive)
     assert isinstance(value, str)
     return value
@@ -182,38 +166,38 @@ def duration(key: str, value: object, positive: bool = False) -> str:
 def check_promql(key: str, value: object) -> str:
     """Parse (not grep) a PromQL expression; the error names the key and the expression."""
     if not isinstance(value, str) or not value.strip():
-        raise _fail(key, value, "a PromQL expression")
+        raise InvalidValue(key, value, "a PromQL expression")
     try:
         promql_parser.parse(value)
     except ValueError as error:
-        raise _fail(key, value, f"a PromQL expression that parses ({error})") from None
+        raise InvalidValue(key, value, f"a PromQL expression that parses ({error})") from None
     return value
 
 
 def _metric(key: str, value: object) -> str:
-    return _str(key, value, _METRIC, "a Prometheus metric name")
+    return check_text(key, value, _METRIC, "a Prometheus metric name")
 
 
 def _percent(key: str, value: object) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 100:
-        raise _fail(key, value, "a percentage strictly between 0 and 100, e.g. 99.9")
+        raise InvalidValue(key, value, "a percentage strictly between 0 and 100, e.g. 99.9")
     return float(value)
 
 
 def _items(key: str, raw: object, parse: Callable[[str, object], T]) -> tuple[T, ...]:
-    return tuple(parse(f"{key}[{i}]", item) for i, item in enumerate(_list(key, raw)))
+    return tuple(parse(f"{key}[{i}]", item) for i, item in enumerate(check_list(key, raw)))
 
 
 def _metrics(key: str, raw: object) -> ServiceMetrics:
     m = check_keys(key, raw, ("path", "scheme", "interval", "targets", "kubernetes"))
     scheme = m.get("scheme", "http")
     if scheme not in ("http", "https"):
-        raise _fail(f"{key}.scheme", scheme, "http or https")
+        raise InvalidValue(f"{key}.scheme", scheme, "http or https")
     targets = tuple(
         check_host_port(f"{key}.targets[{i}]", t)
-        for i, t in enumerate(_list(f"{key}.targets", m.get("targets")))
+        for i, t in enumerate(check_list(f"{key}.targets", m.get("targets")))
     )
     kubernetes = None
     if m.get("kubernetes") is not None:
@@ -225,16 +209,18 @@ def _metrics(key: str, raw: object) -> ServiceMetrics:
         elif isinstance(port, str) and port.isdigit():  # a number, not a port name
             check_port(f"{kk}.port", int(port))
         kubernetes = KubernetesDiscovery(
-            namespace=_str(f"{kk}.namespace", k.get("namespace"), _K8S_NAME, "a namespace name"),
-            service=_str(f"{kk}.service", k.get("service"), _K8S_NAME, "a Service name"),
-            port=_str(f"{kk}.port", port, _K8S_NAME, "the Service port's name or number"),
+            namespace=check_text(
+                f"{kk}.namespace", k.get("namespace"), _K8S_NAME, "a namespace name"
+            ),
+            service=check_text(f"{kk}.service", k.get("service"), _K8S_NAME, "a Service name"),
+            port=check_text(f"{kk}.port", port, _K8S_NAME, "the Service port's name or number"),
         )
     if bool(targets) == (kubernetes is not None):
-        raise _fail(
+        raise InvalidValue(
             f"{key}.targets", list(targets), "either static targets or kubernetes discovery"
         )
     return ServiceMetrics(
-        path=_str(f"{key}.path", m.get("path", "/metrics"), _PATH, "a path starting with /"),
+        path=check_text(f"{key}.path", m.get("path", "/metrics"), _PATH, "a path starting with /"),
         scheme=scheme,
         interval=None
         if m.get("interval") is None
@@ -246,25 +232,29 @@ def _metrics(key: str, raw: object) -> ServiceMetrics:
 
 def _probe(key: str, raw: object) -> Probe:
     p = check_keys(key, raw, ("name", "url", "tcp", "expectStatus", "expectBody"))
-    name = _str(f"{key}.name", p.get("name"), _NAME, "lowercase letters, digits and -")
+    name = check_text(f"{key}.name", p.get("name"), _NAME, "lowercase letters, digits and -")
     url = _opt_url(f"{key}.url", p.get("url"))
     tcp = None if p.get("tcp") is None else check_host_port(f"{key}.tcp", p.get("tcp"))
     if url and tcp:
-        raise _fail(f"{key}.tcp", tcp, "either url or tcp in one probe, not both")
+        raise InvalidValue(f"{key}.tcp", tcp, "either url or tcp in one probe, not both")
     if not url and not tcp:
-        raise _fail(f"{key}.url", None, "a url (HTTP probe) or tcp (TCP connect probe)")
-    statuses = _list(f"{key}.expectStatus", p.get("expectStatus"))
+        raise InvalidValue(f"{key}.url", None, "a url (HTTP probe) or tcp (TCP connect probe)")
+    statuses = check_list(f"{key}.expectStatus", p.get("expectStatus"))
     for i, status in enumerate(statuses):
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise _fail(f"{key}.expectStatus[{i}]", status, "an HTTP status code 100-599")
+            raise InvalidValue(f"{key}.expectStatus[{i}]", status, "an HTTP status code 100-599")
     body = p.get("expectBody")
     if body is not None:
         try:
-            re.compile(_str(f"{key}.expectBody", body, None, "a regular expression"))
+            re.compile(check_text(f"{key}.expectBody", body, None, "a regular expression"))
         except re.error as error:
-            raise _fail(f"{key}.expectBody", body, f"a regular expression ({error})") from None
+            raise InvalidValue(
+                f"{key}.expectBody", body, f"a regular expression ({error})"
+            ) from None
     if tcp and (statuses or body is not None):
-        raise _fail(f"{key}.expectStatus", statuses or body, "status and body checks on url only")
+        raise InvalidValue(
+            f"{key}.expectStatus", statuses or body, "status and body checks on url only"
+        )
     return Probe(name, url, tcp, tuple(statuses), body)
 
 
@@ -273,8 +263,10 @@ def _counter(key: str, raw: object, requests: str | None) -> Counter:
     selector = c.get("selector")
     if selector is not None:
         if requests is None or c.get("metric") is not None:
-            raise _fail(f"{key}.selector", selector, "a selector on the requests metric only")
-        _str(f"{key}.selector", selector, None, "a label matcher list")
+            raise InvalidValue(
+                f"{key}.selector", selector, "a selector on the requests metric only"
+            )
+        check_text(f"{key}.selector", selector, None, "a label matcher list")
         check_promql(f"{key}.selector", f"{requests}{{{selector}}}")
         return Counter(requests, selector)
     return Counter(_metric(f"{key}.metric", c.get("metric")))
@@ -285,10 +277,12 @@ def _latency(key: str, raw: object) -> Latency:
     metric = _metric(f"{key}.metric", lat.get("metric"))
     unit = lat.get("unit", "seconds")
     if unit not in UNITS:
-        raise _fail(f"{key}.unit", unit, f"one of {', '.join(UNITS)}")
+        raise InvalidValue(f"{key}.unit", unit, f"one of {', '.join(UNITS)}")
     suffix = next((u for u in UNITS if metric.endswith(f"_{u}")), None)
     if suffix is not None and suffix != unit:
-        raise _fail(f"{key}.unit", unit, f"{suffix}, the unit the metric name {metric} states")
+        raise InvalidValue(
+            f"{key}.unit", unit, f"{suffix}, the unit the metric name {metric} states"
+        )
     threshold = duration(f"{key}.threshold", lat.get("threshold"))
     latency = Latency(metric, unit, threshold)
     bucket = latency.bucket
@@ -296,7 +290,7 @@ def _latency(key: str, raw: object) -> Latency:
         not (math.isfinite(bucket) and bucket > 0)
         or abs(bucket * UNITS[unit] - duration_seconds("threshold", threshold)) > 1e-12
     ):
-        raise _fail(f"{key}.threshold", threshold, f"a positive bucket bound in {unit}")
+        raise InvalidValue(f"{key}.threshold", threshold, f"a positive bucket bound in {unit}")
     return latency
 
 
@@ -313,18 +307,20 @@ def _slo(key: str, raw: object) -> ServiceSLO:
     availability = _percent(f"{key}.objectives.availability", o.get("availability"))
     latency_objective = _percent(f"{key}.objectives.latency", o.get("latency"))
     if availability is not None and errors is None:
-        raise _fail(f"{key}.errors", None, "an errors counter or selector for availability")
+        raise InvalidValue(f"{key}.errors", None, "an errors counter or selector for availability")
     if errors is not None and availability is None:
-        raise _fail(f"{key}.objectives.availability", None, "a percentage when errors is set")
+        raise InvalidValue(
+            f"{key}.objectives.availability", None, "a percentage when errors is set"
+        )
     if (latency is None) != (latency_objective is None):
-        raise _fail(
+        raise InvalidValue(
             f"{key}.objectives.latency", latency_objective, "set with latency: both or neither"
         )
     if availability is None and latency_objective is None:
-        raise _fail(f"{key}.objectives", dict(o), "an availability and/or latency objective")
+        raise InvalidValue(f"{key}.objectives", dict(o), "an availability and/or latency objective")
     window = duration(f"{key}.window", s.get("window", "30d"))
     if not 86400 <= duration_seconds("window", window) <= 90 * 86400:
-        raise _fail(f"{key}.window", window, "a window from 1d to 90d, e.g. 30d")
+        raise InvalidValue(f"{key}.window", window, "a window from 1d to 90d, e.g. 30d")
     return ServiceSLO(
         requests,
         errors,
@@ -339,9 +335,11 @@ def _slo(key: str, raw: object) -> ServiceSLO:
 def _panel(key: str, raw: object) -> ServicePanel:
     p = check_keys(key, raw, ("title", "expr", "unit"))
     return ServicePanel(
-        _str(f"{key}.title", p.get("title"), re.compile(r"^\S.*$"), "a non-empty title"),
+        check_text(f"{key}.title", p.get("title"), re.compile(r"^\S.*$"), "a non-empty title"),
         check_promql(f"{key}.expr", p.get("expr")),
-        _str(f"{key}.unit", p.get("unit", "short"), re.compile(r"^\S+$"), "a Grafana unit id"),
+        check_text(
+            f"{key}.unit", p.get("unit", "short"), re.compile(r"^\S+$"), "a Grafana unit id"
+        ),
     )
 
 
@@ -349,7 +347,7 @@ def _category(key: str, value: object) -> Category:
     for category in CATEGORIES:
         if value == category:
             return category
-    raise _fail(key, value, f"one of {', '.join(CATEGORIES)}")
+    raise InvalidValue(key, value, f"one of {', '.join(CATEGORIES)}")
 
 
 def _alert(key: str, raw: object) -> ServiceAlert:
@@ -357,17 +355,21 @@ def _alert(key: str, raw: object) -> ServiceAlert:
     a = check_keys(key, raw, fields)
     severity = a.get("severity")
     if severity not in SEVERITIES:
-        raise _fail(f"{key}.severity", severity, f"one of {', '.join(SEVERITIES)}")
-    summary = _str(f"{key}.summary", a.get("summary"), re.compile(r"^\S.*$"), "one line of text")
+        raise InvalidValue(f"{key}.severity", severity, f"one of {', '.join(SEVERITIES)}")
+    summary = check_text(
+        f"{key}.summary", a.get("summary"), re.compile(r"^\S.*$"), "one line of text"
+    )
     check_template_text(f"{key}.summary", summary)
     return ServiceAlert(
-        name=_str(f"{key}.name", a.get("name"), _ALERT_NAME, "an alert name such as HighErrors"),
+        name=check_text(
+            f"{key}.name", a.get("name"), _ALERT_NAME, "an alert name such as HighErrors"
+        ),
         expr=check_promql(f"{key}.expr", a.get("expr")),
         severity=severity,
         summary=summary,
         description=check_template_text(
             f"{key}.description",
-            _str(f"{key}.description", a.get("description", summary), None, "text"),
+            check_text(f"{key}.description", a.get("description", summary), None, "text"),
         ),
         for_=duration(f"{key}.for", a.get("for", "0s")),
         category=_category(f"{key}.category", a.get("category", SERVICE_CATEGORY)),
@@ -380,23 +382,29 @@ SERVICE_FIELDS = ("name", "market", "team", "metrics", "probes", "slo", "panels"
 
 def parse_service(key: str, raw: object, market_codes: Sequence[str]) -> Service:
     s = check_keys(key, raw, SERVICE_FIELDS)
-    name = _str(f"{key}.name", s.get("name"), _NAME, "1-29 of a-z, 0-9 and - (not at the ends)")
+    name = check_text(
+        f"{key}.name", s.get("name"), _NAME, "1-29 of a-z, 0-9 and - (not at the ends)"
+    )
     market = s.get("market")
     if market is not None and market not in market_codes:
-        raise _fail(f"{key}.market", market, f"a configured market: {', '.join(market_codes)}")
+        raise InvalidValue(
+            f"{key}.market", market, f"a configured market: {', '.join(market_codes)}"
+        )
     team = _opt_str(f"{key}.team", s.get("team"), _TEAM, "lowercase letters, digits, _ and -")
     metrics = None if s.get("metrics") is None else _metrics(f"{key}.metrics", s["metrics"])
     probes = _items(f"{key}.probes", s.get("probes"), _probe)
     check_unique(f"{key}.probes[].name", [p.name for p in probes], "probe names")
     slo = None if s.get("slo") is None else _slo(f"{key}.slo", s["slo"])
     if slo is not None and metrics is None:
-        raise _fail(f"{key}.slo", "set", "only with metrics (the SLIs read the scraped metrics)")
+        raise InvalidValue(
+            f"{key}.slo", "set", "only with metrics (the SLIs read the scraped metrics)"
+        )
     if slo is not None and slo.market_hours_only and market is None:
-        raise _fail(f"{key}.slo.marketHoursOnly", True, "only with the service's market set")
+        raise InvalidValue(f"{key}.slo.marketHoursOnly", True, "only with the service's market set")
     panels = _items(f"{key}.panels", s.get("panels"), _panel)
     alerts = _items(f"{key}.alerts", s.get("alerts"), _alert)
     if metrics is None and not probes:
-        raise _fail(key, name, "a service with metrics, probes or both")
+        raise InvalidValue(key, name, "a service with metrics, probes or both")
     return Service(name, market, team, metrics, probes, slo, panels, alerts)
 
 
@@ -404,7 +412,7 @@ def parse_services(raw: object, market_codes: Sequence[str]) -> tuple[Service, .
     """The `services` list, validated; the first bad value raises `InvalidValue`."""
     services = tuple(
         parse_service(f"services[{i}]", s, market_codes)
-        for i, s in enumerate(_list("services", raw))
+        for i, s in enumerate(check_list("services", raw))
     )
     check_unique("services[].name", [s.name for s in services], "service names")
     return services

@@ -225,6 +225,22 @@ def check_image_reference(key: str, ref: str) -> str:
     return ref
 
 
+def check_text(key: str, value: object, pattern: re.Pattern[str] | None, allowed: str) -> str:
+    """A string (matching `pattern` when given)."""
+    if not isinstance(value, str) or (pattern is not None and not pattern.match(value)):
+        raise InvalidValue(key, value, allowed)
+    return value
+
+
+def check_list(key: str, value: object) -> list[Any]:
+    """A list; unset (None) is the empty list."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidValue(key, value, "a list")
+    return value
+
+
 def check_bool(key: str, value: object, default: bool | None = None) -> bool:
     """true or false; unset (None) is `default` where there is one."""
     if value is None and default is not None:
