@@ -3,7 +3,8 @@
 The stack config (infra/settings), the content (monitoring/) and the exporter's own config
 (exporter/config.py) all refuse a bad value with `InvalidValue`, whose message is always
 "`key = value` is invalid: allowed ...", and parse durations, URLs, image references, lists
-of unique values and a market's local times with the functions below. The exporter image
+of unique values, objects' keys, booleans, strings, lists and a market's local times with the
+functions below. The exporter image
 copies this package too.
 """
 
