@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 
 from grafana_foundation_sdk.builders import dashboard as db
@@ -22,11 +21,11 @@ from dashboards.layout import encode
 from dashboards.levels import panel_levels
 from dashboards.model import MARKETS, MONITORING, PLATFORM, TRADING, Dashboard, Folder
 from dashboards.panels import MARKET_VAR_SELECTOR, row
-from monitoring import dashboard_uids
 from monitoring.alerts import unavailable_series
 from monitoring.availability import prune_panels
-from monitoring.settings import ContentSettings
+from monitoring.settings import MARKET_CODE, MARKET_CODE_ALLOWED, ContentSettings
 from monitoring.slo import SLO, slos
+from validation import InvalidValue, check_unique
 
 
 def dashboard_in(builder: db.Dashboard, folder: Folder) -> Dashboard:
@@ -46,23 +45,13 @@ def _with_slos(builder: db.Dashboard, slos: Sequence[SLO]) -> db.Dashboard:
     return builder
 
 
-# Grafana uids: at most 40 of [a-zA-Z0-9_-]; the market code follows the "tm-market-" prefix.
-_MAX_CODE = 40 - len(dashboard_uids.MARKET_PREFIX)
-_MARKET_CODE = re.compile(rf"^[a-zA-Z0-9_-]{{1,{_MAX_CODE}}}$")
-
-
 def check_markets(settings: ContentSettings) -> None:
-    """One clear ValueError for a market code that cannot name a dashboard."""
-    seen: set[str] = set()
+    """One clear error for a market code that cannot name a dashboard (`tm-market-<code>`: the
+    market code rule keeps it within Grafana's 40 characters) or appears twice."""
     for market in settings.markets:
-        if not _MARKET_CODE.match(market.code):
-            raise ValueError(
-                f"markets[].code: {market.code!r} cannot be part of a dashboard uid; "
-                f"use 1-{_MAX_CODE} of a-z, A-Z, 0-9, _ and -"
-            )
-        if market.code in seen:
-            raise ValueError(f"markets[].code: {market.code!r} appears twice; each market once")
-        seen.add(market.code)
+        if not MARKET_CODE.match(market.code):
+            raise InvalidValue("markets[].code", market.code, MARKET_CODE_ALLOWED)
+    check_unique("markets", (m.code for m in settings.markets), "market codes")
 
 
 def build_dashboards(settings: ContentSettings) -> list[Dashboard]:

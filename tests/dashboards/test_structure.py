@@ -206,9 +206,9 @@ def test_overview_market_series_link_to_their_market_dashboard(
 @pytest.mark.parametrize(
     ("codes", "message"),
     [
-        (("kr", "k r"), r"markets\[\]\.code: 'k r' cannot be part of a dashboard uid"),
-        (("kr", "x" * 31), r"markets\[\]\.code: 'x{31}' cannot be part"),
-        (("kr", "us", "kr"), r"markets\[\]\.code: 'kr' appears twice"),
+        (("kr", "k r"), r"markets\[\]\.code = 'k r' is invalid: allowed 1 to 24 of a-z"),
+        (("kr", "x" * 25), r"markets\[\]\.code = 'x{25}' is invalid"),
+        (("kr", "us", "kr"), r"markets = 'kr' is invalid: allowed unique market codes"),
     ],
 )
 def test_bad_market_codes_get_one_clear_error(codes: tuple[str, ...], message: str) -> None:
