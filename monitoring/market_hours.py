@@ -13,24 +13,23 @@ turns or `exchange_calendars` is upgraded, never on an ordinary day.
 from __future__ import annotations
 
 import functools
-import re
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from exporter.calendars import merge_intervals
 from monitoring import calendar_cache
-from monitoring.settings import MARKET_CODE, MARKET_CODE_ALLOWED, Market
+from monitoring.settings import Market
 from validation import WEEKDAYS as DAY_NAMES
+from validation import InvalidValue, close_minute, session_minutes
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DAY_MINUTES = 24 * 60
 
-_SESSION = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
 Span = tuple[int, int]  # [start, end) minutes after local midnight, end up to 1440
 
@@ -78,11 +77,6 @@ class MarketSchedule:
 # --- parsing and validation -------------------------------------------------------------------
 
 
-def _minutes(hhmm: str) -> int:
-    hours, minutes = hhmm.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
 def _hhmm(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
@@ -91,51 +85,11 @@ def parse_sessions(sessions: Sequence[str], key: str) -> tuple[Span, ...]:
     """Validated, sorted, non-overlapping "HH:MM-HH:MM" sessions as minute spans."""
     spans: list[Span] = []
     for session in sorted(sessions):
-        if not _SESSION.match(session) or _minutes(session[:5]) >= _minutes(session[6:]):
-            raise ValueError(
-                f"{key}: {session!r} is not a session; expected 'HH:MM-HH:MM' with start < end"
-            )
-        span = (_minutes(session[:5]), _minutes(session[6:]))
+        span = session_minutes(key, session)
         if spans and span[0] < spans[-1][1]:
             raise ValueError(f"{key}: {session!r} overlaps the previous session")
         spans.append(span)
     return tuple(spans)
-
-
-def _date(value: str, key: str) -> date:
-    try:
-        return date.fromisoformat(value) if len(value) == 10 else date.fromisoformat("bad")
-    except ValueError:
-        raise ValueError(f"{key}: {value!r} is not a date; expected 'YYYY-MM-DD'") from None
-
-
-def _close(value: str, key: str) -> int:
-    if not _SESSION.match(f"00:00-{value}") or _minutes(value) == 0:
-        raise ValueError(f"{key}: close {value!r} is not a time; expected 'HH:MM' up to 24:00")
-    return _minutes(value)
-
-
-def _weekdays(market: Market) -> tuple[int, ...]:
-    if not market.weekdays or any(d not in DAY_NAMES for d in market.weekdays):
-        raise ValueError(
-            f"markets[{market.code}].weekdays: {market.weekdays!r}; expected at least one day"
-        )
-    return tuple(DAY_NAMES.index(d) for d in market.weekdays)
-
-
-def check_market_code(code: str, key: str = "markets[].code") -> None:
-    if not MARKET_CODE.match(code):
-        raise ValueError(f"{key}: {code!r} is not a market code; allowed: {MARKET_CODE_ALLOWED}")
-
-
-def _check_timezone(market: Market) -> None:
-    try:
-        ZoneInfo(market.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"markets[{market.code}].timezone: {market.timezone!r} is not an IANA time zone"
-            " (e.g. 'Asia/Seoul')"
-        ) from None
 
 
 @functools.cache
@@ -314,35 +268,25 @@ def _load(xcals: Any, name: str, start: date, end: date) -> tuple[Any, date]:
 
 
 def market_schedule(market: Market, first_year: int) -> MarketSchedule:
-    """Validated schedule of a market (calendar or custom) over `first_year` and the next."""
-    check_market_code(market.code, f"markets[{market.code}].code")
-    _check_timezone(market)
+    """Validated schedule of a market (calendar or custom) over `first_year` and the next; a bad
+    market raises InvalidValue naming `markets[<code>].<key>` (`Market.check`)."""
+    try:
+        market.check()
+    except InvalidValue as error:
+        raise error.at(f"markets[{market.code}]") from None
     if market.sessions:
         return custom_schedule(
             market.timezone,
             parse_sessions(market.sessions, f"markets[{market.code}].sessions"),
             first_year,
-            _weekdays(market),
-            [_date(day, f"markets[{market.code}].holidays") for day in market.holidays],
+            tuple(DAY_NAMES.index(day) for day in market.weekdays),
+            [date.fromisoformat(day) for day in market.holidays],
             [
-                (
-                    _date(day, f"markets[{market.code}].earlyCloses"),
-                    _close(close, f"markets[{market.code}].earlyCloses"),
-                )
+                (date.fromisoformat(day), close_minute("earlyCloses", close))
                 for day, close in market.early_closes
             ],
         )
-    custom = market.holidays or market.early_closes or market.weekdays != DAY_NAMES[:5]
-    if custom:
-        raise ValueError(
-            f"markets[{market.code}]: weekdays, holidays and earlyCloses belong to a custom"
-            " schedule (with `sessions`); a calendar brings its own"
-        )
-    if market.calendar is None:
-        raise ValueError(
-            f"markets[{market.code}]: set `calendar` (an exchange_calendars name, '24/7' or"
-            " '24/5') or `sessions` (e.g. ['09:00-11:30', '13:00-15:00'])"
-        )
+    assert market.calendar is not None  # Market.check: a calendar or sessions
     try:
         return calendar_schedule(market.calendar, first_year)
     except ValueError as exc:

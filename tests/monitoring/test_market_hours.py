@@ -173,9 +173,12 @@ def test_window_depends_on_the_year_only() -> None:
 @pytest.mark.parametrize(
     ("market", "message"),
     [
-        (Market("xx", "X", "XXXX", "UTC"), r"markets\[xx\]\.calendar: unknown calendar 'XXXX'; "),
+        (
+            Market("xx", "X", "XXXX", "UTC"),
+            r"markets\[xx\]\.calendar = 'XXXX' is invalid: allowed one of ",
+        ),
         (Market("xx", "X", "XBEL", "UTC"), r"'XBEL' cannot be loaded by the installed"),
-        (Market("Bad", "X", "XNYS", "UTC"), r"markets\[Bad\]\.code: 'Bad' is not a market code"),
+        (Market("Bad", "X", "XNYS", "UTC"), r"markets\[Bad\]\.code = 'Bad' is invalid"),
         (Market("a" * 25, "X", "XNYS", "UTC"), "1 to 24 of a-z"),
     ],
 )

@@ -227,15 +227,15 @@ def test_prometheus_args(settings: ContentSettings) -> None:
         ),
         (
             {"markets": (Market("vn", "Vietnam", None, "Asia/Ho_Chi_Minh"),)},
-            r"markets\[vn\]: set `calendar`",
+            r"markets\[vn\]\.sessions = \[\] is invalid: allowed at least one session",
         ),
         (
             {"markets": (Market("xx", "X", None, "UTC", ("9:00-11:00",)),)},
-            r"markets\[xx\].sessions: '9:00-11:00' is not a session",
+            r"markets\[xx\]\.sessions = '9:00-11:00' is invalid: allowed \"HH:MM-HH:MM\"",
         ),
         (
             {"markets": (Market("xx", "X", None, "UTC", ("12:00-11:00",)),)},
-            "start < end",
+            "start before end",
         ),
         (
             {"markets": (Market("xx", "X", None, "UTC", ("09:00-12:00", "11:00-13:00")),)},
@@ -243,7 +243,7 @@ def test_prometheus_args(settings: ContentSettings) -> None:
         ),
         (
             {"markets": (Market("xx", "X", None, "Mars/Olympus", ("09:00-12:00",)),)},
-            r"markets\[xx\].timezone: 'Mars/Olympus' is not an IANA time zone",
+            r"markets\[xx\]\.timezone = 'Mars/Olympus' is invalid: allowed an IANA time zone",
         ),
         ({"thresholds": AlertThresholds(memory_usage_ratio=80)}, "thresholds.memory_usage_ratio"),
         (
