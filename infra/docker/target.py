@@ -85,7 +85,7 @@ class ContainerSpec:
     """What one container adds to its component's contract on Docker."""
 
     component: Component
-    image: pulumi.Input[str]
+    image: pulumi.Input[str] | None = None  # None: `images.<image_key>`, pulled
     command: list[str] | None = None
     entrypoint: list[str] | None = None
     envs: list[str] = field(default_factory=list)
@@ -131,7 +131,6 @@ class DockerTarget(pulumi.ComponentResource):
         prometheus_container = self._container(
             ContainerSpec(
                 prometheus.COMPONENT,
-                self._pull(prometheus.COMPONENT),
                 command=[
                     *content.prometheus_args,
                     f"--web.external-url=http://{LOOPBACK}:{ports.prometheus}",
@@ -149,7 +148,6 @@ class DockerTarget(pulumi.ComponentResource):
         alertmanager_container = self._container(
             ContainerSpec(
                 alertmanager.COMPONENT,
-                self._pull(alertmanager.COMPONENT),
                 command=[
                     *alertmanager.base_args(f"http://{LOOPBACK}:{ports.alertmanager}"),
                     "--cluster.listen-address=",  # a single instance: no gossip
@@ -167,7 +165,6 @@ class DockerTarget(pulumi.ComponentResource):
         loki_container = self._container(
             ContainerSpec(
                 loki.COMPONENT,
-                self._pull(loki.COMPONENT),
                 command=loki.args(),
                 uploads=[_upload(loki.CONFIG_PATH, content.loki_yml)],
                 host_port=ports.loki,
@@ -177,7 +174,6 @@ class DockerTarget(pulumi.ComponentResource):
         grafana_container = self._container(
             ContainerSpec(
                 grafana.COMPONENT,
-                self._pull(grafana.COMPONENT),
                 envs=[f"{key}={value}" for key, value in sorted(grafana_server.env.items())],
                 entrypoint=["/bin/sh", "-c"],
                 command=[
@@ -194,7 +190,6 @@ class DockerTarget(pulumi.ComponentResource):
         self._container(
             ContainerSpec(
                 alloy.COMPONENT,
-                self._pull(alloy.COMPONENT),
                 command=alloy.args(),
                 uploads=[_upload(alloy.CONFIG_PATH, content.alloy_config)],
                 volumes=[
@@ -212,15 +207,10 @@ class DockerTarget(pulumi.ComponentResource):
         self._container(
             ContainerSpec(
                 node_exporter.COMPONENT,
-                self._pull(node_exporter.COMPONENT),
                 command=node_exporter.args(),
             )
         )
-        self._container(
-            ContainerSpec(
-                cadvisor.COMPONENT, self._pull(cadvisor.COMPONENT), command=cadvisor.args()
-            )
-        )
+        self._container(ContainerSpec(cadvisor.COMPONENT, command=cadvisor.args()))
         exporter_url: pulumi.Output[str] | None = None
         # Dev's demo service (declared as the service `demo-api`) writes fresh rows into the
         # exporter's demo database: both mount one volume.
@@ -257,7 +247,6 @@ class DockerTarget(pulumi.ComponentResource):
             self._container(
                 ContainerSpec(
                     blackbox_exporter.COMPONENT,
-                    self._pull(blackbox_exporter.COMPONENT),
                     command=blackbox_exporter.args(),
                     uploads=[_upload(blackbox_exporter.CONFIG_PATH, content.blackbox_yml)],
                     reach_host=True,
@@ -350,7 +339,6 @@ class DockerTarget(pulumi.ComponentResource):
         return self._container(
             ContainerSpec(
                 deployed.component,
-                self._pull(deployed.component),
                 command=list(command.args),
                 envs=[f"{key}={value}" for key, value in command.env],
                 uploads=[
@@ -399,6 +387,7 @@ class DockerTarget(pulumi.ComponentResource):
 
     def _container(self, spec: ContainerSpec) -> docker.Container:
         component = spec.component
+        image = spec.image if spec.image is not None else self._pull(component)
         security = component.security
         resources: ComputeResources = getattr(self._settings.resources, component.name)
         memory, reservation = docker_memory_mb(resources)
@@ -425,7 +414,7 @@ class DockerTarget(pulumi.ComponentResource):
             component.app,
             name=name,
             hostname=name,
-            image=spec.image,
+            image=image,
             command=spec.command,
             entrypoints=spec.entrypoint,
             envs=spec.envs or None,
