@@ -125,24 +125,23 @@ OK_FAILED = value_texts({"1": ("OK", GREEN), "0": ("Failed", RED)})
 # --- Variables ------------------------------------------------------------------------------
 
 
-def prometheus_variable() -> db.DatasourceVariable:
+def _datasource_variable(name: str, label: str, kind: str, uid: str) -> db.DatasourceVariable:
+    """A datasource picker of `kind`, preset to the provisioned datasource `uid`."""
     return (
-        db.DatasourceVariable(PROMETHEUS_VAR)
-        .label("Prometheus")
-        .type("prometheus")
-        .current(dm.VariableOption(text="Prometheus", value=PROMETHEUS_UID, selected=True))
+        db.DatasourceVariable(name)
+        .label(label)
+        .type(kind)
+        .current(dm.VariableOption(text=label, value=uid, selected=True))
         .allow_custom_value(False)
     )
+
+
+def prometheus_variable() -> db.DatasourceVariable:
+    return _datasource_variable(PROMETHEUS_VAR, "Prometheus", "prometheus", PROMETHEUS_UID)
 
 
 def loki_variable() -> db.DatasourceVariable:
-    return (
-        db.DatasourceVariable(LOKI_VAR)
-        .label("Loki")
-        .type("loki")
-        .current(dm.VariableOption(text="Loki", value=LOKI_UID, selected=True))
-        .allow_custom_value(False)
-    )
+    return _datasource_variable(LOKI_VAR, "Loki", "loki", LOKI_UID)
 
 
 def query_variable(
