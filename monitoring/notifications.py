@@ -95,7 +95,9 @@ class Matcher:
     value: str
 
     def render(self) -> str:
-        return f'{self.label}{self.op}"{self.value}"'
+        # A quoted matcher value: `\` and `"` escaped (a route may match any service name).
+        value = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.label}{self.op}"{value}"'
 
 
 def match_values(label: str, values: tuple[str, ...]) -> Matcher:

@@ -136,6 +136,37 @@ def receivers(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+# Route match values for `service` (any text): quotes and backslashes must be escaped.
+MATCH_VALUE = st.lists(st.sampled_from([*"abz09 -_.:/$'\"\\|*+()[]"]), min_size=1, max_size=8).map(
+    "".join
+)
+
+
+@st.composite
+def notifications(draw: st.DrawFn, codes: list[str]) -> dict[str, Any]:
+    services = draw(st.lists(MATCH_VALUE, min_size=1, max_size=3, unique=True))
+    return {
+        "receivers": [
+            {"name": "leads", "email": {"to": ["leads@example.com"]}},
+            {"name": "oncall", "email": {"to": ["oncall@example.com"]}},
+        ],
+        "routes": [
+            {
+                "match": {"service": services if len(services) > 1 else services[0]},
+                "receiver": "oncall",
+                "continue": draw(st.booleans()),
+                "repeatInterval": draw(_seconds(60, 86400)),
+            },
+            {
+                "match": {"market": draw(st.sampled_from(codes))},
+                "receiver": "leads",
+                "groupWait": draw(_seconds(0, 600)),
+            },
+        ],
+        "default": {"receiver": "leads", "groupInterval": draw(_seconds(1, 3600))},
+    }
+
+
 @st.composite
 def stack_variation(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     stack = draw(st.sampled_from(["dev", "prod"]))
@@ -159,8 +190,12 @@ def stack_variation(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         "externalLabels": draw(st.dictionaries(LABEL_NAME, LABEL_VALUE, max_size=3)),
         "thresholds": draw(thresholds()),
         "receivers": draw(receivers()),
+        "notifications": None,
         "services": draw(services(codes)),
     }
+    if draw(st.booleans()):  # named receivers and routes instead of `receivers`
+        overrides["receivers"] = None
+        overrides["notifications"] = draw(notifications(codes))
     if stack == "prod":
         kubernetes = json.loads(stack_config("prod")["kubernetes"])
         kubernetes["replicas"] = {
@@ -230,3 +265,46 @@ def test_every_accepted_config_renders_files_the_real_tools_accept(tmp_path: Pat
     for path in blackbox:
         result = _run(["prometheus-blackbox-exporter", "--config.check", f"--config.file={path}"])
         assert result.returncode == 0, f"{path}: {result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize(
+    ("services", "probe", "receiver"),
+    [
+        (['a"b'], 'a"b', "oncall"),
+        (["a\\b"], "a\\b", "oncall"),
+        (["a\\b"], "ab", "leads"),
+        (["a.b", "c|d"], "c|d", "oncall"),
+        (["a.b", "c|d"], "axb", "leads"),
+        (["a\\b", 'x"y'], 'x"y', "oncall"),
+    ],
+)
+def test_route_match_values_keep_their_meaning_in_alertmanager(
+    services: list[str], probe: str, receiver: str, tmp_path: Path
+) -> None:
+    """A route's `service` values with quotes, backslashes and regex characters: the rendered
+    matcher escapes them, and Alertmanager 0.25 routes exactly those values there."""
+    if shutil.which("amtool") is None:
+        pytest.fail("amtool not installed: run `make tools`")
+    notifications = {
+        "receivers": [
+            {"name": "leads", "email": {"to": ["leads@example.com"]}},
+            {"name": "oncall", "email": {"to": ["oncall@example.com"]}},
+        ],
+        "routes": [
+            {
+                "match": {"service": services if len(services) > 1 else services[0]},
+                "receiver": "oncall",
+            }
+        ],
+        "default": {"receiver": "leads"},
+    }
+    raw = stack_config("dev", {"notifications": notifications})
+    del raw["receivers"]
+    result, _, _ = run_program("dev", raw)
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(result.files["alertmanager.yml"])
+    quoted = '"' + probe.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    test = ["amtool", "config", "routes", "test", f"--config.file={config}"]
+    routed = _run([*test, f"service={quoted}", "severity=warning", "alertname=X"])
+    assert routed.returncode == 0, routed.stderr
+    assert routed.stdout.strip() == receiver
