@@ -170,17 +170,23 @@ def check_no_template(key: str, value: object) -> object:
     return value
 
 
+def url_port_ok(url: str) -> bool:
+    """A URL's port, if it names one, is 1-65535 ("host:0", "host:99999", "host:" are not)."""
+    parsed = urlparse(url)
+    try:
+        port = parsed.port
+    except ValueError:
+        return False
+    return port != 0 and not (port is None and parsed.netloc.endswith(":"))
+
+
 def check_url(key: str, value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
     parsed = urlparse(value)
     if parsed.scheme not in schemes or not parsed.hostname:
         shown = " or ".join(f"{scheme}://" for scheme in schemes)
         raise InvalidValue(key, value, f"an {shown} URL with a host")
     check_no_template(key, value)
-    try:
-        port = parsed.port
-    except ValueError:
-        port = 0
-    if port == 0 or (port is None and parsed.netloc.endswith(":")):
+    if not url_port_ok(value):
         raise InvalidValue(key, value, "a URL with a port 1-65535 (or none)")
     if parsed.username is not None or parsed.password is not None:
         # The URL would spread into plain config, annotations and logs: never show the password.

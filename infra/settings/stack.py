@@ -74,6 +74,7 @@ from validation import (
     check_unique,
     check_url,
     duration_seconds,
+    url_port_ok,
 )
 
 # Secret keys of the common content; the Kubernetes target adds its own (registry, DSN).
@@ -689,8 +690,8 @@ def _check_secret(key: str, value: str) -> str | None:
         return "a value without whitespace"
     if key in (SLACK_API_URL, WEBHOOK_URL, HEARTBEAT_URL):
         parsed = urlparse(value)
-        if parsed.scheme != "https" or not parsed.hostname:
-            return "an https:// URL with a host"
+        if parsed.scheme != "https" or not parsed.hostname or not url_port_ok(value):
+            return "an https:// URL with a host (and a port 1-65535, if any)"
     if key == PAGERDUTY_ROUTING_KEY and not re.match(r"^[A-Za-z0-9]{20,64}$", value):
         return "a PagerDuty Events v2 routing key (20-64 letters/digits)"
     return None

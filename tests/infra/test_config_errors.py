@@ -174,6 +174,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...]]] = [
         ("webhookUrl", "'[secret]'", "https:// URL"),
     ),
     (
+        "secret URL port",
+        {"receivers": {"webhook": True}},
+        {"webhookUrl": "https://alerts.example.net:0/hooks/8f3c2a9e-webhook-token"},
+        ("webhookUrl", "'[secret]'", "port 1-65535"),
+    ),
+    (
         "demo database off without a URL",
         {"docker": {"exporterDemoDatabase": False}},
         {},
