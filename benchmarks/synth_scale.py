@@ -71,7 +71,7 @@ class Variant:
 
 
 def synth_once(variant: Variant, project: Path, stack: str, work: Path) -> Path:
-    out = work / f"out-{len(list(work.iterdir()))}"
+    out = Path(tempfile.mkdtemp(dir=work, prefix="out-"))
     cache = variant.cache or Path(tempfile.mkdtemp(dir=work, prefix="cache-"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["XDG_CACHE_HOME"] = str(cache)
