@@ -65,6 +65,17 @@ def _file(stack: str, changes: dict[str, Any]) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
+def _default_route(**route: Any) -> dict[str, Any]:
+    """Overrides: the notifications block with one email receiver and these default-route keys."""
+    return {
+        "receivers": DELETE,
+        "notifications": {
+            "receivers": [{"name": "leads", "email": {"to": ["a@example.com"]}}],
+            "default": {"receiver": "leads", **route},
+        },
+    }
+
+
 def _service(**extra: Any) -> list[dict[str, Any]]:
     return [{"name": "api", "metrics": {"targets": ["api.internal:8080"]}, **extra}]
 
@@ -303,25 +314,13 @@ CASES: list[tuple[str, str, dict[str, Any] | str, str]] = [
     (
         "route group interval 0",
         "dev",
-        {
-            "receivers": DELETE,
-            "notifications": {
-                "receivers": [{"name": "leads", "email": {"to": ["a@example.com"]}}],
-                "default": {"receiver": "leads", "groupInterval": "0s"},
-            },
-        },
+        _default_route(groupInterval="0s"),
         "groupInterval",
     ),
     (
         "route repeat interval 0",
         "dev",
-        {
-            "receivers": DELETE,
-            "notifications": {
-                "receivers": [{"name": "leads", "email": {"to": ["a@example.com"]}}],
-                "default": {"receiver": "leads", "repeatInterval": "0s"},
-            },
-        },
+        _default_route(repeatInterval="0s"),
         "repeatInterval",
     ),
     (

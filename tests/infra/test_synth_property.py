@@ -137,6 +137,10 @@ def receivers(draw: st.DrawFn) -> dict[str, Any]:
 
 
 # Route match values for `service` (any text): quotes and backslashes must be escaped.
+EMAIL_RECEIVERS: list[dict[str, Any]] = [
+    {"name": "leads", "email": {"to": ["leads@example.com"]}},
+    {"name": "oncall", "email": {"to": ["oncall@example.com"]}},
+]
 MATCH_VALUE = st.lists(st.sampled_from([*"abz09 -_.:/$'\"\\|*+()[]"]), min_size=1, max_size=8).map(
     "".join
 )
@@ -146,10 +150,7 @@ MATCH_VALUE = st.lists(st.sampled_from([*"abz09 -_.:/$'\"\\|*+()[]"]), min_size=
 def notifications(draw: st.DrawFn, codes: list[str]) -> dict[str, Any]:
     services = draw(st.lists(MATCH_VALUE, min_size=1, max_size=3, unique=True))
     return {
-        "receivers": [
-            {"name": "leads", "email": {"to": ["leads@example.com"]}},
-            {"name": "oncall", "email": {"to": ["oncall@example.com"]}},
-        ],
+        "receivers": EMAIL_RECEIVERS,
         "routes": [
             {
                 "match": {"service": services if len(services) > 1 else services[0]},
@@ -286,10 +287,7 @@ def test_route_match_values_keep_their_meaning_in_alertmanager(
     if shutil.which("amtool") is None:
         pytest.fail("amtool not installed: run `make tools`")
     notifications = {
-        "receivers": [
-            {"name": "leads", "email": {"to": ["leads@example.com"]}},
-            {"name": "oncall", "email": {"to": ["oncall@example.com"]}},
-        ],
+        "receivers": EMAIL_RECEIVERS,
         "routes": [
             {
                 "match": {"service": services if len(services) > 1 else services[0]},
