@@ -5,7 +5,10 @@ imports included) on a copy of Pulumi.<stack>.yaml whose market list is generate
 real markets, then session-based markets with generated codes. Variants, alternated run by run:
 - cold cache: an empty calendar cache (monitoring/calendar_cache.py), as on a fresh CI machine;
 - warm cache: the cache an earlier synth filled (every later run on the same machine);
-- `--baseline REV`: the checkout of REV (`git archive`) with the same Python, for before/after.
+- `--baseline REV`: the checkout of REV (`git archive`) with the same Python, for before/after;
+- libraries alone (benchmarks/synth_floor.py): Python, `pulumi` and the provider SDK modules
+  the plan's resources come from, registering the same resources under the mocks through the
+  generic resource classes; nothing of ours runs. A lower bound of what synth can cost.
 Every checkout writes its bytecode once, unmeasured, as a user's checkout has it. The
 `identical` column compares each variant's whole output with the cold-cache output.
 Target: < 1 s for prod with 6 markets.
@@ -37,6 +40,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKETS_KEY = "trading-monitoring:markets"
+IDENTICAL = {True: "yes", False: "NO", None: "n/a"}
 TIMEZONES = ("Europe/London", "Europe/Berlin", "Asia/Singapore", "Australia/Sydney")
 
 
@@ -67,7 +71,7 @@ class Variant:
     cache: Path | None  # XDG_CACHE_HOME kept between runs; None: a new empty one per run
     times: list[float] = field(default_factory=list)
     resources: int | None = None
-    identical: bool = True  # every output equals the first cold-cache one
+    identical: bool | None = True  # every output equals the first cold-cache one (None: n/a)
 
 
 def synth_once(variant: Variant, project: Path, stack: str, work: Path) -> Path:
@@ -87,6 +91,20 @@ def synth_once(variant: Variant, project: Path, stack: str, work: Path) -> Path:
     variant.times.append(elapsed)
     variant.resources = len(json.loads((out / "plan.json").read_text())["resources"])
     return out
+
+
+def floor_once(variant: Variant, plan: Path) -> None:
+    """benchmarks/synth_floor.py on `plan` in a fresh interpreter; it must register every one."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    command = [sys.executable, str(ROOT / "benchmarks" / "synth_floor.py"), str(plan)]
+    start = time.perf_counter()
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    elapsed = time.perf_counter() - start
+    count = len(json.loads(plan.read_text())["resources"])
+    if run.returncode != 0 or run.stdout.strip() != f"registered {count} of {count} resources":
+        raise RuntimeError(f"synth_floor.py on {plan} failed:\n{run.stdout}{run.stderr}")
+    variant.times.append(elapsed)
+    variant.resources = count
 
 
 def same_tree(left: Path, right: Path) -> bool:
@@ -126,6 +144,7 @@ def measure(
         variants.append(
             Variant(f"before ({label})", baseline, work / f"cache-base-{stack}-{markets}")
         )
+    floor = Variant("libraries alone", ROOT, None, identical=None)
     runs = project / "runs"
     runs.mkdir()
     reference = None
@@ -134,12 +153,17 @@ def measure(
         reference = reference or out
         variant.times.clear()
     assert reference is not None
+    plan = project / "plan.json"
+    shutil.copyfile(reference / "plan.json", plan)
+    floor_once(floor, plan)
+    floor.times.clear()
     for _ in range(repeat):
         for variant in variants:
             out = synth_once(variant, project, stack, runs)
             variant.identical = variant.identical and same_tree(reference, out)
             shutil.rmtree(out)
-    return variants
+        floor_once(floor, plan)
+    return [*variants, floor]
 
 
 def main() -> int:
@@ -164,7 +188,7 @@ def main() -> int:
                     print(
                         f"| {stack} | {markets} | {variant.name} |"
                         f" {statistics.median(variant.times):.2f} | {min(variant.times):.2f} |"
-                        f" {variant.resources} | {'yes' if variant.identical else 'NO'} |",
+                        f" {variant.resources} | {IDENTICAL[variant.identical]} |",
                         flush=True,
                     )
     return 0
