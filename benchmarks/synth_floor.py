@@ -35,26 +35,26 @@ SDK_PACKAGES = {
 }
 
 
-def sdk_module(type_token: str) -> str | None:
-    """The SDK module a resource type's class lives in: "kubernetes:core/v1:Service" ->
-    "pulumi_kubernetes.core.v1", "grafana:oss/dashboard:Dashboard" -> "pulumiverse_grafana.oss",
-    "docker:index/image:Image" and "pulumi:providers:docker" -> "pulumi_docker"; None for our
-    component resources."""
+def sdk_class(type_token: str) -> tuple[str, str] | None:
+    """The SDK module and class a resource type is registered with: "kubernetes:core/v1:Service"
+    -> ("pulumi_kubernetes.core.v1", "Service"), "grafana:oss/dashboard:Dashboard" ->
+    ("pulumiverse_grafana.oss", "Dashboard"), "pulumi:providers:docker" -> ("pulumi_docker",
+    "Provider"); None for our component resources."""
     provider, module, name = type_token.split(":")
     if provider == "pulumi" and module == "providers":
-        return SDK_PACKAGES[name]
+        return SDK_PACKAGES[name], "Provider"
     package = SDK_PACKAGES.get(provider)
     if package is None:
         return None
     if provider == "kubernetes":
         group, version = module.split("/")
         if group.endswith(".k8s.io"):  # "rbac.authorization.k8s.io" -> rbac
-            return f"{package}.{group.split('.')[0]}.{version}"
+            return f"{package}.{group.split('.')[0]}.{version}", name
         if "." in group:  # a custom resource (cert-manager.io): the generic class
-            return f"{package}.apiextensions"
-        return f"{package}.{group}.{version}"
+            return f"{package}.apiextensions", "CustomResource"
+        return f"{package}.{group}.{version}", name
     first = module.split("/")[0]  # "oss/dashboard" -> oss; "index/image" -> the package
-    return package if first == "index" else f"{package}.{first}"
+    return (package if first == "index" else f"{package}.{first}"), name
 
 
 class EchoMocks(pulumi.runtime.Mocks):
@@ -75,13 +75,15 @@ def register(resources: list[dict[str, Any]]) -> None:
     """Components first, parents before children (plan.json lists them as registrations
     completed), then providers and custom resources under them."""
     components: dict[str, pulumi.Resource] = {}
-    pending = [r for r in resources if sdk_module(r["type"]) is None]
+    pending = [r for r in resources if sdk_class(r["type"]) is None]
     while pending:
         ready = [
             r
             for r in pending
             if r["parent"] in components or r["parent"].startswith("pulumi:pulumi:Stack::")
         ]
+        if not ready:
+            raise ValueError(f"plan.json: no parent for {[r['name'] for r in pending]}")
         for resource in ready:
             opts = pulumi.ResourceOptions(parent=components.get(resource["parent"]))
             components[f"{resource['type']}::{resource['name']}"] = pulumi.ComponentResource(
@@ -90,7 +92,7 @@ def register(resources: list[dict[str, Any]]) -> None:
         pending = [r for r in pending if r not in ready]
     for resource in resources:
         type_token, name, inputs = resource["type"], resource["name"], resource["inputs"]
-        if sdk_module(type_token) is None:
+        if sdk_class(type_token) is None:
             continue
         opts = pulumi.ResourceOptions(parent=components.get(resource["parent"]))
         if type_token.startswith("pulumi:providers:"):
@@ -101,8 +103,9 @@ def register(resources: list[dict[str, Any]]) -> None:
 
 def main(plan_path: Path) -> None:
     resources = json.loads(plan_path.read_text())["resources"]
-    for module in sorted({m for r in resources if (m := sdk_module(r["type"])) is not None}):
-        importlib.import_module(module)
+    # Load each resource's class as the program does (the SDKs' packages load lazily).
+    for module, name in sorted({c for r in resources if (c := sdk_class(r["type"])) is not None}):
+        getattr(importlib.import_module(module), name)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)  # before set_mocks: the mocks' futures belong to this loop
     mocks = EchoMocks()

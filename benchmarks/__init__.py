@@ -1,0 +1,1 @@
+"""Benchmark scripts (run directly: `.venv/bin/python benchmarks/<name>.py`); see README."""
