@@ -128,6 +128,11 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         with self._lock:
             return len(self._open)
 
+    def waiting_connections(self) -> int:
+        """Open connections waiting for a request (the ones a new connection may replace)."""
+        with self._lock:
+            return sum(not conn.busy for conn in self._open.values())
+
     def finish_request(self, request: Any, client_address: Any) -> None:
         try:
             super().finish_request(request, client_address)

@@ -173,6 +173,8 @@ def test_when_every_connection_is_busy_a_new_one_gets_503() -> None:
         release.set()
         for conn in held:
             assert _response(conn).startswith(b"HTTP/1.1 200")
+        # A client has its answer a moment before the server's thread waits again.
+        wait_for(lambda: server.waiting_connections() == 2, 5, "both waiting for a request")
         later = _connect(server, stack)  # freed slots serve again
         later.sendall(REQUEST)
         assert _response(later).startswith(b"HTTP/1.1 200")
